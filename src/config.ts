@@ -1,0 +1,328 @@
+/**
+ * The model config: the official SAM 2 yaml schema (`model:` with `_target_` entries), typed, with the
+ * defaults of the official constructors filled in. Field names are the yaml's, so an official yaml or a
+ * golden `*.config.json` is read as it is.
+ */
+import { ConfigError } from './errors.js';
+
+export interface PositionEncodingConfig {
+  _target_?: string;
+  num_pos_feats: number;
+  normalize: boolean;
+  scale: number | null;
+  temperature: number;
+}
+
+export interface HieraConfig {
+  _target_?: string;
+  embed_dim: number;
+  num_heads: number;
+  drop_path_rate: number;
+  q_pool: number;
+  q_stride: [number, number];
+  stages: number[];
+  dim_mul: number;
+  head_mul: number;
+  window_pos_embed_bkg_spatial_size: [number, number];
+  window_spec: number[];
+  global_att_blocks: number[];
+  return_interm_layers: boolean;
+}
+
+export interface FpnNeckConfig {
+  _target_?: string;
+  position_encoding: PositionEncodingConfig;
+  d_model: number;
+  backbone_channel_list: number[];
+  kernel_size: number;
+  stride: number;
+  padding: number;
+  fpn_interp_model: 'nearest' | 'bilinear';
+  fuse_type: 'sum' | 'avg';
+  fpn_top_down_levels: number[] | null;
+}
+
+export interface ImageEncoderConfig {
+  _target_?: string;
+  scalp: number;
+  trunk: HieraConfig;
+  neck: FpnNeckConfig;
+}
+
+export interface RoPEAttentionConfig {
+  _target_?: string;
+  rope_theta: number;
+  feat_sizes: [number, number];
+  rope_k_repeat: boolean;
+  embedding_dim: number;
+  num_heads: number;
+  downsample_rate: number;
+  dropout: number;
+  kv_in_dim: number | null;
+}
+
+export interface MemoryAttentionLayerConfig {
+  _target_?: string;
+  activation: 'relu' | 'gelu';
+  dim_feedforward: number;
+  dropout: number;
+  pos_enc_at_attn: boolean;
+  d_model: number;
+  pos_enc_at_cross_attn_keys: boolean;
+  pos_enc_at_cross_attn_queries: boolean;
+  self_attention: RoPEAttentionConfig;
+  cross_attention: RoPEAttentionConfig;
+}
+
+export interface MemoryAttentionConfig {
+  _target_?: string;
+  d_model: number;
+  pos_enc_at_input: boolean;
+  num_layers: number;
+  layer: MemoryAttentionLayerConfig;
+}
+
+export interface MaskDownSamplerConfig {
+  _target_?: string;
+  kernel_size: number;
+  stride: number;
+  padding: number;
+  embed_dim: number;
+  total_stride: number;
+}
+
+export interface CXBlockConfig {
+  _target_?: string;
+  dim: number;
+  kernel_size: number;
+  padding: number;
+  drop_path: number;
+  layer_scale_init_value: number;
+  use_dwconv: boolean;
+}
+
+export interface MemoryEncoderConfig {
+  _target_?: string;
+  out_dim: number;
+  in_dim: number;
+  position_encoding: PositionEncodingConfig;
+  mask_downsampler: MaskDownSamplerConfig;
+  fuser: { _target_?: string; layer: CXBlockConfig; num_layers: number; input_projection: boolean };
+}
+
+export interface MaskDecoderExtraArgs {
+  dynamic_multimask_via_stability: boolean;
+  dynamic_multimask_stability_delta: number;
+  dynamic_multimask_stability_thresh: number;
+}
+
+/** SAM2Base's constructor arguments, with its defaults. */
+export interface Sam2ModelConfig {
+  _target_?: string;
+  image_encoder: ImageEncoderConfig;
+  memory_attention: MemoryAttentionConfig;
+  memory_encoder: MemoryEncoderConfig;
+  num_maskmem: number;
+  image_size: number;
+  backbone_stride: number;
+  sigmoid_scale_for_mem_enc: number;
+  sigmoid_bias_for_mem_enc: number;
+  binarize_mask_from_pts_for_mem_enc: boolean;
+  use_mask_input_as_output_without_sam: boolean;
+  max_cond_frames_in_attn: number;
+  directly_add_no_mem_embed: boolean;
+  use_high_res_features_in_sam: boolean;
+  multimask_output_in_sam: boolean;
+  multimask_min_pt_num: number;
+  multimask_max_pt_num: number;
+  multimask_output_for_tracking: boolean;
+  use_multimask_token_for_obj_ptr: boolean;
+  iou_prediction_use_sigmoid: boolean;
+  memory_temporal_stride_for_eval: number;
+  non_overlap_masks_for_mem_enc: boolean;
+  use_obj_ptrs_in_encoder: boolean;
+  max_obj_ptrs_in_encoder: number;
+  add_tpos_enc_to_obj_ptrs: boolean;
+  proj_tpos_enc_in_obj_ptrs: boolean;
+  use_signed_tpos_enc_to_obj_ptrs: boolean;
+  only_obj_ptrs_in_the_past_for_eval: boolean;
+  pred_obj_scores: boolean;
+  pred_obj_scores_mlp: boolean;
+  fixed_no_obj_ptr: boolean;
+  soft_no_obj_ptr: boolean;
+  use_mlp_for_obj_ptr_proj: boolean;
+  no_obj_embed_spatial: boolean;
+  sam_mask_decoder_extra_args: MaskDecoderExtraArgs | null;
+  /** Predictor setting (build_sam2_video_predictor); 0 = no hole filling. */
+  fill_hole_area: number;
+}
+
+/** The JSON form written by `convert` and read by the loader: the yaml's `model:` plus a name. */
+export interface Sam2ConfigFile {
+  name?: string;
+  sam2_version?: '2.0' | '2.1';
+  model: Sam2ModelConfig;
+}
+
+const POSITION_ENCODING_DEFAULTS = { normalize: true, scale: null, temperature: 10000 };
+
+/** Golden predictor settings (README point 3): the official video predictor's, without hole filling. */
+export const PREDICTOR_DEFAULTS = {
+  sam_mask_decoder_extra_args: {
+    dynamic_multimask_via_stability: true,
+    dynamic_multimask_stability_delta: 0.05,
+    dynamic_multimask_stability_thresh: 0.98,
+  },
+  binarize_mask_from_pts_for_mem_enc: true,
+  fill_hole_area: 0,
+};
+
+const SAM2BASE_DEFAULTS = {
+  num_maskmem: 7,
+  image_size: 512,
+  backbone_stride: 16,
+  sigmoid_scale_for_mem_enc: 1.0,
+  sigmoid_bias_for_mem_enc: 0.0,
+  use_mask_input_as_output_without_sam: false,
+  max_cond_frames_in_attn: -1,
+  directly_add_no_mem_embed: false,
+  use_high_res_features_in_sam: false,
+  multimask_output_in_sam: false,
+  multimask_min_pt_num: 1,
+  multimask_max_pt_num: 1,
+  multimask_output_for_tracking: false,
+  use_multimask_token_for_obj_ptr: false,
+  iou_prediction_use_sigmoid: false,
+  memory_temporal_stride_for_eval: 1,
+  non_overlap_masks_for_mem_enc: false,
+  use_obj_ptrs_in_encoder: false,
+  max_obj_ptrs_in_encoder: 16,
+  add_tpos_enc_to_obj_ptrs: true,
+  proj_tpos_enc_in_obj_ptrs: false,
+  use_signed_tpos_enc_to_obj_ptrs: false,
+  only_obj_ptrs_in_the_past_for_eval: false,
+  pred_obj_scores: false,
+  pred_obj_scores_mlp: false,
+  fixed_no_obj_ptr: false,
+  soft_no_obj_ptr: false,
+  use_mlp_for_obj_ptr_proj: false,
+  no_obj_embed_spatial: false,
+};
+
+type Json = Record<string, unknown>;
+
+function obj(raw: unknown, where: string): Json {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${where}: expected an object, found ${JSON.stringify(raw)}`);
+  return raw as Json;
+}
+
+function withDefaults<T>(raw: unknown, where: string, defaults: Partial<T>, required: (keyof T)[]): T {
+  const o = { ...defaults, ...obj(raw, where) } as Json;
+  for (const k of required) {
+    if (o[k as string] === undefined) throw new ConfigError(`${where}.${String(k)} is required`);
+  }
+  return o as T;
+}
+
+function positionEncoding(raw: unknown, where: string): PositionEncodingConfig {
+  return withDefaults<PositionEncodingConfig>(raw, where, POSITION_ENCODING_DEFAULTS, ['num_pos_feats']);
+}
+
+function ropeAttention(raw: unknown, where: string): RoPEAttentionConfig {
+  return withDefaults<RoPEAttentionConfig>(raw, where, {
+    rope_theta: 10000, feat_sizes: [32, 32], rope_k_repeat: false, downsample_rate: 1, dropout: 0, kv_in_dim: null,
+  }, ['embedding_dim', 'num_heads']);
+}
+
+/**
+ * Fills the official constructors' defaults into a yaml/JSON model section. Accepts the section itself,
+ * `{model: ...}`, or a golden config (whose `predictor_settings` are merged in, as the predictor builder does).
+ */
+export function resolveModelConfig(raw: unknown): Sam2ModelConfig {
+  const top = obj(raw, 'config');
+  const modelRaw = obj(top.model ?? top, 'config.model');
+  const settings = top.predictor_settings ? obj(top.predictor_settings, 'config.predictor_settings') : {};
+  const m = { ...SAM2BASE_DEFAULTS, ...PREDICTOR_DEFAULTS, ...settings, ...modelRaw } as Json;
+
+  const ie = obj(m.image_encoder, 'model.image_encoder');
+  const trunk = withDefaults<HieraConfig>(ie.trunk, 'model.image_encoder.trunk', {
+    embed_dim: 96, num_heads: 1, drop_path_rate: 0, q_pool: 3, q_stride: [2, 2], stages: [2, 3, 16, 3], dim_mul: 2, head_mul: 2,
+    window_pos_embed_bkg_spatial_size: [14, 14], window_spec: [8, 4, 14, 7], global_att_blocks: [12, 16, 20], return_interm_layers: true,
+  }, []);
+  const neckRaw = obj(ie.neck, 'model.image_encoder.neck');
+  const neck = withDefaults<FpnNeckConfig>(neckRaw, 'model.image_encoder.neck', {
+    kernel_size: 1, stride: 1, padding: 0, fpn_interp_model: 'bilinear', fuse_type: 'sum', fpn_top_down_levels: null,
+  }, ['d_model', 'backbone_channel_list']);
+  neck.position_encoding = positionEncoding(neckRaw.position_encoding, 'model.image_encoder.neck.position_encoding');
+  const image_encoder: ImageEncoderConfig = { ...(ie as object), scalp: (ie.scalp as number) ?? 0, trunk, neck };
+
+  const maRaw = obj(m.memory_attention, 'model.memory_attention');
+  const layerRaw = obj(maRaw.layer, 'model.memory_attention.layer');
+  const layer = withDefaults<MemoryAttentionLayerConfig>(layerRaw, 'model.memory_attention.layer', {
+    activation: 'relu', dropout: 0.1, pos_enc_at_attn: false, pos_enc_at_cross_attn_keys: true, pos_enc_at_cross_attn_queries: false,
+  }, ['d_model', 'dim_feedforward']);
+  layer.self_attention = ropeAttention(layerRaw.self_attention, 'model.memory_attention.layer.self_attention');
+  layer.cross_attention = ropeAttention(layerRaw.cross_attention, 'model.memory_attention.layer.cross_attention');
+  const memory_attention = withDefaults<MemoryAttentionConfig>(maRaw, 'model.memory_attention', { pos_enc_at_input: true }, ['d_model', 'num_layers']);
+  memory_attention.layer = layer;
+
+  const meRaw = obj(m.memory_encoder, 'model.memory_encoder');
+  const fuserRaw = obj(meRaw.fuser, 'model.memory_encoder.fuser');
+  const memory_encoder = withDefaults<MemoryEncoderConfig>(meRaw, 'model.memory_encoder', { in_dim: 256 }, ['out_dim']);
+  memory_encoder.position_encoding = positionEncoding(meRaw.position_encoding, 'model.memory_encoder.position_encoding');
+  memory_encoder.mask_downsampler = withDefaults<MaskDownSamplerConfig>(meRaw.mask_downsampler, 'model.memory_encoder.mask_downsampler',
+    { kernel_size: 4, stride: 4, padding: 0, embed_dim: 256, total_stride: 16 }, []);
+  memory_encoder.fuser = {
+    ...(fuserRaw as object),
+    layer: withDefaults<CXBlockConfig>(fuserRaw.layer, 'model.memory_encoder.fuser.layer',
+      { kernel_size: 7, padding: 3, drop_path: 0, layer_scale_init_value: 1e-6, use_dwconv: true }, ['dim']),
+    num_layers: (fuserRaw.num_layers as number) ?? 2,
+    input_projection: (fuserRaw.input_projection as boolean) ?? false,
+  };
+
+  const extra = m.sam_mask_decoder_extra_args == null ? null : obj(m.sam_mask_decoder_extra_args, 'model.sam_mask_decoder_extra_args');
+  return {
+    ...(m as object),
+    image_encoder,
+    memory_attention,
+    memory_encoder,
+    sam_mask_decoder_extra_args: extra as MaskDecoderExtraArgs | null,
+  } as Sam2ModelConfig;
+}
+
+/** Sizes every module derives from the config (hard-coded in SAM2Base._build_sam_heads where noted). */
+export interface DerivedSizes {
+  hiddenDim: number;
+  memDim: number;
+  /** Feature-map side at stride 16: image_size / backbone_stride. */
+  embedSize: number;
+  lowResSize: number;
+  memoryTokensPerFrame: number;
+  tokensPerPointer: number;
+}
+
+export function derivedSizes(c: Sam2ModelConfig): DerivedSizes {
+  const hiddenDim = c.image_encoder.neck.d_model;
+  const memDim = c.memory_encoder.out_dim;
+  const embedSize = c.image_size / c.backbone_stride;
+  return {
+    hiddenDim,
+    memDim,
+    embedSize,
+    lowResSize: embedSize * 4,
+    memoryTokensPerFrame: embedSize * embedSize,
+    // SAM2Base splits a pointer of hidden_dim into hidden_dim/mem_dim tokens when mem_dim is smaller.
+    tokensPerPointer: memDim < hiddenDim ? hiddenDim / memDim : 1,
+  };
+}
+
+/** SAM2Base._build_sam_heads constants (not in the yaml). */
+export const MASK_DECODER_CONSTANTS = {
+  transformerDepth: 2,
+  transformerMlpDim: 2048,
+  transformerNumHeads: 8,
+  attentionDownsampleRate: 2,
+  iouHeadDepth: 3,
+  iouHeadHiddenDim: 256,
+  numMultimaskOutputs: 3,
+} as const;

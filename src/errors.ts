@@ -1,0 +1,74 @@
+/**
+ * Every error sam2long throws on purpose. Callers can `instanceof`-test the class, or read `code`.
+ * Messages say what was expected and what was found.
+ */
+export class Sam2LongError extends Error {
+  readonly code: string = 'SAM2LONG_ERROR';
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** A checkpoint file whose bytes are not a valid safetensors / PyTorch zip / pickle. */
+export class CheckpointFormatError extends Sam2LongError {
+  override readonly code = 'CHECKPOINT_FORMAT';
+}
+
+/** A pickle that asks for anything outside the state-dict allowlist (the weights_only promise). */
+export class UnsafeCheckpointError extends Sam2LongError {
+  override readonly code = 'UNSAFE_CHECKPOINT';
+}
+
+export interface KeyProblem {
+  key: string;
+  problem: 'missing' | 'unexpected' | 'shape';
+  expected?: number[];
+  found?: number[];
+}
+
+/** A state dict that does not fit the model config: lists every missing, unexpected and mis-shaped key. */
+export class CheckpointKeyError extends Sam2LongError {
+  override readonly code = 'CHECKPOINT_KEYS';
+  constructor(readonly problems: KeyProblem[], context = 'checkpoint') {
+    super(`${context} does not match the model config (${problems.length} problem(s)):\n` +
+      problems.slice(0, 50).map(describeKeyProblem).join('\n') +
+      (problems.length > 50 ? `\n  ... and ${problems.length - 50} more` : ''));
+  }
+}
+
+function describeKeyProblem(p: KeyProblem): string {
+  if (p.problem === 'shape') {
+    return `  ${p.key}: shape [${p.found?.join(', ')}], expected [${p.expected?.join(', ')}]`;
+  }
+  if (p.problem === 'missing') return `  ${p.key}: missing${p.expected ? ` (expected shape [${p.expected.join(', ')}])` : ''}`;
+  return `  ${p.key}: unexpected key`;
+}
+
+/** A model config that is malformed or cannot be detected. */
+export class ConfigError extends Sam2LongError {
+  override readonly code = 'CONFIG';
+}
+
+/** A tensor handed to a module with the wrong rank, shape or dtype. */
+export class ShapeError extends Sam2LongError {
+  override readonly code = 'SHAPE';
+}
+
+/** Bad user input: prompts, images, frame indices, options. */
+export class InputError extends Sam2LongError {
+  override readonly code = 'BAD_INPUT';
+}
+
+/** A tfjs backend that was asked for but cannot be used here. */
+export class BackendError extends Sam2LongError {
+  override readonly code = 'BACKEND';
+}
+
+/** Throws ShapeError unless `shape` equals `expected`; -1 in `expected` matches any size. */
+export function assertShape(what: string, shape: readonly number[], expected: readonly number[]): void {
+  const ok = shape.length === expected.length && expected.every((e, i) => e === -1 || e === shape[i]);
+  if (!ok) {
+    throw new ShapeError(`${what}: shape [${shape.join(', ')}], expected [${expected.map((e) => (e === -1 ? '*' : e)).join(', ')}]`);
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Building blocks shared by the SAM 2 modules. Every layer owns its weights and has one `call`.
+ * Hot products are shaped for the fast path of tfjs-wasm (XNNPACK): plain 2-D, non-transposed matMul.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './weights.js';
+
+/** nn.Linear over the last axis, as one 2-D matMul. */
+export class Linear {
+  readonly w: tf.Tensor2D;
+  readonly b: tf.Tensor1D | null;
+  constructor(weights: WeightScope, name: string, readonly inDim: number, readonly outDim: number, bias = true) {
+    ({ w: this.w, b: this.b } = weights.linear(name, inDim, outDim, bias) as LinearWeights);
+  }
+
+  // [..., in] → [..., out]
+  call(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      const y = tf.matMul(x.reshape([-1, this.inDim]), this.w);
+      return (this.b ? tf.add(y, this.b) : y).reshape([...lead, this.outDim]);
+    });
+  }
+}
+
+/** nn.LayerNorm over the last axis (eps: 1e-5 in PyTorch's default, 1e-6 in Hiera and LayerNorm2d). */
+export class LayerNorm {
+  readonly w: tf.Tensor1D;
+  readonly b: tf.Tensor1D;
+  constructor(weights: WeightScope, name: string, readonly dim: number, readonly eps = 1e-5) {
+    ({ w: this.w, b: this.b } = weights.norm(name, dim) as NormWeights);
+  }
+
+  // [..., C] → [..., C]
+  call(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const mean = tf.mean(x, -1, true);
+      const centred = tf.sub(x, mean);
+      const variance = tf.mean(tf.square(centred), -1, true);
+      return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, this.eps))), this.w), this.b);
+    });
+  }
+}
+
+export type Activation = 'relu' | 'gelu';
+
+/** GELU with the exact erf form (PyTorch's nn.GELU default). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+}
+
+export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
+  return activation === 'relu' ? tf.relu(x) : gelu(x);
+}
+
+/** SAM's MLP: `numLayers` linears named `layers.i`, the activation between them, optional sigmoid at the end. */
+export class Mlp {
+  readonly layers: Linear[];
+  constructor(
+    weights: WeightScope,
+    inDim: number,
+    hiddenDim: number,
+    outDim: number,
+    numLayers: number,
+    readonly activation: Activation = 'relu',
+    readonly sigmoidOutput = false,
+    layerName = (i: number) => `layers.${i}`,
+  ) {
+    const dims = [inDim, ...Array(numLayers - 1).fill(hiddenDim), outDim];
+    this.layers = dims.slice(0, -1).map((d, i) => new Linear(weights, layerName(i), d, dims[i + 1]));
+  }
+
+  // [..., in] → [..., out]
+  call(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      let h = x;
+      this.layers.forEach((layer, i) => {
+        h = layer.call(h);
+        if (i < this.layers.length - 1) h = activate(h, this.activation);
+      });
+      return this.sigmoidOutput ? tf.sigmoid(h) : h;
+    });
+  }
+}
+
+/** nn.Conv2d on NHWC tensors (weights already HWIO, see weights.ts). */
+export class Conv2d {
+  readonly w: tf.Tensor4D;
+  readonly b: tf.Tensor1D | null;
+  constructor(
+    weights: WeightScope,
+    name: string,
+    readonly inDim: number,
+    readonly outDim: number,
+    readonly kernel: number,
+    readonly stride = 1,
+    readonly padding = 0,
+    readonly groups = 1,
+    bias = true,
+  ) {
+    ({ w: this.w, b: this.b } = weights.conv2d(name, inDim, outDim, kernel, groups, bias) as ConvWeights);
+  }
+
+  // [B, H, W, in] → [B, H', W', out]
+  call(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const padded = this.padding > 0
+        ? tf.pad(x, [[0, 0], [this.padding, this.padding], [this.padding, this.padding], [0, 0]])
+        : x;
+      if (this.kernel === 1 && this.stride === 1 && this.groups === 1) {
+        // A 1×1 convolution is a linear layer: one 2-D matMul.
+        const [b, h, w] = padded.shape;
+        const y = tf.matMul(padded.reshape([-1, this.inDim]), this.w.reshape([this.inDim, this.outDim]));
+        const out = (this.b ? tf.add(y, this.b) : y).reshape([b, h, w, this.outDim]);
+        return out as tf.Tensor4D;
+      }
+      const y = this.groups > 1
+        ? tf.depthwiseConv2d(padded, this.w, this.stride, 'valid')
+        : tf.conv2d(padded, this.w, this.stride, 'valid');
+      return (this.b ? tf.add(y, this.b) : y) as tf.Tensor4D;
+    });
+  }
+}
+
+export interface AttentionOptions {
+  /** Upper bound on elements of one [chunk × keys] score matrix; queries are processed in chunks below it. */
+  maxScoreElements?: number;
+}
+
+const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
+
+/**
+ * softmax(Q·Kᵀ/√d)·V, heads split from the channel axis. Each (batch, head) is a 2-D product with K
+ * transposed once, and queries run in chunks so the full [Nq × Nk] score matrix never has to exist.
+ */
+// q [B, Nq, H·d], k [B, Nk, H·d], v [B, Nk, H·dv] → [B, Nq, H·dv]
+export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, numHeads: number, options: AttentionOptions = {}): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [batch, nq, qc] = q.shape;
+    const nk = k.shape[1];
+    const d = qc / numHeads;
+    const dv = v.shape[2] / numHeads;
+    const scale = 1 / Math.sqrt(d);
+    const maxElements = options.maxScoreElements ?? DEFAULT_MAX_SCORE_ELEMENTS;
+    const chunk = Math.max(1, Math.min(nq, Math.floor(maxElements / Math.max(1, nk))));
+    const outs: tf.Tensor2D[] = [];
+    for (let b = 0; b < batch; b++) {
+      const heads: tf.Tensor2D[] = [];
+      for (let h = 0; h < numHeads; h++) {
+        const qh = q.slice([b, 0, h * d], [1, nq, d]).reshape([nq, d]).mul(scale) as tf.Tensor2D;
+        const khT = k.slice([b, 0, h * d], [1, nk, d]).reshape([nk, d]).transpose() as tf.Tensor2D;
+        const vh = v.slice([b, 0, h * dv], [1, nk, dv]).reshape([nk, dv]) as tf.Tensor2D;
+        const parts: tf.Tensor2D[] = [];
+        for (let start = 0; start < nq; start += chunk) {
+          const rows = Math.min(chunk, nq - start);
+          parts.push(tf.tidy(() => {
+            const scores = tf.matMul(rows === nq ? qh : qh.slice([start, 0], [rows, d]), khT);
+            return tf.matMul(tf.softmax(scores), vh);
+          }));
+        }
+        heads.push(parts.length === 1 ? parts[0] : tf.concat(parts, 0));
+      }
+      outs.push(heads.length === 1 ? heads[0] : tf.concat(heads, 1));
+    }
+    return tf.stack(outs) as tf.Tensor3D;
+  });
+}
+
+/** NCHW (PyTorch layout) → NHWC. */
+// [B, C, H, W] → [B, H, W, C]
+export function toNHWC(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.transpose(x, [0, 2, 3, 1]);
+}
+
+/** NHWC → NCHW (PyTorch layout). */
+// [B, H, W, C] → [B, C, H, W]
+export function toNCHW(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.transpose(x, [0, 3, 1, 2]);
+}
