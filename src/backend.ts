@@ -57,7 +57,13 @@ function requested(name?: string): BackendName | undefined {
 
 /** Initialises the backend (forced by `name` or SAM2LONG_BACKEND, else the best available) and returns its name. */
 export function initBackend(name?: BackendName): Promise<BackendName> {
-  const forced = requested(name);
+  let forced: BackendName | undefined;
+  try {
+    forced = requested(name);
+  } catch (err) {
+    // Reported through the promise like every other failure, not thrown before it exists.
+    return Promise.reject(err);
+  }
   if (forced && ready) {
     return ready.then(async (current) => {
       if (current === forced) return current;

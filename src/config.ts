@@ -3,6 +3,7 @@
  * defaults of the official constructors filled in. Field names are the yaml's, so an official yaml or a
  * golden `*.config.json` is read as it is.
  */
+import YAML from 'yaml';
 import { ConfigError } from './errors.js';
 
 export interface PositionEncodingConfig {
@@ -155,13 +156,29 @@ export interface Sam2ModelConfig {
   sam_mask_decoder_extra_args: MaskDecoderExtraArgs | null;
   /** Predictor setting (build_sam2_video_predictor); 0 = no hole filling. */
   fill_hole_area: number;
+  /** torch.compile of the image encoder in the official code; no effect here. */
+  compile_image_encoder?: boolean;
+}
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object | null ? DeepPartial<T[K]> : T[K] };
+
+/** A yaml `model:` section as written: only what the file sets, defaults left to `resolveModelConfig`. */
+export type Sam2ModelSection = DeepPartial<Sam2ModelConfig>;
+
+/** The settings `build_sam2_video_predictor` adds on top of the yaml. */
+export interface PredictorSettings {
+  sam_mask_decoder_extra_args?: MaskDecoderExtraArgs | null;
+  binarize_mask_from_pts_for_mem_enc?: boolean;
+  fill_hole_area?: number;
 }
 
 /** The JSON form written by `convert` and read by the loader: the yaml's `model:` plus a name. */
 export interface Sam2ConfigFile {
   name?: string;
   sam2_version?: '2.0' | '2.1';
-  model: Sam2ModelConfig;
+  model: Sam2ModelSection;
+  /** Present in the golden configs; merged over the model section by `resolveModelConfig`. */
+  predictor_settings?: PredictorSettings;
 }
 
 const POSITION_ENCODING_DEFAULTS = { normalize: true, scale: null, temperature: 10000 };
@@ -177,12 +194,14 @@ export const PREDICTOR_DEFAULTS = {
   fill_hole_area: 0,
 };
 
+/** SAM2Base.__init__ defaults (sam2_base.py at 2b90b9f5); PREDICTOR_DEFAULTS override the extra args and binarize flag. */
 const SAM2BASE_DEFAULTS = {
   num_maskmem: 7,
   image_size: 512,
   backbone_stride: 16,
   sigmoid_scale_for_mem_enc: 1.0,
   sigmoid_bias_for_mem_enc: 0.0,
+  binarize_mask_from_pts_for_mem_enc: false,
   use_mask_input_as_output_without_sam: false,
   max_cond_frames_in_attn: -1,
   directly_add_no_mem_embed: false,
@@ -207,6 +226,8 @@ const SAM2BASE_DEFAULTS = {
   soft_no_obj_ptr: false,
   use_mlp_for_obj_ptr_proj: false,
   no_obj_embed_spatial: false,
+  sam_mask_decoder_extra_args: null,
+  compile_image_encoder: false,
 };
 
 type Json = Record<string, unknown>;
@@ -230,7 +251,7 @@ function positionEncoding(raw: unknown, where: string): PositionEncodingConfig {
 
 function ropeAttention(raw: unknown, where: string): RoPEAttentionConfig {
   return withDefaults<RoPEAttentionConfig>(raw, where, {
-    rope_theta: 10000, feat_sizes: [32, 32], rope_k_repeat: false, downsample_rate: 1, dropout: 0, kv_in_dim: null,
+    rope_theta: 10000, feat_sizes: [64, 64], rope_k_repeat: false, downsample_rate: 1, dropout: 0, kv_in_dim: null,
   }, ['embedding_dim', 'num_heads']);
 }
 
@@ -326,3 +347,54 @@ export const MASK_DECODER_CONSTANTS = {
   iouHeadHiddenDim: 256,
   numMultimaskOutputs: 3,
 } as const;
+
+/** Finds hydra `${...}` interpolations, which this loader does not resolve. */
+function findInterpolation(v: unknown, where: string): string | null {
+  if (typeof v === 'string') return v.includes('${') ? where : null;
+  if (v === null || typeof v !== 'object') return null;
+  for (const [k, x] of Object.entries(v)) {
+    const found = findInterpolation(x, `${where}.${k}`);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * Reads a config document: an official yaml (`model:` at the top, `_target_` entries), our JSON
+ * (`{name, sam2_version, model, predictor_settings?}`, as written by `convert` and the golden configs), or a
+ * bare model section. `format` picks the parser; YAML also reads JSON. The model is validated by resolving it.
+ */
+export function parseConfigText(text: string, format: 'json' | 'yaml', source = 'config'): Sam2ConfigFile {
+  let doc: unknown;
+  try {
+    doc = format === 'json' ? JSON.parse(text) : YAML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid ${format.toUpperCase()} (${(err as Error).message.split('\n')[0]})`);
+  }
+  const top = obj(doc, source);
+  const bare = top.model === undefined && top.image_encoder !== undefined;
+  if (!bare && top.model === undefined) throw new ConfigError(`${source}: no 'model' section`);
+  const model = obj(bare ? top : top.model, `${source}: model`);
+  const interpolated = findInterpolation(model, 'model');
+  if (interpolated) throw new ConfigError(`${source}: ${interpolated} uses a hydra interpolation, which is not supported: write the value`);
+  const version = bare ? undefined : top.sam2_version;
+  if (version !== undefined && version !== '2.0' && version !== '2.1') throw new ConfigError(`${source}: sam2_version is ${JSON.stringify(version)}, expected "2.0" or "2.1"`);
+  const file: Sam2ConfigFile = { model: model as Sam2ModelSection };
+  if (!bare && typeof top.name === 'string') file.name = top.name;
+  if (version) file.sam2_version = version;
+  if (!bare && top.predictor_settings !== undefined) file.predictor_settings = obj(top.predictor_settings, `${source}: predictor_settings`) as PredictorSettings;
+  resolveModelConfig(file);
+  return file;
+}
+
+/** Reads a YAML or JSON config file (see `parseConfigText`). */
+export async function loadConfigFile(path: string): Promise<Sam2ConfigFile> {
+  const { readFile } = await import('node:fs/promises');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config '${path}': ${(err as Error).message}`);
+  }
+  return parseConfigText(text, /\.json$/i.test(path) ? 'json' : 'yaml', path);
+}

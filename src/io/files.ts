@@ -1,6 +1,8 @@
 /** Node-only file access for the io layer: random-access byte sources and streamed writes. */
 import * as fs from 'node:fs';
-import { SafetensorsReader, encodeSafetensors, type ByteSource, type TensorToWrite } from './safetensors.js';
+import {
+  SafetensorsReader, checkTensorBytes, encodeSafetensors, encodeSafetensorsHeader, type ByteSource, type TensorHeaderSpec, type TensorToWrite,
+} from './safetensors.js';
 import { CheckpointFormatError } from '../errors.js';
 
 /** A ByteSource over an open file; each read copies only the bytes asked for. */
@@ -51,5 +53,33 @@ export function writeSafetensorsFile(path: string, tensors: TensorToWrite[], met
   } finally {
     fs.closeSync(fd);
   }
+  fs.renameSync(tmp, path);
+}
+
+/**
+ * Writes a safetensors file whose tensors are produced one at a time by `dataOf` (called in order, after the
+ * header is written), so only one tensor's data is in memory. The file appears under `path` only when complete.
+ */
+export function writeSafetensorsStreamed(
+  path: string,
+  tensors: TensorHeaderSpec[],
+  dataOf: (t: TensorHeaderSpec, index: number) => Uint8Array,
+  metadata?: Record<string, string>,
+): void {
+  const tmp = `${path}.partial`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, encodeSafetensorsHeader(tensors, metadata));
+    tensors.forEach((t, i) => {
+      const bytes = dataOf(t, i);
+      checkTensorBytes(t, bytes);
+      fs.writeSync(fd, bytes);
+    });
+  } catch (err) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  fs.closeSync(fd);
   fs.renameSync(tmp, path);
 }

@@ -239,22 +239,26 @@ export function hostTensorBytes(t: HostTensor): Uint8Array {
   return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
 
+export type TensorHeaderSpec = Pick<TensorToWrite, 'name' | 'dtype' | 'shape'>;
+
+/** Byte size of a tensor of `shape` × `dtype`. */
+export function tensorByteLength(t: TensorHeaderSpec): number {
+  return t.shape.reduce((a, b) => a * b, 1) * ITEM_SIZE[t.dtype];
+}
+
 /**
- * Serialise tensors as safetensors: returns the header bytes (length prefix + padded JSON) and the
- * data chunks in order, so a caller can stream them to a file without concatenating.
+ * The header of a safetensors file holding `tensors` in this order (length prefix + JSON padded to 8 bytes);
+ * the data of each tensor follows it, in order, `tensorByteLength` bytes each.
  */
-export function encodeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array[] {
+export function encodeSafetensorsHeader(tensors: TensorHeaderSpec[], metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
   for (const t of tensors) {
-    const expected = t.shape.reduce((a, b) => a * b, 1) * ITEM_SIZE[t.dtype];
-    if (expected !== t.bytes.byteLength) {
-      throw new CheckpointFormatError(`cannot write '${t.name}': shape [${t.shape.join(', ')}] × ${t.dtype} needs ${expected} bytes, got ${t.bytes.byteLength}`);
-    }
+    const size = tensorByteLength(t);
     if (t.name in header) throw new CheckpointFormatError(`cannot write '${t.name}' twice`);
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + expected] };
-    offset += expected;
+    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + size] };
+    offset += size;
   }
   let json = JSON.stringify(header);
   json += ' '.repeat((8 - (new TextEncoder().encode(json).byteLength % 8)) % 8);
@@ -262,5 +266,22 @@ export function encodeSafetensors(tensors: TensorToWrite[], metadata?: Record<st
   const prefix = new Uint8Array(8 + jsonBytes.byteLength);
   new DataView(prefix.buffer).setBigUint64(0, BigInt(jsonBytes.byteLength), true);
   prefix.set(jsonBytes, 8);
-  return [prefix, ...tensors.map((t) => t.bytes)];
+  return prefix;
+}
+
+/** Throws unless `bytes` is exactly the data size of `t`. */
+export function checkTensorBytes(t: TensorHeaderSpec, bytes: Uint8Array): void {
+  const expected = tensorByteLength(t);
+  if (expected !== bytes.byteLength) {
+    throw new CheckpointFormatError(`cannot write '${t.name}': shape [${t.shape.join(', ')}] × ${t.dtype} needs ${expected} bytes, got ${bytes.byteLength}`);
+  }
+}
+
+/**
+ * Serialise tensors as safetensors: returns the header bytes (length prefix + padded JSON) and the
+ * data chunks in order, so a caller can stream them to a file without concatenating.
+ */
+export function encodeSafetensors(tensors: TensorToWrite[], metadata?: Record<string, string>): Uint8Array[] {
+  for (const t of tensors) checkTensorBytes(t, t.bytes);
+  return [encodeSafetensorsHeader(tensors, metadata), ...tensors.map((t) => t.bytes)];
 }

@@ -17,8 +17,8 @@ export class Linear {
   call(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      const y = tf.matMul(x.reshape([-1, this.inDim]), this.w);
-      return (this.b ? tf.add(y, this.b) : y).reshape([...lead, this.outDim]);
+      const y = tf.matMul(tf.reshape(x, [-1, this.inDim]), this.w);
+      return tf.reshape(this.b ? tf.add(y, this.b) : y, [...lead, this.outDim]);
     });
   }
 }
@@ -110,8 +110,8 @@ export class Conv2d {
       if (this.kernel === 1 && this.stride === 1 && this.groups === 1) {
         // A 1×1 convolution is a linear layer: one 2-D matMul.
         const [b, h, w] = padded.shape;
-        const y = tf.matMul(padded.reshape([-1, this.inDim]), this.w.reshape([this.inDim, this.outDim]));
-        const out = (this.b ? tf.add(y, this.b) : y).reshape([b, h, w, this.outDim]);
+        const y = tf.matMul(tf.reshape(padded, [-1, this.inDim]), tf.reshape(this.w, [this.inDim, this.outDim]));
+        const out = tf.reshape(this.b ? tf.add(y, this.b) : y, [b, h, w, this.outDim]);
         return out as tf.Tensor4D;
       }
       const y = this.groups > 1
@@ -125,6 +125,8 @@ export class Conv2d {
 export interface AttentionOptions {
   /** Upper bound on elements of one [chunk × keys] score matrix; queries are processed in chunks below it. */
   maxScoreElements?: number;
+  /** Added to every query's scores before the softmax, per batch item: -Infinity-like values mask keys out. [B, Nk] */
+  keyBias?: tf.Tensor2D;
 }
 
 const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
@@ -147,15 +149,16 @@ export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
     for (let b = 0; b < batch; b++) {
       const heads: tf.Tensor2D[] = [];
       for (let h = 0; h < numHeads; h++) {
-        const qh = q.slice([b, 0, h * d], [1, nq, d]).reshape([nq, d]).mul(scale) as tf.Tensor2D;
-        const khT = k.slice([b, 0, h * d], [1, nk, d]).reshape([nk, d]).transpose() as tf.Tensor2D;
-        const vh = v.slice([b, 0, h * dv], [1, nk, dv]).reshape([nk, dv]) as tf.Tensor2D;
+        const qh = tf.mul(tf.reshape(tf.slice(q, [b, 0, h * d], [1, nq, d]), [nq, d]), scale) as tf.Tensor2D;
+        const khT = tf.transpose(tf.reshape(tf.slice(k, [b, 0, h * d], [1, nk, d]), [nk, d])) as tf.Tensor2D;
+        const vh = tf.reshape(tf.slice(v, [b, 0, h * dv], [1, nk, dv]), [nk, dv]) as tf.Tensor2D;
+        const bias = options.keyBias ? tf.slice(options.keyBias, [b, 0], [1, nk]) : undefined;
         const parts: tf.Tensor2D[] = [];
         for (let start = 0; start < nq; start += chunk) {
           const rows = Math.min(chunk, nq - start);
           parts.push(tf.tidy(() => {
-            const scores = tf.matMul(rows === nq ? qh : qh.slice([start, 0], [rows, d]), khT);
-            return tf.matMul(tf.softmax(scores), vh);
+            const scores = tf.matMul(rows === nq ? qh : tf.slice(qh, [start, 0], [rows, d]), khT);
+            return tf.matMul(tf.softmax(bias ? tf.add(scores, bias) : scores), vh);
           }));
         }
         heads.push(parts.length === 1 ? parts[0] : tf.concat(parts, 0));
@@ -176,4 +179,13 @@ export function toNHWC(x: tf.Tensor4D): tf.Tensor4D {
 // [B, H, W, C] → [B, C, H, W]
 export function toNCHW(x: tf.Tensor4D): tf.Tensor4D {
   return tf.transpose(x, [0, 3, 1, 2]);
+}
+
+/**
+ * tf.broadcastTo as a broadcasting add: wasm runs broadcastTo/tile in slow loops (~90 ms for 1M floats
+ * against well under 1 ms for the add). Same rank; `x`'s sizes must be 1 or the target's.
+ */
+// x [..] → shape
+export function broadcastByAdd<T extends tf.Tensor>(x: T, shape: number[]): T {
+  return tf.add(x, tf.zeros(shape.map((d, i) => (x.shape[i] === d ? 1 : d)), x.dtype)) as T;
 }

@@ -130,7 +130,7 @@ export class WeightScope {
   linear(name: string, inDim: number, outDim: number, bias = true): LinearWeights {
     const raw = this.tensor(`${name}.weight`, [outDim, inDim]);
     return {
-      w: this.store.derive(raw, (t) => t.transpose() as tf.Tensor2D),
+      w: this.store.derive(raw, (t) => tf.transpose(t) as tf.Tensor2D),
       b: bias ? (this.tensor(`${name}.bias`, [outDim]) as tf.Tensor1D) : null,
     };
   }
@@ -140,7 +140,7 @@ export class WeightScope {
     const raw = this.tensor(`${name}.weight`, [outDim, inDim / groups, kernel, kernel]);
     const depthwise = groups > 1;
     return {
-      w: this.store.derive(raw, (t) => t.transpose(depthwise ? [2, 3, 0, 1] : [2, 3, 1, 0]) as tf.Tensor4D),
+      w: this.store.derive(raw, (t) => tf.transpose(t, depthwise ? [2, 3, 0, 1] : [2, 3, 1, 0]) as tf.Tensor4D),
       b: bias ? (this.tensor(`${name}.bias`, [outDim]) as tf.Tensor1D) : null,
     };
   }
@@ -149,7 +149,7 @@ export class WeightScope {
   convTranspose2d(name: string, inDim: number, outDim: number, kernel: number): ConvWeights {
     const raw = this.tensor(`${name}.weight`, [inDim, outDim, kernel, kernel]);
     return {
-      w: this.store.derive(raw, (t) => t.transpose([2, 3, 1, 0]) as tf.Tensor4D),
+      w: this.store.derive(raw, (t) => tf.transpose(t, [2, 3, 1, 0]) as tf.Tensor4D),
       b: this.tensor(`${name}.bias`, [outDim]) as tf.Tensor1D,
     };
   }

@@ -1,0 +1,279 @@
+/**
+ * SAM 2's memory attention: the current frame's tokens attend to themselves, then to the memory bank
+ * (spatial memories of past frames and object-pointer tokens), through layers of RoPE attention.
+ *
+ * Batch-first throughout. The memory sequence of one batch row is
+ *   [frame tokens (whole frames of HW tokens, padding frames allowed) | pointer tokens (padding allowed)]
+ * and the last `numObjPtrTokens` keys are the pointer block, which RoPE leaves alone. Padding tokens are
+ * masked out with `keyValid`; because padding comes in whole frames, every frame block still lines up
+ * with the repeated RoPE table. Rows of a batch can so carry different numbers of memory frames/pointers
+ * (SAM2Long paths) in one call.
+ *
+ * Cost at the full model's size (4096 queries, 28,736 keys, C 256, mem_dim 64) is dominated by the score
+ * product Q·Kᵀ and its softmax. Three exact rewrites keep the rest small:
+ * - values carry no RoPE and softmax rows sum to 1 (masked keys get weight exactly 0), so
+ *   A·(M·W_v + b_v) = (A·M)·W_v + b_v: attention runs on mem_dim-wide values and v_proj is applied to
+ *   the HW attended rows instead of the Nmem memory rows (4× less work in A·V at full size);
+ * - RoPE needs each channel pair swapped; the swap is folded into a pair-swapped copy of the q/k
+ *   projection weights, so rotating is one more 2-D matMul and three elementwise ops (no strided slices);
+ * - the SAM2Long key re-weighting and the pos encoding are applied once to the key inputs, shared by
+ *   every layer.
+ * Folding k_proj into the queries is not possible for frame keys: the RoPE rotation sits between k_proj
+ * and the dot product and depends on the key's position. Only pointer keys could take it, too few to matter.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { MemoryAttentionConfig, MemoryAttentionLayerConfig, RoPEAttentionConfig } from '../config.js';
+import { assertShape, InputError, ShapeError } from '../errors.js';
+import { activate, LayerNorm, Linear, multiHeadAttention, type Activation } from './common.js';
+import { AxialRope, pairSwap } from './rope.js';
+import type { WeightScope } from './weights.js';
+
+/** A score bias that takes a masked key's softmax weight to exactly 0 (exp underflows) and stays finite. */
+const MASKED_KEY_BIAS = -1e30;
+
+export interface RopeAttentionInputs {
+  /** [B, Nq, C] */
+  q: tf.Tensor3D;
+  /** [B, Nk, kvInDim] */
+  k: tf.Tensor3D;
+  /** [B, Nk, kvInDim] */
+  v: tf.Tensor3D;
+  /** Trailing keys left unrotated (object-pointer tokens). */
+  numKExcludeRope?: number;
+  /** Additive score bias per key (0 or MASKED_KEY_BIAS). [B, Nk] */
+  keyBias?: tf.Tensor2D;
+}
+
+/**
+ * A linear projection whose output is rotated by RoPE. The rotation needs every pair swapped as well;
+ * a second copy of the weights with the pair columns exchanged gives it as one more plain matMul.
+ */
+export class RotaryProjection {
+  readonly linear: Linear;
+  /** [in, out], columns pair-swapped */
+  private readonly swappedW: tf.Tensor2D;
+  /** [out], pair-swapped */
+  private readonly swappedB: tf.Tensor1D;
+
+  constructor(weights: WeightScope, name: string, inDim: number, outDim: number, readonly rope: AxialRope) {
+    this.linear = new Linear(weights, name, inDim, outDim);
+    const order = tf.tensor1d(pairSwap(outDim), 'int32');
+    this.swappedW = weights.store.own(tf.gather(this.linear.w, order, 1));
+    this.swappedB = weights.store.own(tf.gather(this.linear.b!, order));
+    order.dispose();
+  }
+
+  /** Projects `x`; its first `numRotated` tokens (whole grids of `gridLength`) are rotated, the rest kept. */
+  // x [B, N, in] → [B, N, out]
+  call(x: tf.Tensor3D, gridLength: number, numRotated = x.shape[1]): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [batch, n, inDim] = x.shape;
+      const head = numRotated === n ? x : tf.slice(x, [0, 0, 0], [batch, numRotated, inDim]);
+      const swapped = tf.add(tf.matMul(tf.reshape(head, [-1, inDim]), this.swappedW), this.swappedB);
+      const rotated = this.rope.rotate(this.linear.call(head) as tf.Tensor3D,
+        tf.reshape(swapped, [batch, numRotated, -1]) as tf.Tensor3D, gridLength);
+      if (numRotated === n) return rotated;
+      const tail = this.linear.call(tf.slice(x, [0, numRotated, 0], [batch, n - numRotated, inDim])) as tf.Tensor3D;
+      return tf.concat([rotated, tail], 1) as tf.Tensor3D;
+    });
+  }
+}
+
+/** Attention with axial RoPE on queries and keys (SAM 2's RoPEAttention). */
+export class RopeAttention {
+  readonly q: RotaryProjection;
+  readonly k: RotaryProjection;
+  readonly v: Linear;
+  readonly out: Linear;
+  readonly rope: AxialRope;
+  readonly numHeads: number;
+  readonly internalDim: number;
+  readonly kvInDim: number;
+  readonly ropeKRepeat: boolean;
+  /**
+   * v_proj as a block-diagonal [H·kvInDim, internalDim] matrix, when the values are narrower than the
+   * projected ones: attention then runs on the raw values (tiled per head) and this projects after.
+   */
+  private readonly valueProjectionAfter: tf.Tensor2D | null;
+
+  constructor(weights: WeightScope, cfg: RoPEAttentionConfig) {
+    const embed = cfg.embedding_dim;
+    this.kvInDim = cfg.kv_in_dim ?? embed;
+    this.internalDim = embed / cfg.downsample_rate;
+    this.numHeads = cfg.num_heads;
+    if (this.internalDim % this.numHeads !== 0) {
+      throw new ShapeError(`RoPE attention: ${this.numHeads} heads do not divide ${this.internalDim} channels`);
+    }
+    this.ropeKRepeat = cfg.rope_k_repeat;
+    this.rope = new AxialRope(this.internalDim / this.numHeads, this.numHeads, cfg.rope_theta, cfg.feat_sizes);
+    this.q = new RotaryProjection(weights, 'q_proj', embed, this.internalDim, this.rope);
+    this.k = new RotaryProjection(weights, 'k_proj', this.kvInDim, this.internalDim, this.rope);
+    this.v = new Linear(weights, 'v_proj', this.kvInDim, this.internalDim);
+    this.out = new Linear(weights, 'out_proj', this.internalDim, embed);
+    const narrowValues = this.numHeads * this.kvInDim < this.internalDim;
+    this.valueProjectionAfter = !narrowValues ? null
+      : this.numHeads === 1 ? this.v.w : weights.store.own(blockDiagonalHeads(this.v.w, this.numHeads));
+  }
+
+  // → [B, Nq, C]
+  call({ q, k, v, numKExcludeRope = 0, keyBias }: RopeAttentionInputs): tf.Tensor3D {
+    return tf.tidy(() => {
+      const nq = q.shape[1];
+      const numRope = k.shape[1] - numKExcludeRope;
+      if (numRope !== nq && !this.ropeKRepeat) {
+        throw new ShapeError(`RoPE attention: ${numRope} rotated keys for ${nq} queries needs rope_k_repeat`);
+      }
+      const qr = this.q.call(q, nq);
+      const kr = this.k.call(k, nq, numRope);
+      const attended = this.valueProjectionAfter
+        ? this.attendThenProjectValues(qr, kr, v, keyBias)
+        : multiHeadAttention(qr, kr, this.v.call(v) as tf.Tensor3D, this.numHeads, { keyBias });
+      return this.out.call(attended) as tf.Tensor3D;
+    });
+  }
+
+  // → [B, Nq, internalDim]
+  private attendThenProjectValues(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBias?: tf.Tensor2D): tf.Tensor3D {
+    const [batch, nq] = q.shape;
+    const perHead = this.numHeads === 1 ? v : tf.tile(v, [1, 1, this.numHeads]) as tf.Tensor3D;
+    const mixed = multiHeadAttention(q, k, perHead, this.numHeads, { keyBias });
+    const projected = tf.add(tf.matMul(tf.reshape(mixed, [-1, this.numHeads * this.kvInDim]), this.valueProjectionAfter!), this.v.b!);
+    return tf.reshape(projected, [batch, nq, this.internalDim]);
+  }
+}
+
+/**
+ * Head h's output columns of v_proj read only head h's copy of the values: a [H·in, out] matrix whose
+ * block (h, h) is W_v's columns of head h and whose other blocks are 0.
+ */
+// w [in, out] → [H·in, out]
+function blockDiagonalHeads(w: tf.Tensor2D, numHeads: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [inDim, outDim] = w.shape;
+    const headDim = outDim / numHeads;
+    const rowHead = tf.reshape(tf.floorDiv(tf.range(0, numHeads * inDim, 1, 'int32'), inDim), [-1, 1]);
+    const colHead = tf.reshape(tf.floorDiv(tf.range(0, outDim, 1, 'int32'), headDim), [1, -1]);
+    return tf.mul(tf.tile(w, [numHeads, 1]), tf.cast(tf.equal(rowHead, colHead), 'float32')) as tf.Tensor2D;
+  });
+}
+
+/** Inputs of one memory-attention layer; `keyInput` is the cross-attention key input, already encoded/weighted. */
+interface LayerInputs {
+  /** [B, HW, C] */
+  x: tf.Tensor3D;
+  /** [B, HW, C] */
+  currPos: tf.Tensor3D;
+  /** [B, Nmem, memDim] */
+  memory: tf.Tensor3D;
+  /** [B, Nmem, memDim] */
+  keyInput: tf.Tensor3D;
+  numObjPtrTokens: number;
+  keyBias?: tf.Tensor2D;
+}
+
+/** Pre-norm layer: RoPE self-attention, RoPE cross-attention to the memory, FFN. */
+export class MemoryAttentionLayer {
+  readonly selfAttn: RopeAttention;
+  readonly crossAttn: RopeAttention;
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+  readonly norm3: LayerNorm;
+  readonly linear1: Linear;
+  readonly linear2: Linear;
+  readonly activation: Activation;
+
+  constructor(weights: WeightScope, readonly cfg: MemoryAttentionLayerConfig) {
+    const d = cfg.d_model;
+    this.selfAttn = new RopeAttention(weights.scope('self_attn'), cfg.self_attention);
+    this.crossAttn = new RopeAttention(weights.scope('cross_attn_image'), cfg.cross_attention);
+    this.norm1 = new LayerNorm(weights, 'norm1', d);
+    this.norm2 = new LayerNorm(weights, 'norm2', d);
+    this.norm3 = new LayerNorm(weights, 'norm3', d);
+    this.linear1 = new Linear(weights, 'linear1', d, cfg.dim_feedforward);
+    this.linear2 = new Linear(weights, 'linear2', cfg.dim_feedforward, d);
+    this.activation = cfg.activation;
+  }
+
+  // → [B, HW, C]
+  call({ x, currPos, memory, keyInput, numObjPtrTokens, keyBias }: LayerInputs): tf.Tensor3D {
+    return tf.tidy(() => {
+      const selfIn = this.norm1.call(x) as tf.Tensor3D;
+      const selfQk = this.cfg.pos_enc_at_attn ? tf.add(selfIn, currPos) as tf.Tensor3D : selfIn;
+      let out = tf.add(x, this.selfAttn.call({ q: selfQk, k: selfQk, v: selfIn })) as tf.Tensor3D;
+
+      const crossIn = this.norm2.call(out) as tf.Tensor3D;
+      const crossQ = this.cfg.pos_enc_at_cross_attn_queries ? tf.add(crossIn, currPos) as tf.Tensor3D : crossIn;
+      out = tf.add(out, this.crossAttn.call({ q: crossQ, k: keyInput, v: memory, numKExcludeRope: numObjPtrTokens, keyBias })) as tf.Tensor3D;
+
+      const hidden = activate(this.linear1.call(this.norm3.call(out)), this.activation);
+      return tf.add(out, this.linear2.call(hidden)) as tf.Tensor3D;
+    });
+  }
+}
+
+export interface MemoryAttentionInputs {
+  /** Current frame tokens. [B, HW, C] */
+  curr: tf.Tensor3D;
+  /** [B, HW, C] */
+  currPos: tf.Tensor3D;
+  /** Memory tokens: frame tokens, then `numObjPtrTokens` pointer tokens. [B, Nmem, memDim] */
+  memory: tf.Tensor3D;
+  /** [B, Nmem, memDim] */
+  memoryPos: tf.Tensor3D;
+  numObjPtrTokens: number;
+  /** SAM2Long's per-token weights on the cross-attention key inputs (memory + pos, before k_proj). [B, Nmem] */
+  keyWeights?: tf.Tensor2D | null;
+  /** 1 for real memory tokens, 0 for padding (which gets exactly zero attention); a row needs one real token. [B, Nmem] */
+  keyValid?: tf.Tensor2D | null;
+  /**
+   * Sees each layer's output [B, HW, C] (before the final norm). The tensor is freed after the call unless
+   * the callback `tf.keep`s it.
+   */
+  onLayerOutput?: (layer: number, output: tf.Tensor3D) => void;
+}
+
+/** Stack of memory-attention layers and the final LayerNorm (scope 'memory_attention'). */
+export class MemoryAttention {
+  readonly layers: MemoryAttentionLayer[];
+  readonly norm: LayerNorm;
+  readonly dModel: number;
+  readonly memDim: number;
+
+  constructor(readonly cfg: MemoryAttentionConfig, weights: WeightScope) {
+    this.dModel = cfg.d_model;
+    this.memDim = cfg.layer.cross_attention.kv_in_dim ?? cfg.d_model;
+    this.layers = Array.from({ length: cfg.num_layers }, (_, i) => new MemoryAttentionLayer(weights.scope(`layers.${i}`), cfg.layer));
+    this.norm = new LayerNorm(weights, 'norm', cfg.d_model);
+  }
+
+  // → [B, HW, C]
+  call(inputs: MemoryAttentionInputs): tf.Tensor3D {
+    const { curr, currPos, memory, memoryPos, numObjPtrTokens, keyWeights, keyValid, onLayerOutput } = inputs;
+    this.check(inputs);
+    return tf.tidy(() => {
+      let x = this.cfg.pos_enc_at_input ? tf.add(curr, tf.mul(currPos, 0.1)) as tf.Tensor3D : curr;
+      const encoded = this.cfg.layer.pos_enc_at_cross_attn_keys ? tf.add(memory, memoryPos) as tf.Tensor3D : memory;
+      const keyInput = keyWeights ? tf.mul(encoded, tf.expandDims(keyWeights, 2)) as tf.Tensor3D : encoded;
+      const keyBias = keyValid ? tf.mul(tf.sub(1, keyValid), MASKED_KEY_BIAS) as tf.Tensor2D : undefined;
+      this.layers.forEach((layer, i) => {
+        x = layer.call({ x, currPos, memory, keyInput, numObjPtrTokens, keyBias });
+        onLayerOutput?.(i, x);
+      });
+      return this.norm.call(x) as tf.Tensor3D;
+    });
+  }
+
+  private check({ curr, currPos, memory, memoryPos, numObjPtrTokens, keyWeights, keyValid }: MemoryAttentionInputs): void {
+    const [batch, hw] = curr.shape;
+    const nmem = memory.shape[1];
+    assertShape('memory attention curr', curr.shape, [-1, -1, this.dModel]);
+    assertShape('memory attention currPos', currPos.shape, [batch, hw, this.dModel]);
+    assertShape('memory attention memory', memory.shape, [batch, -1, this.memDim]);
+    assertShape('memory attention memoryPos', memoryPos.shape, [batch, nmem, this.memDim]);
+    if (keyWeights) assertShape('memory attention keyWeights', keyWeights.shape, [batch, nmem]);
+    if (keyValid) assertShape('memory attention keyValid', keyValid.shape, [batch, nmem]);
+    if (!Number.isInteger(numObjPtrTokens) || numObjPtrTokens < 0 || numObjPtrTokens > nmem) {
+      throw new InputError(`memory attention: numObjPtrTokens ${numObjPtrTokens} is not in 0..${nmem}`);
+    }
+  }
+}

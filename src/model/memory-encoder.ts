@@ -1,0 +1,174 @@
+/**
+ * SAM 2's memory encoder: a frame's features fused with its predicted mask into the memory later frames
+ * attend to (scope 'memory_encoder'), plus SAM2Base._encode_new_memory around it and the bfloat16 rounding
+ * the predictors apply when they store memory features. NHWC throughout.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { CXBlockConfig, MaskDownSamplerConfig, Sam2ModelConfig } from '../config.js';
+import { derivedSizes } from '../config.js';
+import { assertShape, ConfigError } from '../errors.js';
+import { Conv2d, gelu, LayerNorm, Linear } from './common.js';
+import { sinePositionEncoding } from './position-encoding.js';
+import type { WeightScope } from './weights.js';
+
+/** LayerNorm2d's epsilon (channels of an NHWC map are its last axis, so it is a LayerNorm there). */
+const LAYER_NORM_2D_EPS = 1e-6;
+
+/**
+ * Downsamples a mask by `total_stride`, `stride` at a time: each step is conv → LayerNorm2d → GELU with
+ * channels ×stride², then a 1×1 conv to `embed_dim`. Parameters are named after the official nn.Sequential
+ * indices (conv at 3i, norm at 3i+1; the GELU at 3i+2 has none).
+ */
+export class MaskDownSampler {
+  readonly steps: { conv: Conv2d; norm: LayerNorm }[] = [];
+  readonly out: Conv2d;
+
+  constructor(weights: WeightScope, cfg: MaskDownSamplerConfig) {
+    const numSteps = Math.round(Math.log2(cfg.total_stride) / Math.log2(cfg.stride));
+    if (cfg.stride ** numSteps !== cfg.total_stride) {
+      throw new ConfigError(`mask_downsampler: total_stride ${cfg.total_stride} is not a power of stride ${cfg.stride}`);
+    }
+    let channels = 1;
+    for (let i = 0; i < numSteps; i++) {
+      const next = channels * cfg.stride ** 2;
+      this.steps.push({
+        conv: new Conv2d(weights, `encoder.${3 * i}`, channels, next, cfg.kernel_size, cfg.stride, cfg.padding),
+        norm: new LayerNorm(weights, `encoder.${3 * i + 1}`, next, LAYER_NORM_2D_EPS),
+      });
+      channels = next;
+    }
+    this.out = new Conv2d(weights, `encoder.${3 * numSteps}`, channels, cfg.embed_dim, 1);
+  }
+
+  // [B, S, S, 1] → [B, S/total_stride, S/total_stride, embed_dim]
+  call(masks: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      let x = masks;
+      for (const { conv, norm } of this.steps) x = gelu(norm.call(conv.call(x))) as tf.Tensor4D;
+      return this.out.call(x);
+    });
+  }
+}
+
+/** ConvNeXt block: depthwise conv → LayerNorm2d → Linear → GELU → Linear → layer scale, plus the input. */
+export class CXBlock {
+  readonly dwconv: Conv2d;
+  readonly norm: LayerNorm;
+  readonly pwconv1: Linear;
+  readonly pwconv2: Linear;
+  readonly gamma: tf.Tensor1D | null;
+
+  constructor(weights: WeightScope, cfg: CXBlockConfig) {
+    const d = cfg.dim;
+    this.dwconv = new Conv2d(weights, 'dwconv', d, d, cfg.kernel_size, 1, cfg.padding, cfg.use_dwconv ? d : 1);
+    this.norm = new LayerNorm(weights, 'norm', d, LAYER_NORM_2D_EPS);
+    this.pwconv1 = new Linear(weights, 'pwconv1', d, 4 * d);
+    this.pwconv2 = new Linear(weights, 'pwconv2', 4 * d, d);
+    this.gamma = cfg.layer_scale_init_value > 0 ? weights.tensor('gamma', [d]) as tf.Tensor1D : null;
+  }
+
+  // [B, H, W, C] → [B, H, W, C]
+  call(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const h = this.pwconv2.call(gelu(this.pwconv1.call(this.norm.call(this.dwconv.call(x)))));
+      return tf.add(x, this.gamma ? tf.mul(h, this.gamma) : h) as tf.Tensor4D;
+    });
+  }
+}
+
+export interface MemoryEncoderOutput {
+  /** [B, h, w, memDim] */
+  features: tf.Tensor4D;
+  /** Sine position encoding of the memory map, the same for every row. [B, h, w, memDim] */
+  posEnc: tf.Tensor4D;
+}
+
+export interface NewMemoryInputs {
+  /** The frame's top-level features. [B, h, w, C] */
+  pixFeat: tf.Tensor4D;
+  /** Predicted mask logits at image resolution. [B, S, S, 1] */
+  highResMasks: tf.Tensor4D;
+  /** [B, 1] */
+  objectScoreLogits: tf.Tensor2D;
+  /** The mask comes from prompts on this frame (it is then binarized when the config asks). */
+  isMaskFromPts: boolean;
+}
+
+/** Memory encoder (scope 'memory_encoder') and SAM2Base's `_encode_new_memory` around it. */
+export class MemoryEncoder {
+  readonly maskDownsampler: MaskDownSampler;
+  readonly pixFeatProj: Conv2d;
+  readonly fuserProj: Conv2d | null;
+  readonly fuser: CXBlock[];
+  readonly outProj: Conv2d | null;
+  /** Added to the memory of frames whose object score is ≤ 0 (SAM 2.1's no_obj_embed_spatial). [1, memDim] */
+  readonly noObjEmbedSpatial: tf.Tensor2D | null;
+  readonly memDim: number;
+
+  /** `root` is the model's top-level scope: `no_obj_embed_spatial` lives outside 'memory_encoder'. */
+  constructor(readonly cfg: Sam2ModelConfig, root: WeightScope) {
+    const me = cfg.memory_encoder;
+    const weights = root.scope('memory_encoder');
+    this.memDim = derivedSizes(cfg).memDim;
+    this.maskDownsampler = new MaskDownSampler(weights.scope('mask_downsampler'), me.mask_downsampler);
+    this.pixFeatProj = new Conv2d(weights, 'pix_feat_proj', me.in_dim, me.in_dim, 1);
+    this.fuserProj = me.fuser.input_projection ? new Conv2d(weights, 'fuser.proj', me.in_dim, me.in_dim, 1) : null;
+    this.fuser = Array.from({ length: me.fuser.num_layers }, (_, i) => new CXBlock(weights.scope(`fuser.layers.${i}`), me.fuser.layer));
+    this.outProj = me.out_dim !== me.in_dim ? new Conv2d(weights, 'out_proj', me.in_dim, me.out_dim, 1) : null;
+    this.noObjEmbedSpatial = cfg.no_obj_embed_spatial ? root.tensor('no_obj_embed_spatial', [1, this.memDim]) as tf.Tensor2D : null;
+  }
+
+  /** MemoryEncoder.forward: mask (sigmoid unless skipped) downsampled and added to the projected features, fused. */
+  // pixFeat [B, h, w, C], masks [B, S, S, 1] → features/posEnc [B, h, w, memDim]
+  call(pixFeat: tf.Tensor4D, masks: tf.Tensor4D, skipMaskSigmoid: boolean): MemoryEncoderOutput {
+    const [batch, h, w] = pixFeat.shape;
+    assertShape('memory encoder pixFeat', pixFeat.shape, [-1, -1, -1, this.cfg.memory_encoder.in_dim]);
+    assertShape('memory encoder masks', masks.shape, [batch, -1, -1, 1]);
+    return tf.tidy(() => {
+      const maskFeatures = this.maskDownsampler.call(skipMaskSigmoid ? masks : tf.sigmoid(masks));
+      assertShape('downsampled masks', maskFeatures.shape, [batch, h, w, -1]);
+      let x = tf.add(this.pixFeatProj.call(pixFeat), maskFeatures) as tf.Tensor4D;
+      if (this.fuserProj) x = this.fuserProj.call(x);
+      for (const block of this.fuser) x = block.call(x);
+      const features = this.outProj ? this.outProj.call(x) : x;
+      const pos = sinePositionEncoding(this.cfg.memory_encoder.position_encoding, h, w);
+      return { features, posEnc: tf.tile(pos, [batch, 1, 1, 1]) as tf.Tensor4D };
+    });
+  }
+
+  /**
+   * SAM2Base._encode_new_memory: the mask becomes sigmoid(logits) (or logits > 0 for a prompted mask when
+   * binarize_mask_from_pts_for_mem_enc), scaled and shifted by sigmoid_scale/bias_for_mem_enc, encoded
+   * with the features; rows whose object score is ≤ 0 get no_obj_embed_spatial added.
+   */
+  // → features/posEnc [B, h, w, memDim]
+  encodeNewMemory({ pixFeat, highResMasks, objectScoreLogits, isMaskFromPts }: NewMemoryInputs): MemoryEncoderOutput {
+    assertShape('objectScoreLogits', objectScoreLogits.shape, [pixFeat.shape[0], 1]);
+    return tf.tidy(() => {
+      const binarize = isMaskFromPts && this.cfg.binarize_mask_from_pts_for_mem_enc;
+      const probabilities = binarize ? tf.cast(tf.greater(highResMasks, 0), 'float32') : tf.sigmoid(highResMasks);
+      const maskForMem = tf.add(tf.mul(probabilities, this.cfg.sigmoid_scale_for_mem_enc), this.cfg.sigmoid_bias_for_mem_enc) as tf.Tensor4D;
+      const { features, posEnc } = this.call(pixFeat, maskForMem, true);
+      if (!this.noObjEmbedSpatial) return { features, posEnc };
+      const absent = tf.reshape(tf.cast(tf.lessEqual(objectScoreLogits, 0), 'float32'), [-1, 1, 1, 1]);
+      const embed = tf.reshape(this.noObjEmbedSpatial, [1, 1, 1, this.memDim]);
+      return { features: tf.add(features, tf.mul(absent, embed)) as tf.Tensor4D, posEnc };
+    });
+  }
+}
+
+/**
+ * Rounds float32 values to the nearest bfloat16 (ties to even), kept as float32: what PyTorch's
+ * `.to(torch.bfloat16)` stores. NaN and ±Infinity pass through unchanged.
+ */
+// [...] → [...]
+export function roundToBfloat16(t: tf.Tensor): tf.Tensor {
+  const values = Float32Array.from(t.dataSync());
+  const bits = new Uint32Array(values.buffer);
+  for (let i = 0; i < bits.length; i++) {
+    const b = bits[i];
+    if ((b & 0x7f800000) === 0x7f800000) continue; // NaN or Inf
+    bits[i] = ((b + 0x7fff + ((b >>> 16) & 1)) & 0xffff0000) >>> 0;
+  }
+  return tf.tensor(values, t.shape, 'float32');
+}

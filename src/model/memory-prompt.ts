@@ -1,0 +1,155 @@
+/**
+ * Turns per-item memory selections (spatial memories with their temporal slot, object pointers with their
+ * temporal distance) into the padded, batched key/value sequences that memory attention reads.
+ * An "item" is one row of the batch: an object in greedy SAM 2, an (object, path) pair in SAM2Long.
+ *
+ * Layout of one row (N = maxFrames·HW + maxPointers·tokensPerPointer):
+ *   [frame 0 tokens (HW) | frame 1 | ... | padding frames | pointer 0 tokens | pointer 1 | ... | padding pointers]
+ * Padding is whole frames / whole pointers, so the RoPE frame repeat still lines up and `keyValid` masks it.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Sam2ModelConfig } from '../config.js';
+import { derivedSizes } from '../config.js';
+import { Linear } from './common.js';
+import type { WeightScope } from './weights.js';
+
+export interface MemoryFrameRef {
+  /** Stored memory features of one frame (bf16-rounded values). [HW, memDim] */
+  features: tf.Tensor2D;
+  /** SAM 2's t_pos: 0 for conditioning frames, 1..num_maskmem-1 for recent frames (most recent = num_maskmem-1). */
+  tpos: number;
+  /** SAM2Long key weight (multiplies the key input tokens); 1 when absent. */
+  keyWeight?: number;
+}
+
+export interface PointerRef {
+  /** Object pointer of one frame. [C] */
+  pointer: tf.Tensor1D;
+  /** Temporal distance fed to the sine encoding (signed or not, as the caller decided). */
+  tdiff: number;
+  keyWeight?: number;
+}
+
+export interface ItemMemory {
+  frames: MemoryFrameRef[];
+  pointers: PointerRef[];
+}
+
+export interface MemoryBatch {
+  /** [B, N, memDim] */
+  memory: tf.Tensor3D;
+  /** [B, N, memDim] */
+  memoryPos: tf.Tensor3D;
+  numObjPtrTokens: number;
+  /** [B, N] 1 = real token, 0 = padding; null when no row is padded. */
+  keyValid: tf.Tensor2D | null;
+  /** [B, N] per-token key weights; null when every weight is 1. */
+  keyWeights: tf.Tensor2D | null;
+}
+
+/** Sine encoding of scalar positions as in the Transformer paper: [sin(p/θ_i)…, cos(p/θ_i)…]. */
+// positions [n] → [n, dim]
+export function sinePositions1d(positions: number[], dim: number, temperature = 10000): tf.Tensor2D {
+  const half = Math.floor(dim / 2);
+  const out = new Float32Array(positions.length * dim);
+  for (let i = 0; i < half; i++) {
+    const freq = Math.fround(temperature ** Math.fround((2 * Math.floor(i / 2)) / half));
+    positions.forEach((p, n) => {
+      const x = Math.fround(Math.fround(p) / freq);
+      out[n * dim + i] = Math.sin(x);
+      out[n * dim + half + i] = Math.cos(x);
+    });
+  }
+  return tf.tensor2d(out, [positions.length, dim]);
+}
+
+export class MemoryPrompt {
+  /** [num_maskmem, memDim] */
+  readonly maskmemTposEnc: tf.Tensor2D;
+  readonly objPtrTposProj: Linear | null;
+  private readonly memDim: number;
+  private readonly hiddenDim: number;
+  private readonly tokensPerPointer: number;
+
+  constructor(private readonly cfg: Sam2ModelConfig, weights: WeightScope) {
+    const sizes = derivedSizes(cfg);
+    this.memDim = sizes.memDim;
+    this.hiddenDim = sizes.hiddenDim;
+    this.tokensPerPointer = sizes.tokensPerPointer;
+    this.maskmemTposEnc = tf.reshape(weights.tensor('maskmem_tpos_enc', [cfg.num_maskmem, 1, 1, this.memDim]), [cfg.num_maskmem, this.memDim]);
+    weights.store.own(this.maskmemTposEnc);
+    this.objPtrTposProj = cfg.proj_tpos_enc_in_obj_ptrs ? new Linear(weights, 'obj_ptr_tpos_proj', this.hiddenDim, this.memDim) : null;
+  }
+
+  /** Temporal encodings of pointers at distances `tdiffs`, normalised by the largest distance in use. */
+  // → [n, memDim]
+  pointerPositions(tdiffs: number[], maxObjPtrs: number): tf.Tensor2D {
+    return tf.tidy(() => {
+      if (!this.cfg.add_tpos_enc_to_obj_ptrs) return tf.zeros([tdiffs.length, this.memDim]);
+      const tdiffMax = maxObjPtrs - 1;
+      const dim = this.objPtrTposProj ? this.hiddenDim : this.memDim;
+      const pe = sinePositions1d(tdiffs.map((t) => Math.fround(t / tdiffMax)), dim);
+      return (this.objPtrTposProj ? this.objPtrTposProj.call(pe) : pe) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * Batches the memories of `items` with padding. `maskmemPosEnc` is the spatial encoding shared by every
+   * memory frame; `maxObjPtrs` = min(num_frames, max_obj_ptrs_in_encoder).
+   */
+  build(items: ItemMemory[], maskmemPosEnc: tf.Tensor2D, maxObjPtrs: number): MemoryBatch {
+    const hw = maskmemPosEnc.shape[0];
+    const maxPointers = Math.max(...items.map((m) => m.pointers.length));
+    const t = tf.tidy(() => {
+      const tpp = this.tokensPerPointer;
+      const maxFrames = Math.max(...items.map((m) => m.frames.length));
+      const padded = items.some((m) => m.frames.length < maxFrames || m.pointers.length < maxPointers);
+      const weighted = items.some((m) => [...m.frames, ...m.pointers].some((r) => (r.keyWeight ?? 1) !== 1));
+      const rows = items.map((item) => this.row(item, maskmemPosEnc, maxObjPtrs, maxFrames, maxPointers));
+      const n = maxFrames * hw + maxPointers * tpp;
+      const tokenTable = (value: (item: ItemMemory, r: MemoryFrameRef | PointerRef | undefined) => number) =>
+        tf.tensor2d(items.flatMap((item) => [
+          ...Array.from({ length: maxFrames }, (_, f) => Array(hw).fill(value(item, item.frames[f]))),
+          ...Array.from({ length: maxPointers }, (_, p) => Array(tpp).fill(value(item, item.pointers[p]))),
+        ].flat()), [items.length, n]);
+      return {
+        memory: tf.stack(rows.map((r) => r.memory)) as tf.Tensor3D,
+        memoryPos: tf.stack(rows.map((r) => r.pos)) as tf.Tensor3D,
+        ...(padded ? { keyValid: tokenTable((_, r) => (r ? 1 : 0)) } : {}),
+        ...(weighted ? { keyWeights: tokenTable((_, r) => r?.keyWeight ?? 1) } : {}),
+      };
+    }) as { memory: tf.Tensor3D; memoryPos: tf.Tensor3D; keyValid?: tf.Tensor2D; keyWeights?: tf.Tensor2D };
+    return { ...t, keyValid: t.keyValid ?? null, keyWeights: t.keyWeights ?? null, numObjPtrTokens: maxPointers * this.tokensPerPointer };
+  }
+
+  // → memory [N, memDim], pos [N, memDim]
+  private row(item: ItemMemory, maskmemPosEnc: tf.Tensor2D, maxObjPtrs: number, maxFrames: number, maxPointers: number) {
+    const hw = maskmemPosEnc.shape[0];
+    const tpp = this.tokensPerPointer;
+    const memParts: tf.Tensor2D[] = [];
+    const posParts: tf.Tensor2D[] = [];
+    for (const f of item.frames) {
+      memParts.push(f.features);
+      const tposIndex = this.cfg.num_maskmem - f.tpos - 1;
+      posParts.push(tf.add(maskmemPosEnc, tf.slice(this.maskmemTposEnc, [tposIndex, 0], [1, this.memDim])) as tf.Tensor2D);
+    }
+    const padFrames = maxFrames - item.frames.length;
+    if (padFrames > 0) {
+      memParts.push(tf.zeros([padFrames * hw, this.memDim]));
+      posParts.push(tf.zeros([padFrames * hw, this.memDim]));
+    }
+    if (item.pointers.length) {
+      // A pointer of C channels becomes C/memDim consecutive tokens; its position repeats for each.
+      const ptrs = tf.reshape(tf.stack(item.pointers.map((p) => p.pointer)), [item.pointers.length * tpp, this.memDim]) as tf.Tensor2D;
+      memParts.push(ptrs);
+      const pos = this.pointerPositions(item.pointers.map((p) => p.tdiff), maxObjPtrs);
+      posParts.push(tf.reshape(tf.tile(tf.expandDims(pos, 1), [1, tpp, 1]), [item.pointers.length * tpp, this.memDim]) as tf.Tensor2D);
+    }
+    const padPointers = maxPointers - item.pointers.length;
+    if (padPointers > 0) {
+      memParts.push(tf.zeros([padPointers * tpp, this.memDim]));
+      posParts.push(tf.zeros([padPointers * tpp, this.memDim]));
+    }
+    return { memory: tf.concat(memParts, 0), pos: tf.concat(posParts, 0) };
+  }
+}

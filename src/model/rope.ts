@@ -1,0 +1,128 @@
+/**
+ * Axial 2-D rotary position encoding (RoPE) of SAM 2's memory attention.
+ *
+ * Each head's channels are read as d/2 complex pairs (x[2j], x[2j+1]). The first d/4 pairs turn with the
+ * token's column, the last d/4 with its row, at frequencies θ^(-4j/d). Tokens are row-major (y·W + x).
+ * The complex product is written out as real ops on the two halves of each pair.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ShapeError } from '../errors.js';
+
+/** cos and sin of every token's angles, row-major tokens, x angles then y angles. */
+export interface RopeTable {
+  /** [endX·endY, headDim/2] */
+  cos: Float32Array;
+  /** [endX·endY, headDim/2] */
+  sin: Float32Array;
+  length: number;
+  halfDim: number;
+}
+
+/**
+ * The angle table for a endX × endY grid, rounded at each step to float32 as the reference computes it
+ * (frequencies, then position × frequency, then cos/sin), so it matches to a few ulp.
+ */
+export function axialRopeTable(headDim: number, endX: number, endY: number, theta: number): RopeTable {
+  if (headDim % 4 !== 0) throw new ShapeError(`axial RoPE needs a head dim divisible by 4, found ${headDim}`);
+  const quarter = headDim / 4;
+  const halfDim = headDim / 2;
+  const freqs = Array.from({ length: quarter }, (_, j) =>
+    Math.fround(1 / Math.fround(theta ** Math.fround((4 * j) / headDim))));
+  const length = endX * endY;
+  const cos = new Float32Array(length * halfDim);
+  const sin = new Float32Array(length * halfDim);
+  for (let t = 0; t < length; t++) {
+    const coords = [t % endX, Math.floor(t / endX)];
+    coords.forEach((pos, axis) => {
+      freqs.forEach((f, j) => {
+        const angle = Math.fround(pos * f);
+        const at = t * halfDim + axis * quarter + j;
+        cos[at] = Math.cos(angle);
+        sin[at] = Math.sin(angle);
+      });
+    });
+  }
+  return { cos, sin, length, halfDim };
+}
+
+/**
+ * Rotates token sequences by their grid position, for `numHeads` heads of `headDim` channels.
+ *
+ * For a pair (x0, x1) the rotation is (x0·c − x1·s, x0·s + x1·c) = x ⊙ (c, c) + swap(x) ⊙ (−s, s), with
+ * swap(x) = (x1, x0). Callers pass swap(x) alongside x (a projection computes it directly with its weight
+ * columns swapped, see `pairSwap`), so rotating is three elementwise ops on contiguous tensors instead of
+ * strided slices of the pair halves.
+ *
+ * Tables are built for the sequence being rotated: the configured grid when its size matches, otherwise
+ * a square grid of side √length (the reference recomputes its table the same way when the length changes).
+ */
+export class AxialRope {
+  private readonly factors = new Map<number, { cos: Float32Array; sin: Float32Array }>();
+
+  constructor(
+    readonly headDim: number,
+    readonly numHeads: number,
+    readonly theta: number,
+    readonly featSizes: readonly [number, number],
+  ) {}
+
+  /** The angle table for a grid of `length` tokens. */
+  table(length: number): RopeTable {
+    const [w, h] = this.featSizes;
+    if (w * h === length) return axialRopeTable(this.headDim, w, h, this.theta);
+    const side = Math.round(Math.sqrt(length));
+    if (side * side !== length) {
+      throw new ShapeError(`RoPE: ${length} tokens are neither the configured ${w}×${h} grid nor a square grid`);
+    }
+    return axialRopeTable(this.headDim, side, side, this.theta);
+  }
+
+  /** Per-channel factors (c, c) and (−s, s) for every pair of every head. [length, H·d] each */
+  private channelFactors(length: number): { cos: Float32Array; sin: Float32Array } {
+    let f = this.factors.get(length);
+    if (!f) {
+      const { cos, sin, halfDim } = this.table(length);
+      const channels = this.numHeads * this.headDim;
+      f = { cos: new Float32Array(length * channels), sin: new Float32Array(length * channels) };
+      for (let t = 0; t < length; t++) {
+        for (let c = 0; c < channels; c += 2) {
+          const at = t * halfDim + (c % this.headDim) / 2;
+          f.cos[t * channels + c] = f.cos[t * channels + c + 1] = cos[at];
+          f.sin[t * channels + c] = -sin[at];
+          f.sin[t * channels + c + 1] = sin[at];
+        }
+      }
+      this.factors.set(length, f);
+    }
+    return f;
+  }
+
+  /**
+   * Rotates `x`, whose tokens are `gridLength`-token grids laid end to end (one grid for queries, one per
+   * memory frame for keys: every frame repeats the same positions). `swapped` is `x` with each pair swapped.
+   */
+  // x, swapped [B, r·gridLength, H·d] → [B, r·gridLength, H·d]
+  rotate(x: tf.Tensor3D, swapped: tf.Tensor3D, gridLength: number): tf.Tensor3D {
+    const [batch, length, channels] = x.shape;
+    if (channels !== this.numHeads * this.headDim) {
+      throw new ShapeError(`RoPE: ${channels} channels, expected ${this.numHeads}×${this.headDim}`);
+    }
+    if (length % gridLength !== 0) {
+      throw new ShapeError(`RoPE: ${length} tokens are not whole grids of ${gridLength} tokens`);
+    }
+    const { cos, sin } = this.channelFactors(gridLength);
+    return tf.tidy(() => {
+      const grids = [batch * (length / gridLength), gridLength, channels];
+      const rotated = tf.add(
+        tf.mul(tf.reshape(x, grids), tf.tensor2d(cos, [gridLength, channels])),
+        tf.mul(tf.reshape(swapped, grids), tf.tensor2d(sin, [gridLength, channels])),
+      );
+      return tf.reshape(rotated, [batch, length, channels]) as tf.Tensor3D;
+    });
+  }
+}
+
+/** Channel order that swaps the two halves of every pair: [1, 0, 3, 2, ...]. */
+export function pairSwap(channels: number): number[] {
+  return Array.from({ length: channels }, (_, c) => c ^ 1);
+}

@@ -1,0 +1,295 @@
+/**
+ * SAM2Base's SAM heads: prompts → prompt encoder → mask decoder, then the SAM 2 bookkeeping around them
+ * (absent object ⇒ NO_OBJ_SCORE masks, upsampling to the image size, best-IoU choice, the object pointer
+ * and its no-object gating). Also the "mask input used as output" path, which skips SAM for the mask.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Sam2ModelConfig } from '../config.js';
+import { assertShape } from '../errors.js';
+import { Conv2d, Linear, Mlp, broadcastByAdd } from './common.js';
+import { MaskDecoder, maskDecoderSettings, pickPerItem } from './mask-decoder.js';
+import { POINT_LABEL, PromptEncoder, promptEncoderSizes, type PointPrompt } from './prompt-encoder.js';
+import type { WeightScope } from './weights.js';
+
+/** Mask logit meaning "object absent". */
+export const NO_OBJ_SCORE = -1024;
+/** Logits standing for a binary mask input (sigmoid(±10) ≈ 1 / 0). */
+const MASK_AS_OUTPUT_SCALE = 20;
+const MASK_AS_OUTPUT_BIAS = -10;
+
+export interface SamHeadsSettings {
+  imageSize: number;
+  /** h = w of the image embedding */
+  embeddingSize: number;
+  /** C */
+  dim: number;
+  predObjScores: boolean;
+  useObjPtrsInEncoder: boolean;
+  useMlpForObjPtrProj: boolean;
+  fixedNoObjPtr: boolean;
+  softNoObjPtr: boolean;
+}
+
+export function samHeadsSettings(cfg: Sam2ModelConfig): SamHeadsSettings {
+  return {
+    imageSize: cfg.image_size,
+    embeddingSize: cfg.image_size / cfg.backbone_stride,
+    dim: cfg.image_encoder.neck.d_model,
+    predObjScores: cfg.pred_obj_scores,
+    useObjPtrsInEncoder: cfg.use_obj_ptrs_in_encoder,
+    useMlpForObjPtrProj: cfg.use_mlp_for_obj_ptr_proj,
+    fixedNoObjPtr: cfg.fixed_no_obj_ptr,
+    softNoObjPtr: cfg.soft_no_obj_ptr,
+  };
+}
+
+export type SamHeadsInputs = {
+  /** [B, h, w, C] */
+  backboneFeatures: tf.Tensor4D;
+  /** Absent: one padding point per item. */
+  pointInputs?: PointPrompt;
+  /** [B, H, W, 1] mask logits (or 0/1), resized to 4h × 4w if needed. */
+  maskInputs?: tf.Tensor4D;
+  /** [s0 [B, 4h, 4w, C/8], s1 [B, 2h, 2w, C/4]] (batch 1 is shared) */
+  highResFeatures?: [tf.Tensor4D, tf.Tensor4D];
+  multimaskOutput: boolean;
+}
+
+export interface SamHeadsOptions {
+  /** Also return one hard-gated pointer per output token (SAM2Long keeps one per candidate mask). */
+  allPointers?: boolean;
+}
+
+export type SamHeadsOutput = {
+  /** [B, M, 4h, 4w]; M = 3 with multimask output, else 1 */
+  lowResMultimasks: tf.Tensor4D;
+  /** [B, M, S, S] */
+  highResMultimasks: tf.Tensor4D;
+  /** [B, M] */
+  ious: tf.Tensor2D;
+  /** [B, 1, 4h, 4w]: the best-IoU mask */
+  lowResMasks: tf.Tensor4D;
+  /** [B, 1, S, S] */
+  highResMasks: tf.Tensor4D;
+  /** [B, C] */
+  objPtr: tf.Tensor2D;
+  /** [B, 1] */
+  objectScoreLogits: tf.Tensor2D;
+  /** [B, T, C] with `allPointers` (T: the decoder's samTokensOut count): pointer if the object is present, else no_obj_ptr. */
+  objPtrAll?: tf.Tensor3D;
+}
+
+export class SamHeads {
+  readonly settings: SamHeadsSettings;
+  readonly promptEncoder: PromptEncoder;
+  readonly maskDecoder: MaskDecoder;
+  /** obj_ptr_proj; null when the model keeps no pointers (identity). */
+  private readonly objPtrProj: Mlp | Linear | null;
+  /** [1, C] */
+  private readonly noObjPtr: tf.Tensor2D | null;
+  /** mask_downsample: turns a binary mask input into a low-res mask prompt for the pointer (mask-as-output path). */
+  readonly maskDownsample: Conv2d | null;
+
+  /** `weights`: the root scope of the SAM 2 state dict. */
+  constructor(weights: WeightScope, cfg: Sam2ModelConfig) {
+    const s = samHeadsSettings(cfg);
+    this.settings = s;
+    this.promptEncoder = new PromptEncoder(weights.scope('sam_prompt_encoder'), promptEncoderSizes(cfg));
+    this.maskDecoder = new MaskDecoder(weights.scope('sam_mask_decoder'), maskDecoderSettings(cfg));
+    this.objPtrProj = !s.useObjPtrsInEncoder ? null
+      : s.useMlpForObjPtrProj ? new Mlp(weights.scope('obj_ptr_proj'), s.dim, s.dim, s.dim, 3)
+        : new Linear(weights, 'obj_ptr_proj', s.dim, s.dim);
+    this.noObjPtr = s.predObjScores && s.useObjPtrsInEncoder ? weights.tensor('no_obj_ptr', [1, s.dim]) as tf.Tensor2D : null;
+    this.maskDownsample = s.useObjPtrsInEncoder ? new Conv2d(weights, 'mask_downsample', 1, 1, 4, 4) : null;
+  }
+
+  call(inputs: SamHeadsInputs, options: SamHeadsOptions = {}): SamHeadsOutput {
+    const { dim, embeddingSize: e, imageSize } = this.settings;
+    assertShape('backboneFeatures', inputs.backboneFeatures.shape, [-1, e, e, dim]);
+    const batch = inputs.backboneFeatures.shape[0];
+    if (inputs.maskInputs) assertShape('maskInputs', inputs.maskInputs.shape, [batch, -1, -1, 1]);
+    if (inputs.pointInputs) assertShape('pointInputs.coords', inputs.pointInputs.coords.shape, [batch, -1, 2]);
+    return tf.tidy(() => {
+      const points = inputs.pointInputs ?? {
+        coords: tf.zeros([batch, 1, 2]) as tf.Tensor3D,
+        labels: tf.fill([batch, 1], POINT_LABEL.padding, 'int32') as tf.Tensor2D,
+      };
+      const { sparse, dense } = this.promptEncoder.call({ points, masks: inputs.maskInputs && this.maskPrompt(inputs.maskInputs) });
+      const decoded = this.maskDecoder.call({
+        imageEmbeddings: inputs.backboneFeatures,
+        imagePe: this.promptEncoder.densePe(),
+        sparse,
+        dense,
+        multimaskOutput: inputs.multimaskOutput,
+        highResFeatures: inputs.highResFeatures,
+      });
+      const { iouPred: ious, samTokensOut, objectScoreLogits } = decoded;
+      const isObjAppearing = tf.greater(objectScoreLogits, 0);
+      const lowResMultimasks = this.settings.predObjScores ? markAbsent(decoded.masks, objectScoreLogits) : decoded.masks;
+      const highResMultimasks = upsampleMasks(lowResMultimasks, imageSize);
+
+      let lowResMasks = lowResMultimasks;
+      let highResMasks = highResMultimasks;
+      let token = tf.reshape(tf.slice(samTokensOut, [0, 0, 0], [-1, 1, -1]), [batch, dim]) as tf.Tensor2D;
+      if (inputs.multimaskOutput) {
+        const best = tf.argMax(ious, -1) as tf.Tensor1D;
+        lowResMasks = pickPerItem(lowResMultimasks, best);
+        highResMasks = pickPerItem(highResMultimasks, best);
+        if (samTokensOut.shape[1] > 1) token = tf.reshape(pickPerItem(samTokensOut, best), [batch, dim]);
+      }
+
+      const lambda = this.settings.softNoObjPtr ? tf.sigmoid(objectScoreLogits) : tf.cast(isObjAppearing, 'float32');
+      const out: SamHeadsOutput = {
+        lowResMultimasks,
+        highResMultimasks,
+        ious,
+        lowResMasks,
+        highResMasks,
+        objPtr: this.gatePointer(this.projectPointer(token), lambda, this.settings.fixedNoObjPtr),
+        objectScoreLogits,
+      };
+      if (options.allPointers) {
+        const hard = tf.reshape(tf.cast(isObjAppearing, 'float32'), [batch, 1, 1]);
+        out.objPtrAll = this.gatePointer(this.projectPointer(samTokensOut), hard, true);
+      }
+      return out;
+    });
+  }
+
+  /** obj_ptr_proj (identity for a model without pointers). */
+  // [..., C] → [..., C]
+  projectPointer<T extends tf.Tensor>(tokens: T): T {
+    return (this.objPtrProj ? this.objPtrProj.call(tokens) : tf.clone(tokens)) as T;
+  }
+
+  /**
+   * Occlusion handling: mixes in no_obj_ptr by (1 − λ), λ the presence (hard or soft); `scale` also
+   * multiplies the pointer by λ (fixed_no_obj_ptr). Pointers pass unchanged when the model has no object scores.
+   */
+  // ptr [B, ..., C], lambda [B, ..., 1] → [B, ..., C]
+  gatePointer<T extends tf.Tensor>(ptr: T, lambda: tf.Tensor, scale: boolean): T {
+    if (!this.settings.predObjScores || !this.noObjPtr) return ptr;
+    const noObjPtr = this.noObjPtr;
+    return tf.tidy(() => {
+      const kept = scale ? tf.mul(lambda, ptr) : ptr;
+      return tf.add(kept, tf.mul(tf.sub(1, lambda), noObjPtr)) as T;
+    });
+  }
+
+  /** The mask prompt at the prompt encoder's size. */
+  // [B, H, W, 1] → [B, 4h, 4w, 1]
+  private maskPrompt(masks: tf.Tensor4D): tf.Tensor4D {
+    const size = this.promptEncoder.maskInputSize;
+    const m = tf.cast(masks, 'float32') as tf.Tensor4D;
+    return m.shape[1] === size && m.shape[2] === size ? m : resizeBilinearAntialias(m, size, size);
+  }
+}
+
+export type MaskAsOutputInputs = {
+  /** [B, h, w, C] */
+  backboneFeatures: tf.Tensor4D;
+  highResFeatures?: [tf.Tensor4D, tf.Tensor4D];
+  /** [B, H, W, 1] binary mask (bool, or float 0/1) at the image size */
+  maskInputs: tf.Tensor4D;
+}
+
+/**
+ * SAM2Base._use_mask_as_output: a mask input becomes the output directly (logits ±10), with IoU 1; the
+ * pointer still comes from the SAM heads prompted with the downsampled mask, and presence is "any pixel on".
+ * `objPtrAll` is not set (SAM2Long keeps no per-candidate pointers for such frames).
+ */
+export function useMaskAsOutput(heads: SamHeads, inputs: MaskAsOutputInputs): SamHeadsOutput {
+  const batch = inputs.backboneFeatures.shape[0];
+  assertShape('maskInputs', inputs.maskInputs.shape, [batch, -1, -1, 1]);
+  const [, h, w] = inputs.maskInputs.shape;
+  return tf.tidy(() => {
+    const mask = tf.cast(inputs.maskInputs, 'float32') as tf.Tensor4D;
+    const highRes = tf.add(tf.mul(mask, MASK_AS_OUTPUT_SCALE), MASK_AS_OUTPUT_BIAS) as tf.Tensor4D;
+    const lowRes = resizeBilinearAntialias(highRes, Math.floor(h / 4), Math.floor(w / 4));
+    let objPtr: tf.Tensor2D;
+    if (!heads.maskDownsample) {
+      objPtr = tf.zeros([batch, heads.settings.dim]);
+    } else {
+      const prompted = heads.call({
+        backboneFeatures: inputs.backboneFeatures,
+        maskInputs: heads.maskDownsample.call(mask),
+        highResFeatures: inputs.highResFeatures,
+        multimaskOutput: false,
+      });
+      objPtr = prompted.objPtr;
+    }
+    const present = tf.cast(tf.any(tf.greater(tf.reshape(mask, [batch, -1]), 0), -1, true), 'float32') as tf.Tensor2D;
+    const lowResMasks = toMaskStack(lowRes);
+    const highResMasks = toMaskStack(highRes);
+    return {
+      lowResMultimasks: lowResMasks,
+      highResMultimasks: highResMasks,
+      ious: tf.ones([batch, 1]) as tf.Tensor2D,
+      lowResMasks,
+      highResMasks,
+      objPtr: heads.gatePointer(objPtr, present, heads.settings.fixedNoObjPtr),
+      objectScoreLogits: tf.add(tf.mul(present, MASK_AS_OUTPUT_SCALE), MASK_AS_OUTPUT_BIAS) as tf.Tensor2D,
+    };
+  });
+}
+
+/** NO_OBJ_SCORE everywhere in the masks of items whose object score is not positive. */
+// masks [B, M, H, W], scores [B, 1] → [B, M, H, W]
+function markAbsent(masks: tf.Tensor4D, scores: tf.Tensor2D): tf.Tensor4D {
+  return tf.tidy(() => {
+    // Full-shape operands: tf.where would broadcast with a slow tile on wasm.
+    const present = tf.greater(broadcastByAdd(tf.reshape(scores, [-1, 1, 1, 1]), masks.shape), 0);
+    return tf.where(present, masks, tf.fill(masks.shape, NO_OBJ_SCORE));
+  });
+}
+
+// [B, H, W, 1] → [B, 1, H, W]
+function toMaskStack(x: tf.Tensor4D): tf.Tensor4D {
+  const [b, h, w] = x.shape;
+  return tf.reshape(x, [b, 1, h, w]);
+}
+
+/** F.interpolate(bilinear, align_corners=False) of every mask to size × size. */
+// [B, M, h, w] → [B, M, size, size]
+export function upsampleMasks(masks: tf.Tensor4D, size: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, m, h, w] = masks.shape;
+    const resized = tf.image.resizeBilinear(tf.reshape(masks, [b * m, h, w, 1]) as tf.Tensor4D, [size, size], false, true);
+    return tf.reshape(resized, [b, m, size, size]);
+  });
+}
+
+/**
+ * PyTorch's antialiased bilinear weights along one axis (F.interpolate(..., antialias=True), no
+ * align_corners): a triangle filter widened by the scale when shrinking, cut at the borders and renormalised.
+ */
+// → [outSize, inSize] row-major
+export function antialiasBilinearWeights(inSize: number, outSize: number): Float32Array {
+  const scale = inSize / outSize;
+  const support = scale >= 1 ? scale : 1;
+  const invScale = scale >= 1 ? 1 / scale : 1;
+  const weights = new Float32Array(outSize * inSize);
+  for (let i = 0; i < outSize; i++) {
+    const center = scale * (i + 0.5);
+    const first = Math.max(Math.trunc(center - support + 0.5), 0);
+    const end = Math.min(Math.trunc(center + support + 0.5), inSize);
+    const row = new Float64Array(end - first);
+    for (let j = first; j < end; j++) row[j - first] = Math.max(0, 1 - Math.abs((j - center + 0.5) * invScale));
+    const total = row.reduce((a, v) => a + v, 0);
+    for (let j = first; j < end; j++) weights[i * inSize + j] = total !== 0 ? row[j - first] / total : row[j - first];
+  }
+  return weights;
+}
+
+/** F.interpolate(mode='bilinear', align_corners=False, antialias=True), as two 2-D matMuls. */
+// [N, H, W, C] → [N, outH, outW, C]
+export function resizeBilinearAntialias(x: tf.Tensor4D, outH: number, outW: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, c] = x.shape;
+    const rowWeights = tf.tensor2d(antialiasBilinearWeights(h, outH), [outH, h]);
+    const colWeights = tf.tensor2d(antialiasBilinearWeights(w, outW), [outW, w]);
+    const byRow = tf.matMul(rowWeights, tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]));
+    const byCol = tf.matMul(colWeights, tf.reshape(tf.transpose(tf.reshape(byRow, [outH, n, w, c]), [2, 1, 0, 3]), [w, n * outH * c]));
+    return tf.transpose(tf.reshape(byCol, [outW, n, outH, c]), [1, 2, 0, 3]) as tf.Tensor4D;
+  });
+}

@@ -1,0 +1,115 @@
+/**
+ * SAM's two-way transformer: the prompt tokens and the image tokens attend to each other in turn
+ * (tokens → tokens, tokens → image, MLP on tokens, image → tokens), then the tokens read the image once more.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { MASK_DECODER_CONSTANTS } from '../config.js';
+import { LayerNorm, Linear, Mlp, multiHeadAttention } from './common.js';
+import type { WeightScope } from './weights.js';
+
+/** nn.LayerNorm's default eps, which the transformer's norms keep. */
+const LAYER_NORM_EPS = 1e-5;
+
+/** Multi-head attention whose projections narrow the width to embedDim / downsampleRate. */
+export class DownsampledAttention {
+  private readonly qProj: Linear;
+  private readonly kProj: Linear;
+  private readonly vProj: Linear;
+  private readonly outProj: Linear;
+
+  constructor(weights: WeightScope, embedDim: number, private readonly numHeads: number, downsampleRate = 1) {
+    const internalDim = embedDim / downsampleRate;
+    this.qProj = new Linear(weights, 'q_proj', embedDim, internalDim);
+    this.kProj = new Linear(weights, 'k_proj', embedDim, internalDim);
+    this.vProj = new Linear(weights, 'v_proj', embedDim, internalDim);
+    this.outProj = new Linear(weights, 'out_proj', internalDim, embedDim);
+  }
+
+  // q [B, Nq, C], k [B, Nk, C], v [B, Nk, C] → [B, Nq, C]
+  call(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const attended = multiHeadAttention(
+        this.qProj.call(q) as tf.Tensor3D, this.kProj.call(k) as tf.Tensor3D, this.vProj.call(v) as tf.Tensor3D, this.numHeads);
+      return this.outProj.call(attended) as tf.Tensor3D;
+    });
+  }
+}
+
+export type TwoWayState = {
+  /** [B, N, C] prompt/output tokens */
+  queries: tf.Tensor3D;
+  /** [B, HW, C] image tokens */
+  keys: tf.Tensor3D;
+}
+
+export class TwoWayAttentionBlock {
+  private readonly selfAttn: DownsampledAttention;
+  private readonly norm1: LayerNorm;
+  private readonly crossAttnTokenToImage: DownsampledAttention;
+  private readonly norm2: LayerNorm;
+  private readonly mlp: Mlp;
+  private readonly norm3: LayerNorm;
+  private readonly norm4: LayerNorm;
+  private readonly crossAttnImageToToken: DownsampledAttention;
+
+  /** `skipFirstLayerPe`: the first block's tokens are still their own PE, so its self-attention takes them bare, with no residual. */
+  constructor(weights: WeightScope, dim: number, private readonly skipFirstLayerPe: boolean) {
+    const { transformerNumHeads: heads, transformerMlpDim: mlpDim, attentionDownsampleRate: rate } = MASK_DECODER_CONSTANTS;
+    this.selfAttn = new DownsampledAttention(weights.scope('self_attn'), dim, heads);
+    this.norm1 = new LayerNorm(weights, 'norm1', dim, LAYER_NORM_EPS);
+    this.crossAttnTokenToImage = new DownsampledAttention(weights.scope('cross_attn_token_to_image'), dim, heads, rate);
+    this.norm2 = new LayerNorm(weights, 'norm2', dim, LAYER_NORM_EPS);
+    this.mlp = new Mlp(weights.scope('mlp'), dim, mlpDim, dim, 2, 'relu');
+    this.norm3 = new LayerNorm(weights, 'norm3', dim, LAYER_NORM_EPS);
+    this.norm4 = new LayerNorm(weights, 'norm4', dim, LAYER_NORM_EPS);
+    this.crossAttnImageToToken = new DownsampledAttention(weights.scope('cross_attn_image_to_token'), dim, heads, rate);
+  }
+
+  // queries [B, N, C], keys [B, HW, C], queryPe [B, N, C], keyPe [1 or B, HW, C] → same shapes
+  call({ queries, keys }: TwoWayState, queryPe: tf.Tensor3D, keyPe: tf.Tensor3D): TwoWayState {
+    return tf.tidy(() => {
+      let q: tf.Tensor3D;
+      if (this.skipFirstLayerPe) {
+        q = this.selfAttn.call(queries, queries, queries);
+      } else {
+        const withPe = tf.add(queries, queryPe) as tf.Tensor3D;
+        q = tf.add(queries, this.selfAttn.call(withPe, withPe, queries));
+      }
+      q = this.norm1.call(q) as tf.Tensor3D;
+
+      const keysWithPe = tf.add(keys, keyPe) as tf.Tensor3D;
+      q = tf.add(q, this.crossAttnTokenToImage.call(tf.add(q, queryPe), keysWithPe, keys));
+      q = this.norm2.call(q) as tf.Tensor3D;
+      q = this.norm3.call(tf.add(q, this.mlp.call(q))) as tf.Tensor3D;
+
+      const k = tf.add(keys, this.crossAttnImageToToken.call(keysWithPe, tf.add(q, queryPe), q));
+      return { queries: q, keys: this.norm4.call(k) as tf.Tensor3D };
+    });
+  }
+}
+
+export class TwoWayTransformer {
+  private readonly layers: TwoWayAttentionBlock[];
+  private readonly finalAttnTokenToImage: DownsampledAttention;
+  private readonly normFinalAttn: LayerNorm;
+
+  /** `weights`: the 'sam_mask_decoder.transformer' scope; `dim`: the decoder width C. */
+  constructor(weights: WeightScope, dim: number) {
+    const { transformerDepth, transformerNumHeads, attentionDownsampleRate } = MASK_DECODER_CONSTANTS;
+    this.layers = Array.from({ length: transformerDepth }, (_, i) => new TwoWayAttentionBlock(weights.scope(`layers.${i}`), dim, i === 0));
+    this.finalAttnTokenToImage = new DownsampledAttention(weights.scope('final_attn_token_to_image'), dim, transformerNumHeads, attentionDownsampleRate);
+    this.normFinalAttn = new LayerNorm(weights, 'norm_final_attn', dim, LAYER_NORM_EPS);
+  }
+
+  // image [B, HW, C], imagePe [1 or B, HW, C], tokens [B, N, C] → queries [B, N, C], keys [B, HW, C]
+  call(image: tf.Tensor3D, imagePe: tf.Tensor3D, tokens: tf.Tensor3D): TwoWayState {
+    return tf.tidy(() => {
+      let state: TwoWayState = { queries: tokens, keys: image };
+      for (const layer of this.layers) state = layer.call(state, tokens, imagePe);
+      const { queries, keys } = state;
+      const attended = this.finalAttnTokenToImage.call(
+        tf.add(queries, tokens) as tf.Tensor3D, tf.add(keys, imagePe) as tf.Tensor3D, keys);
+      return { queries: this.normFinalAttn.call(tf.add(queries, attended)) as tf.Tensor3D, keys };
+    });
+  }
+}

@@ -1,0 +1,111 @@
+import * as assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, useBackend, type BackendName } from '../src/backend.js';
+import { BackendError } from '../src/errors.js';
+import { Conv2d, LayerNorm, Linear } from '../src/model/common.js';
+import { WeightStore, type HostArray } from '../src/model/weights.js';
+import { diff, setupBackend } from './helpers/golden.js';
+
+/** Seeded values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+const WEIGHTS = new Map<string, HostArray>([
+  ['lin.weight', { shape: [24, 40], data: values(24 * 40, 1) }],
+  ['lin.bias', { shape: [24], data: values(24, 2) }],
+  ['conv.weight', { shape: [16, 8, 3, 3], data: values(16 * 8 * 9, 3) }],
+  ['conv.bias', { shape: [16], data: values(16, 4) }],
+  ['dw.weight', { shape: [8, 1, 7, 7], data: values(8 * 49, 5) }],
+  ['dw.bias', { shape: [8], data: values(8, 6) }],
+  ['norm.weight', { shape: [40], data: values(40, 7) }],
+  ['norm.bias', { shape: [40], data: values(40, 8) }],
+]);
+
+/** matMul (Linear), conv2d (3×3 stride 2 and depthwise 7×7) and layer norm, on the current backend. */
+function runOps(): Record<string, Float32Array> {
+  const store = new WeightStore(WEIGHTS);
+  const w = store.scope('');
+  const layers = {
+    linear: new Linear(w, 'lin', 40, 24),
+    conv: new Conv2d(w, 'conv', 8, 16, 3, 2, 1),
+    depthwise: new Conv2d(w, 'dw', 8, 8, 7, 1, 3, 8),
+    norm: new LayerNorm(w, 'norm', 40, 1e-6),
+  };
+  store.finish();
+  const seq = tf.tensor3d(values(2 * 33 * 40, 9), [2, 33, 40]);
+  const map = tf.tensor4d(values(2 * 15 * 13 * 8, 10), [2, 15, 13, 8]);
+  const outputs = [layers.linear.call(seq), layers.conv.call(map), layers.depthwise.call(map), layers.norm.call(seq)];
+  const result = Object.fromEntries(['linear', 'conv', 'depthwise', 'norm'].map((k, i) => [k, outputs[i].dataSync() as Float32Array]));
+  tf.dispose([seq, map, ...outputs]);
+  store.dispose();
+  return result;
+}
+
+function installed(pkg: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('backends', () => {
+  let original: string;
+  before(async () => {
+    await setupBackend();
+    original = tf.getBackend();
+  });
+  after(async () => {
+    await useBackend(original as BackendName);
+  });
+
+  it('cpu and wasm give the same matMul, conv2d and layer norm (common.ts layers)', async () => {
+    await useBackend('cpu');
+    const before = tf.memory().numTensors;
+    const cpu = runOps();
+    assert.equal(tf.memory().numTensors, before);
+    await useBackend('wasm');
+    assert.equal(tf.getBackend(), 'wasm');
+    const wasm = runOps();
+    for (const op of Object.keys(cpu)) {
+      const d = diff(wasm[op], cpu[op]);
+      console.log(`      ${op}: max|Δ| cpu vs wasm ${d.maxAbs.toExponential(2)} (tol 1e-5)`);
+      assert.ok(d.maxAbs <= 1e-5, `${op}: ${d.maxAbs}`);
+    }
+  });
+
+  it('an unknown backend name is a BackendError, from the argument or from SAM2LONG_BACKEND', async () => {
+    await assert.rejects(initBackend('metal' as BackendName), (e: unknown) => e instanceof BackendError && /unknown backend 'metal'/.test((e as Error).message));
+    const saved = process.env.SAM2LONG_BACKEND;
+    process.env.SAM2LONG_BACKEND = 'gpu-please';
+    try {
+      await assert.rejects(initBackend(), (e: unknown) => e instanceof BackendError && /unknown backend 'gpu-please': choose one of/.test((e as Error).message));
+    } finally {
+      if (saved === undefined) delete process.env.SAM2LONG_BACKEND;
+      else process.env.SAM2LONG_BACKEND = saved;
+    }
+    assert.equal(tf.getBackend(), original);
+  });
+
+  for (const [name, pkg] of [['tensorflow', '@tensorflow/tfjs-node'], ['webgl', '@tensorflow/tfjs-backend-webgl']] as const) {
+    it(`SAM2LONG_BACKEND=${name} without ${pkg} installed is a BackendError, not a fallback`, async function () {
+      if (installed(pkg) || (name === 'tensorflow' && installed('@tensorflow/tfjs-node-gpu'))) this.skip();
+      const saved = process.env.SAM2LONG_BACKEND;
+      process.env.SAM2LONG_BACKEND = name;
+      try {
+        await assert.rejects(initBackend(), (e: unknown) => e instanceof BackendError && new RegExp(`backend '${name}' is not available`).test((e as Error).message));
+      } finally {
+        if (saved === undefined) delete process.env.SAM2LONG_BACKEND;
+        else process.env.SAM2LONG_BACKEND = saved;
+      }
+      assert.equal(tf.getBackend(), original);
+    });
+  }
+});

@@ -1,0 +1,137 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { convertCheckpoint } from '../tools/convert.js';
+import { main } from '../tools/cli.js';
+import { loadConfigFile, type Sam2ConfigFile } from '../src/config.js';
+import { openSafetensors } from '../src/io/files.js';
+import { ConfigError } from '../src/errors.js';
+import { officialModelSection } from '../src/presets/official.js';
+import { FIXTURES, fixturePath, goldenJson } from './helpers/golden.js';
+
+interface Manifest {
+  models: Record<string, Record<string, { dtype: string; shape: number[]; sha256: string }>>;
+}
+
+const REPO = path.resolve(FIXTURES, '../../..');
+const SHARED_GOLDEN = path.resolve(REPO, '../shared/golden');
+const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** Runs `fn` with console output captured instead of printed. */
+async function quietly<T>(fn: () => Promise<T>): Promise<{ result: T; out: string; err: string }> {
+  const saved = { log: console.log, error: console.error };
+  let out = '';
+  let err = '';
+  console.log = (...a: unknown[]) => { out += `${a.join(' ')}\n`; };
+  console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n`; };
+  try {
+    return { result: await fn(), out, err };
+  } finally {
+    Object.assign(console, saved);
+  }
+}
+
+describe('convert', () => {
+  const manifest = goldenJson<Manifest>('model-manifest.json');
+  let outDir: string;
+  before(() => {
+    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-convert-'));
+  });
+  after(() => fs.rmSync(outDir, { recursive: true, force: true }));
+
+  for (const model of Object.keys(manifest.models)) {
+    const compareShared = fs.existsSync(path.join(SHARED_GOLDEN, `${model}.safetensors`));
+    it(`${model}.pt --config → ${model}.safetensors bit for bit (manifest${compareShared ? ' and the shared golden file' : ''}) + config JSON`, async () => {
+      const result = await convertCheckpoint({ input: fixturePath(`${model}.pt`), outDir, config: fixturePath(`${model}.config.json`) });
+      assert.equal(result.name, model);
+      assert.equal(result.size, 'custom');
+      const expected = manifest.models[model];
+      const converted = openSafetensors(result.safetensorsPath);
+      const shared = compareShared ? openSafetensors(path.join(SHARED_GOLDEN, `${model}.safetensors`)) : null;
+      try {
+        assert.deepEqual(converted.names, Object.keys(expected));
+        for (const [name, e] of Object.entries(expected)) {
+          const entry = converted.entry(name);
+          assert.deepEqual({ dtype: entry.dtype, shape: entry.shape }, { dtype: e.dtype, shape: e.shape }, name);
+          const bytes = converted.rawBytes(name);
+          assert.equal(sha256(bytes), e.sha256, `${name}: bytes differ from the manifest`);
+          if (shared) {
+            assert.deepEqual({ dtype: shared.entry(name).dtype, shape: shared.entry(name).shape }, { dtype: entry.dtype, shape: entry.shape });
+            assert.ok(Buffer.from(shared.rawBytes(name)).equals(bytes), `${name}: bytes differ from the shared golden file`);
+          }
+        }
+        if (shared) assert.deepEqual(shared.names, converted.names);
+      } finally {
+        converted.close();
+        shared?.close();
+      }
+
+      const golden = goldenJson<Sam2ConfigFile>(`${model}.config.json`);
+      assert.deepEqual(await loadConfigFile(result.configPath), {
+        name: model, sam2_version: golden.sam2_version, model: golden.model, predictor_settings: golden.predictor_settings,
+      });
+      const numel = Object.values(expected).reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
+      assert.equal(result.parameters, numel);
+      assert.equal(Object.values(result.parametersByModule).reduce((a, b) => a + b, 0), numel);
+    });
+  }
+
+  it('refuses a checkpoint that is no official variant unless --config is given', async () => {
+    await assert.rejects(convertCheckpoint({ input: fixturePath('sam21_mini.pt'), outDir }),
+      (e: unknown) => e instanceof ConfigError && /^not an official SAM 2 variant: pass --config/.test((e as Error).message));
+    await assert.rejects(convertCheckpoint({ input: fixturePath('sam21_mini.pt'), outDir, config: fixturePath('sam2_mini.config.json') }),
+      (e: unknown) => e instanceof ConfigError && /does not fit the checkpoint/.test((e as Error).message));
+    assert.ok(!fs.existsSync(path.join(outDir, 'sam21_mini.safetensors.partial')));
+  });
+
+  it('detects an official variant (sam2_hiera_tiny skeleton): preset config, every tensor written as F32', async function () {
+    this.timeout(120_000);
+    const skeletons = goldenJson<Record<string, { params: number; tensors: Record<string, number[]> }>>('skeletons/skeletons.json');
+    const result = await convertCheckpoint({ input: fixturePath('skeletons/sam2_hiera_tiny.skeleton.pt'), outDir });
+    try {
+      assert.deepEqual([result.name, result.version, result.size], ['sam2_hiera_tiny', '2.0', 'tiny']);
+      assert.equal(result.parameters, skeletons.sam2_hiera_tiny.params);
+      assert.deepEqual(await loadConfigFile(result.configPath), { name: 'sam2_hiera_tiny', sam2_version: '2.0', model: officialModelSection('2.0', 'tiny') });
+      const out = openSafetensors(result.safetensorsPath);
+      try {
+        assert.deepEqual(Object.fromEntries(out.names.map((n) => [n, out.entry(n).shape])), skeletons.sam2_hiera_tiny.tensors);
+        assert.ok(out.names.every((n) => out.entry(n).dtype === 'F32'));
+        assert.ok(out.read('image_encoder.trunk.pos_embed').data.every((v) => v === 0));
+      } finally {
+        out.close();
+      }
+    } finally {
+      fs.rmSync(result.safetensorsPath);
+    }
+  });
+
+  it('bin/sam2long.js convert prints the version, size and parameters per module', () => {
+    const run = spawnSync(process.execPath, [
+      path.join(REPO, 'bin/sam2long.js'), 'convert', fixturePath('sam2_mini.pt'), outDir, '--config', fixturePath('sam2_mini.config.json'), '--name', 'from_cli',
+    ], { cwd: REPO, encoding: 'utf8' });
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stdout, /^SAM 2\.0 \(custom config\): 368 tensors, [\d,]+ parameters/);
+    for (const module of ['image_encoder', 'memory_attention', 'memory_encoder', 'sam_prompt_encoder', 'sam_mask_decoder', 'other']) {
+      assert.match(run.stdout, new RegExp(`\\n  ${module} +[\\d,]+\\n`));
+    }
+    assert.ok(fs.existsSync(path.join(outDir, 'from_cli.safetensors')) && fs.existsSync(path.join(outDir, 'from_cli.json')));
+  });
+
+  it('CLI exit codes: 0 help, 1 a sam2long error, 2 bad usage', async () => {
+    assert.equal((await quietly(() => main(['--help']))).result, 0);
+    assert.equal((await quietly(() => main(['convert', '--help']))).result, 0);
+    const noConfig = await quietly(() => main(['convert', fixturePath('sam21_mini.pt'), outDir]));
+    assert.equal(noConfig.result, 1);
+    assert.match(noConfig.err, /sam2long convert: not an official SAM 2 variant: pass --config/);
+    const missing = await quietly(() => main(['convert', path.join(outDir, 'nothing.pt'), outDir]));
+    assert.equal(missing.result, 1);
+    assert.match(missing.err, /cannot open/);
+    assert.equal((await quietly(() => main([]))).result, 2);
+    assert.equal((await quietly(() => main(['frobnicate']))).result, 2);
+    assert.equal((await quietly(() => main(['convert', 'only-one-arg']))).result, 2);
+    assert.equal((await quietly(() => main(['convert', 'a', 'b', '--bogus']))).result, 2);
+  });
+});
