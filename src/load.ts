@@ -1,0 +1,72 @@
+/**
+ * Loading a SAM 2 model from disk (Node): a converted `.safetensors` with its `.json` config beside it, or an
+ * official PyTorch `.pt` directly. The config is checked against the checkpoint's keys and shapes before any
+ * weight is built, and every key is accounted for when it is (CheckpointKeyError lists all problems).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ConfigError } from './errors.js';
+import { loadConfigFile, resolveModelConfig, type Sam2ConfigFile, type Sam2ModelConfig } from './config.js';
+import { openSafetensors } from './io/files.js';
+import { openTorchCheckpoint } from './io/torch-checkpoint.js';
+import { checkConfigFits, detectVariant } from './presets/detect.js';
+import { officialModelSection } from './presets/official.js';
+import { Sam2Model } from './model/sam2.js';
+import type { HostArray } from './model/weights.js';
+
+export interface LoadOptions {
+  /** A YAML/JSON config that overrides the one beside the checkpoint (or the detected official variant). */
+  config?: string;
+}
+
+/** The config file next to a converted checkpoint: `<stem>.json`. */
+function siblingConfig(file: string): string {
+  return path.join(path.dirname(file), `${path.basename(file).replace(/\.safetensors$/i, '')}.json`);
+}
+
+async function stateDictOf(file: string): Promise<{ shapes: Map<string, number[]>; stateDict: Map<string, HostArray>; fromTorch: boolean }> {
+  if (/\.safetensors$/i.test(file)) {
+    const reader = openSafetensors(file);
+    try {
+      const stateDict = new Map(reader.names.map((n) => [n, reader.read(n) as HostArray]));
+      return { shapes: new Map([...stateDict].map(([k, t]) => [k, t.shape])), stateDict, fromTorch: false };
+    } finally {
+      reader.close();
+    }
+  }
+  const ckpt = await openTorchCheckpoint(file);
+  try {
+    const stateDict = new Map(ckpt.names.map((n) => [n, ckpt.read(n) as HostArray]));
+    return { shapes: ckpt.shapes(), stateDict, fromTorch: true };
+  } finally {
+    ckpt.close();
+  }
+}
+
+async function configOf(file: string, shapes: Map<string, number[]>, fromTorch: boolean, override?: string): Promise<Sam2ModelConfig> {
+  let doc: Sam2ConfigFile;
+  let source: string;
+  if (override) {
+    doc = await loadConfigFile(override);
+    source = override;
+  } else if (!fromTorch) {
+    source = siblingConfig(file);
+    if (!fs.existsSync(source)) throw new ConfigError(`no config for '${file}': expected '${source}' beside it (written by convert), or pass a config`);
+    doc = await loadConfigFile(source);
+  } else {
+    const v = detectVariant(shapes);
+    doc = { name: v.name, sam2_version: v.version, model: officialModelSection(v.version, v.size) };
+    source = `detected ${v.name}`;
+  }
+  const config = resolveModelConfig(doc);
+  checkConfigFits(config, shapes, source);
+  return config;
+}
+
+/** Loads a model from a `.safetensors` (+ `.json`) or an official `.pt` checkpoint. */
+export async function loadSam2(file: string, options: LoadOptions = {}): Promise<Sam2Model> {
+  if (!fs.existsSync(file)) throw new ConfigError(`checkpoint '${file}' does not exist`);
+  const { shapes, stateDict, fromTorch } = await stateDictOf(file);
+  const config = await configOf(file, shapes, fromTorch, options.config);
+  return Sam2Model.fromStateDict(config, stateDict, file);
+}

@@ -1,0 +1,354 @@
+/**
+ * Hiera, SAM 2's image trunk: a 7×7/4 patch embedding, a windowed + interpolated position embedding, and
+ * stages of MultiScaleBlocks (windowed or global attention; at a stage change the queries are max-pooled
+ * 2×2 and the width grows). Feature maps are NHWC throughout.
+ *
+ * Windowed attention is the hot spot (at 1024 px the first stage has 1024 windows of 64 tokens). On wasm,
+ * per-window 2-D products drown in op overhead (and tf.slice copies its whole source there), and batched
+ * matMul runs a slow generic kernel, so every window × head becomes one channel of a depthwise convolution
+ * whose channel multiplier enumerates the keys: one grouped GEMM for the scores, one for the values
+ * (see `groupedAttention`; timings in test/image-encoder.test.ts's header).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { HieraConfig } from '../config.js';
+import { ConfigError, ShapeError, assertShape } from '../errors.js';
+import { Conv2d, LayerNorm, Linear, Mlp } from './common.js';
+import type { WeightScope } from './weights.js';
+
+const HIERA_NORM_EPS = 1e-6;
+const MLP_RATIO = 4;
+const PATCH = { kernel: 7, stride: 4, padding: 3 };
+const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
+
+/** PyTorch's bicubic kernel parameter (a = -0.75). */
+const CUBIC_A = -0.75;
+
+// Keys's cubic convolution kernel, for 0 ≤ |x| ≤ 1 and 1 < |x| < 2.
+function cubicNear(x: number): number {
+  return ((CUBIC_A + 2) * x - (CUBIC_A + 3)) * x * x + 1;
+}
+function cubicFar(x: number): number {
+  return ((CUBIC_A * x - 5 * CUBIC_A) * x + 8 * CUBIC_A) * x - 4 * CUBIC_A;
+}
+
+/**
+ * The linear map of one axis of F.interpolate(mode='bicubic', align_corners=False): output o samples the
+ * input at (o + ½)·in/out − ½ (float32, not clamped) from 4 taps; taps outside the input read the border.
+ */
+// → [outSize, inSize]
+export function bicubicMatrix(inSize: number, outSize: number): tf.Tensor2D {
+  const m = new Float32Array(outSize * inSize);
+  const scale = Math.fround(inSize / outSize);
+  for (let o = 0; o < outSize; o++) {
+    const source = Math.fround(Math.fround(scale * (o + 0.5)) - 0.5);
+    const first = Math.floor(source);
+    const t = source - first;
+    const taps = [cubicFar(t + 1), cubicNear(t), cubicNear(1 - t), cubicFar(2 - t)];
+    taps.forEach((weight, k) => {
+      const i = Math.min(Math.max(first - 1 + k, 0), inSize - 1);
+      m[o * inSize + i] += weight;
+    });
+  }
+  return tf.tensor2d(m, [outSize, inSize]);
+}
+
+/** Separable bicubic resize (PyTorch's, align_corners=False): one 2-D product per axis. */
+// [B, h, w, C] → [B, outH, outW, C]
+export function bicubicResize(x: tf.Tensor4D, outH: number, outW: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w, c] = x.shape;
+    const rows = tf.matMul(bicubicMatrix(h, outH), tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, b * w * c]));
+    const byCol = tf.reshape(tf.transpose(tf.reshape(rows, [outH, b, w, c]), [2, 1, 0, 3]), [w, b * outH * c]);
+    const cols = tf.reshape(tf.matMul(bicubicMatrix(w, outW), byCol), [outW, b, outH, c]);
+    return tf.transpose(cols, [1, 2, 0, 3]) as tf.Tensor4D;
+  });
+}
+
+/**
+ * softmax(q·kᵀ)·v for G independent attention problems at once (the groups: windows × heads). Group c is
+ * channel c of a depthwise convolution over a [queries × d] image with a 1×d filter per key, so the
+ * scores come out as channels c·Tk + j, and the same trick with the probabilities applies v. Queries are
+ * processed in chunks so that no score block exceeds `maxScoreElements`. q must carry the 1/√d scale.
+ */
+// q [Tq, G, d], k [Tk, G, d], v [Tk, G, dv] → [Tq, G, dv]
+export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maxScoreElements = DEFAULT_MAX_SCORE_ELEMENTS): tf.Tensor3D {
+  const [tq, groups, d] = q.shape;
+  const [tk, , dv] = v.shape;
+  assertShape('attention keys', k.shape, [tk, groups, d]);
+  return tf.tidy(() => {
+    const keyFilter = tf.reshape(tf.transpose(k, [2, 1, 0]), [1, d, groups, tk]) as tf.Tensor4D;
+    const valueFilter = tf.reshape(v, [1, tk, groups, dv]) as tf.Tensor4D;
+    const queries = tf.reshape(tf.transpose(q, [0, 2, 1]), [1, tq, d, groups]) as tf.Tensor4D;
+    const rows = Math.max(1, Math.min(tq, Math.floor(maxScoreElements / (groups * tk))));
+    const parts: tf.Tensor3D[] = [];
+    for (let start = 0; start < tq; start += rows) {
+      const n = Math.min(rows, tq - start);
+      parts.push(tf.tidy(() => {
+        const chunk = n === tq ? queries : tf.slice(queries, [0, start, 0, 0], [1, n, d, groups]);
+        const scores = tf.reshape(tf.depthwiseConv2d(chunk, keyFilter, 1, 'valid'), [n, groups, tk]);
+        const probs = tf.reshape(tf.transpose(tf.softmax(scores), [0, 2, 1]), [1, n, tk, groups]) as tf.Tensor4D;
+        return tf.reshape(tf.depthwiseConv2d(probs, valueFilter, 1, 'valid'), [n, groups, dv]) as tf.Tensor3D;
+      }));
+    }
+    return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
+  });
+}
+
+/** Window geometry of one attention call: windows of wh×ww tokens tiling the zero-padded map. */
+interface Windows {
+  batch: number;
+  wh: number;
+  ww: number;
+  /** Windows per column / row. */
+  ny: number;
+  nx: number;
+}
+
+/**
+ * Zero-pads to whole windows and orders tokens window-position-major: token (i, j) of window n is row
+ * (i·ww + j)·N + n. A linear layer acts per token, so it commutes with this reordering.
+ */
+// [B, H, W, C] → [wh·ww, B·ny·nx, C]
+function partition(x: tf.Tensor4D, win: Windows): tf.Tensor3D {
+  return tf.tidy(() => {
+    const [b, h, w, c] = x.shape;
+    const { wh, ww, ny, nx } = win;
+    const padded = ny * wh > h || nx * ww > w ? tf.pad(x, [[0, 0], [0, ny * wh - h], [0, nx * ww - w], [0, 0]]) : x;
+    const grid = tf.reshape(padded, [b, ny, wh, nx, ww, c]);
+    return tf.reshape(tf.transpose(grid, [2, 4, 0, 1, 3, 5]), [wh * ww, b * ny * nx, c]);
+  });
+}
+
+/** Inverse of `partition` (for windows of wh×ww tokens), cropped to h×w. */
+// [wh·ww, B·ny·nx, C] → [B, h, w, C]
+function unpartition(tokens: tf.Tensor3D, win: Windows, h: number, w: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const { batch, wh, ww, ny, nx } = win;
+    if (ny * wh < h || nx * ww < w) throw new ShapeError(`Hiera: ${ny}×${nx} pooled windows of ${wh}×${ww} do not cover a ${h}×${w} map`);
+    const c = tokens.shape[2];
+    const grid = tf.reshape(tf.transpose(tf.reshape(tokens, [wh, ww, batch, ny, nx, c]), [2, 3, 0, 4, 1, 5]), [batch, ny * wh, nx * ww, c]) as tf.Tensor4D;
+    return ny * wh > h || nx * ww > w ? tf.slice(grid, [0, 0, 0, 0], [batch, h, w, c]) : grid;
+  });
+}
+
+/** One column block of a checkpoint linear as its own projection. */
+interface Projection {
+  /** [in, out] */
+  w: tf.Tensor2D;
+  /** [out] */
+  b: tf.Tensor1D;
+}
+
+// [..., in] → [..., out]
+function project(x: tf.Tensor, p: Projection): tf.Tensor {
+  return tf.tidy(() => {
+    const [inDim, outDim] = p.w.shape;
+    const y = tf.add(tf.matMul(tf.reshape(x, [-1, inDim]), p.w), p.b);
+    return tf.reshape(y, [...x.shape.slice(0, -1), outDim]);
+  });
+}
+
+/**
+ * MultiScaleAttention: qkv, optional max-pooling of the queries (per window), attention per head, proj.
+ * The checkpoint's qkv is split at load into q, k and v projections (columns laid out as 3 × heads × d),
+ * each then landing in the layout attention wants without a slice; q also takes the 1/√d scale there,
+ * which commutes with the max-pool.
+ */
+class MultiScaleAttention {
+  readonly q: Projection;
+  readonly k: Projection;
+  readonly v: Projection;
+  readonly proj: Linear;
+  readonly headDim: number;
+
+  constructor(weights: WeightScope, dim: number, readonly dimOut: number, readonly numHeads: number,
+    readonly qStride: [number, number] | null, readonly windowSize: number, readonly maxScoreElements: number) {
+    if (dimOut % numHeads !== 0) throw new ConfigError(`Hiera: width ${dimOut} is not divisible by ${numHeads} heads`);
+    this.headDim = dimOut / numHeads;
+    const { w, b } = weights.linear('qkv', dim, 3 * dimOut);
+    const store = weights.store;
+    const columns = (i: number) => ({
+      w: tf.slice(w, [0, i * dimOut], [dim, dimOut]) as tf.Tensor2D,
+      b: tf.slice(b as tf.Tensor1D, [i * dimOut], [dimOut]) as tf.Tensor1D,
+    });
+    const k = tf.tidy(() => columns(1));
+    const v = tf.tidy(() => columns(2));
+    this.k = { w: store.own(k.w), b: store.own(k.b) };
+    this.v = { w: store.own(v.w), b: store.own(v.b) };
+    const scale = 1 / Math.sqrt(this.headDim);
+    this.q = {
+      w: store.derive(w, (t) => tf.mul(tf.slice(t, [0, 0], [dim, dimOut]), scale) as tf.Tensor2D),
+      b: store.derive(b as tf.Tensor1D, (t) => tf.mul(tf.slice(t, [0], [dimOut]), scale) as tf.Tensor1D),
+    };
+    this.proj = new Linear(weights, 'proj', dimOut, dimOut);
+  }
+
+  // x [B, H, W, C] (normalised) → [B, H', W', dimOut] (H' = H / stride when pooling)
+  call(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const [batch, h, w] = x.shape;
+      const [wh, ww] = this.windowSize > 0 ? [this.windowSize, this.windowSize] : [h, w];
+      const win: Windows = { batch, wh, ww, ny: Math.ceil(h / wh), nx: Math.ceil(w / ww) };
+      const tokens = partition(x, win);
+      const windows = tokens.shape[1];
+      let q = project(tokens, this.q) as tf.Tensor3D;
+      let outWin = win;
+      let [outH, outW] = [h, w];
+      if (this.qStride) {
+        const [sy, sx] = this.qStride;
+        outWin = { ...win, wh: Math.floor(wh / sy), ww: Math.floor(ww / sx) };
+        [outH, outW] = [Math.floor(h / sy), Math.floor(w / sx)];
+        const pooled = tf.maxPool(tf.reshape(q, [1, wh, ww, windows * this.dimOut]) as tf.Tensor4D, [sy, sx], [sy, sx], 'valid');
+        q = tf.reshape(pooled, [outWin.wh * outWin.ww, windows, this.dimOut]);
+      }
+      const heads = (t: tf.Tensor) => tf.reshape(t, [t.shape[0], windows * this.numHeads, this.headDim]) as tf.Tensor3D;
+      const attended = groupedAttention(heads(q), heads(project(tokens, this.k)), heads(project(tokens, this.v)), this.maxScoreElements);
+      const out = this.proj.call(tf.reshape(attended, [-1, windows, this.dimOut])) as tf.Tensor3D;
+      return unpartition(out, outWin, outH, outW);
+    });
+  }
+}
+
+/** MultiScaleBlock: x + attn(norm1 x) (the shortcut projected and pooled at a stage change), then + mlp(norm2 x). */
+class MultiScaleBlock {
+  readonly norm1: LayerNorm;
+  readonly norm2: LayerNorm;
+  readonly attn: MultiScaleAttention;
+  readonly mlp: Mlp;
+  /** Shortcut projection where the width changes. */
+  readonly proj: Linear | null;
+
+  constructor(weights: WeightScope, readonly dim: number, readonly dimOut: number, numHeads: number,
+    readonly qStride: [number, number] | null, windowSize: number, maxScoreElements: number) {
+    this.norm1 = new LayerNorm(weights, 'norm1', dim, HIERA_NORM_EPS);
+    this.attn = new MultiScaleAttention(weights.scope('attn'), dim, dimOut, numHeads, qStride, windowSize, maxScoreElements);
+    this.norm2 = new LayerNorm(weights, 'norm2', dimOut, HIERA_NORM_EPS);
+    this.mlp = new Mlp(weights.scope('mlp'), dimOut, dimOut * MLP_RATIO, dimOut, 2, 'gelu');
+    this.proj = dim !== dimOut ? new Linear(weights, 'proj', dim, dimOut) : null;
+  }
+
+  // [B, H, W, dim] → [B, H', W', dimOut]
+  call(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const normed = this.norm1.call(x) as tf.Tensor4D;
+      let shortcut: tf.Tensor4D = x;
+      if (this.proj) {
+        shortcut = this.proj.call(normed) as tf.Tensor4D;
+        if (this.qStride) shortcut = tf.maxPool(shortcut, this.qStride, this.qStride, 'valid');
+      }
+      const y = tf.add(shortcut, this.attn.call(normed));
+      return tf.add(y, this.mlp.call(this.norm2.call(y))) as tf.Tensor4D;
+    });
+  }
+}
+
+/** Where each block sits: the sizes Hiera's constructor derives from the config. */
+export interface HieraBlockSpec {
+  dim: number;
+  dimOut: number;
+  numHeads: number;
+  /** Window side, 0 for global attention. */
+  windowSize: number;
+  qStride: [number, number] | null;
+}
+
+/**
+ * Hiera's per-block layout: the width and heads grow at the first block of each stage, which still uses
+ * the previous stage's window (and pools its queries for the first `q_pool` stage changes).
+ */
+export function hieraBlockSpecs(cfg: HieraConfig): { blocks: HieraBlockSpec[]; stageEnds: number[] } {
+  if (cfg.stages.length !== cfg.window_spec.length) {
+    throw new ConfigError(`Hiera: ${cfg.stages.length} stages but ${cfg.window_spec.length} window sizes`);
+  }
+  const stageEnds = cfg.stages.map((_, i) => cfg.stages.slice(0, i + 1).reduce((a, n) => a + n, 0) - 1);
+  if (cfg.q_pool < 0 || cfg.q_pool > stageEnds.length - 1) throw new ConfigError(`Hiera: q_pool ${cfg.q_pool} out of range`);
+  const qPoolBlocks = stageEnds.slice(0, -1).map((e) => e + 1).slice(0, cfg.q_pool);
+  const blocks: HieraBlockSpec[] = [];
+  let [dim, numHeads, stage] = [cfg.embed_dim, cfg.num_heads, 0];
+  for (let i = 0; i <= stageEnds[stageEnds.length - 1]; i++) {
+    let dimOut = dim;
+    const windowSize = cfg.global_att_blocks.includes(i) ? 0 : cfg.window_spec[stage];
+    if (stageEnds.includes(i - 1)) {
+      dimOut = Math.trunc(dim * cfg.dim_mul);
+      numHeads = Math.trunc(numHeads * cfg.head_mul);
+      stage++;
+    }
+    blocks.push({ dim, dimOut, numHeads, windowSize, qStride: qPoolBlocks.includes(i) ? [cfg.q_stride[0], cfg.q_stride[1]] : null });
+    dim = dimOut;
+  }
+  return { blocks, stageEnds };
+}
+
+export interface HieraOptions {
+  /** Upper bound on one attention score block (elements); bounds memory at large image sizes. */
+  maxScoreElements?: number;
+}
+
+export class Hiera {
+  readonly patchEmbed: Conv2d;
+  /** Background position embedding, NHWC. [1, bh, bw, C] */
+  readonly posEmbed: tf.Tensor4D;
+  /** Per-window position embedding, NHWC. [1, ws, ws, C] */
+  readonly posEmbedWindow: tf.Tensor4D;
+  readonly blocks: MultiScaleBlock[];
+  readonly specs: HieraBlockSpec[];
+  /** Indices of the blocks whose outputs are returned. */
+  readonly outputBlocks: number[];
+  /** Widths of the returned stage outputs, lowest resolution first (the neck's backbone_channel_list). */
+  readonly channelList: number[];
+
+  constructor(readonly cfg: HieraConfig, weights: WeightScope, options: HieraOptions = {}) {
+    const { blocks, stageEnds } = hieraBlockSpecs(cfg);
+    this.specs = blocks;
+    const embed = cfg.embed_dim;
+    this.patchEmbed = new Conv2d(weights, 'patch_embed.proj', 3, embed, PATCH.kernel, PATCH.stride, PATCH.padding);
+    const [bh, bw] = cfg.window_pos_embed_bkg_spatial_size;
+    const ws = cfg.window_spec[0];
+    const toNHWC = (t: tf.Tensor) => tf.transpose(t, [0, 2, 3, 1]) as tf.Tensor4D;
+    this.posEmbed = weights.store.derive(weights.tensor('pos_embed', [1, embed, bh, bw]), toNHWC);
+    this.posEmbedWindow = weights.store.derive(weights.tensor('pos_embed_window', [1, embed, ws, ws]), toNHWC);
+    const maxScoreElements = options.maxScoreElements ?? DEFAULT_MAX_SCORE_ELEMENTS;
+    this.blocks = blocks.map((s, i) =>
+      new MultiScaleBlock(weights.scope(`blocks.${i}`), s.dim, s.dimOut, s.numHeads, s.qStride, s.windowSize, maxScoreElements));
+    this.outputBlocks = cfg.return_interm_layers ? stageEnds : stageEnds.slice(-1);
+    this.channelList = this.outputBlocks.map((i) => blocks[i].dimOut).reverse();
+  }
+
+  /**
+   * Hiera._get_pos_embed: the background embedding resized bicubically to the map, plus the window
+   * embedding tiled over it (so the map must be a whole number of first-stage windows).
+   */
+  // → [1, h, w, C]
+  positionEmbedding(h: number, w: number): tf.Tensor4D {
+    const ws = this.cfg.window_spec[0];
+    if (h % ws !== 0 || w % ws !== 0) {
+      throw new ShapeError(`Hiera: a ${h}×${w} patch grid is not a whole number of ${ws}×${ws} windows (image side must be a multiple of ${4 * ws})`);
+    }
+    return tf.tidy(() => {
+      const c = this.cfg.embed_dim;
+      const background = tf.reshape(bicubicResize(this.posEmbed, h, w), [1, h / ws, ws, w / ws, ws, c]);
+      return tf.reshape(tf.add(background, tf.reshape(this.posEmbedWindow, [1, 1, ws, 1, ws, c])), [1, h, w, c]) as tf.Tensor4D;
+    });
+  }
+
+  /**
+   * Stage outputs, highest resolution first (every stage, or only the last without return_interm_layers).
+   * `onBlock` sees each block's output while it is alive (inside the call's scope).
+   */
+  // image [B, S, S, 3] → [[B, S/4, S/4, C], [B, S/8, S/8, 2C], ...]
+  call(image: tf.Tensor4D, onBlock?: (index: number, out: tf.Tensor4D) => void): tf.Tensor4D[] {
+    assertShape('Hiera input image', image.shape, [-1, -1, -1, 3]);
+    return tf.tidy(() => {
+      const patches = this.patchEmbed.call(image);
+      const [, h, w] = patches.shape;
+      let x = tf.add(patches, this.positionEmbedding(h, w)) as tf.Tensor4D;
+      const outputs: tf.Tensor4D[] = [];
+      this.blocks.forEach((block, i) => {
+        x = block.call(x);
+        onBlock?.(i, x);
+        if (this.outputBlocks.includes(i)) outputs.push(x);
+      });
+      return outputs;
+    });
+  }
+}

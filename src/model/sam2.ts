@@ -1,0 +1,187 @@
+/**
+ * SAM 2 wired together: encode an image once, then run prompt steps (conditioning frames) and tracking
+ * steps (memory-conditioned) on a batch of items — objects in greedy SAM 2, objects × paths in SAM2Long.
+ * No notion of videos, files or trees here: the caller chooses what each batch row remembers.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { derivedSizes, type DerivedSizes, type Sam2ModelConfig } from '../config.js';
+import { ImageEncoder } from './image-encoder.js';
+import { MemoryAttention } from './memory-attention.js';
+import { MemoryEncoder, roundToBfloat16 } from './memory-encoder.js';
+import { MemoryPrompt, type ItemMemory } from './memory-prompt.js';
+import { SamHeads, useMaskAsOutput, type SamHeadsOutput } from './sam-heads.js';
+import { sinePositionEncoding } from './position-encoding.js';
+import type { PointPrompt } from './prompt-encoder.js';
+import { WeightStore, type HostArray } from './weights.js';
+
+/** What the encoder gives for one frame (batch 1; shared by every row of a tracking step). */
+export interface FrameFeatures {
+  /** Lowest-resolution FPN level (stride 16). [1, h, w, C] */
+  visionFeats: tf.Tensor4D;
+  /** Its sine position encoding. [1, h, w, C] */
+  visionPos: tf.Tensor4D;
+  /** conv_s0 / conv_s1 projections of the two finer levels. [[1, 4h, 4w, C/8], [1, 2h, 2w, C/4]] */
+  highRes: [tf.Tensor4D, tf.Tensor4D];
+}
+
+export function disposeFeatures(f: FrameFeatures): void {
+  tf.dispose([f.visionFeats, f.visionPos, ...f.highRes]);
+}
+
+export type { PointPrompt };
+
+export interface Prompt {
+  points?: PointPrompt;
+  /** Mask logits fed to the prompt encoder (e.g. the previous prediction, clamped to ±32). [B, 4h, 4w, 1] */
+  maskInputs?: tf.Tensor4D;
+}
+
+export interface StepOptions {
+  multimask: boolean;
+  /** Also return one hard-gated pointer per candidate mask (SAM2Long). */
+  allPointers?: boolean;
+}
+
+export class Sam2Model {
+  readonly sizes: DerivedSizes;
+  readonly imageEncoder: ImageEncoder;
+  readonly heads: SamHeads;
+  readonly memoryAttention: MemoryAttention;
+  readonly memoryEncoder: MemoryEncoder;
+  readonly memoryPrompt: MemoryPrompt;
+  /** [1, C] added to the features of a conditioning frame (directly_add_no_mem_embed). */
+  readonly noMemEmbed: tf.Tensor2D;
+  /** How often each heavy part ran (tests check batching with it: one decoder call per frame). */
+  readonly calls = { imageEncoder: 0, decoder: 0, memoryAttention: 0, memoryEncoder: 0 };
+  /** Spatial encoding every stored memory shares. [HW, memDim] */
+  private maskmemPosEnc: tf.Tensor2D | null = null;
+
+  constructor(readonly config: Sam2ModelConfig, private readonly store: WeightStore) {
+    this.sizes = derivedSizes(config);
+    const root = store.scope('');
+    this.imageEncoder = new ImageEncoder(config.image_encoder, root.scope('image_encoder'));
+    this.heads = new SamHeads(root, config);
+    this.memoryAttention = new MemoryAttention(config.memory_attention, root.scope('memory_attention'));
+    this.memoryEncoder = new MemoryEncoder(config, root);
+    this.memoryPrompt = new MemoryPrompt(config, root);
+    this.noMemEmbed = tf.reshape(root.tensor('no_mem_embed', [1, 1, this.sizes.hiddenDim]), [1, this.sizes.hiddenDim]);
+    store.own(this.noMemEmbed);
+    // In every checkpoint, but read only without directly_add_no_mem_embed (a dummy memory token), which no official config uses.
+    root.tensor('no_mem_pos_enc', [1, 1, this.sizes.hiddenDim]);
+  }
+
+  /** Builds the model from a state dict; throws CheckpointKeyError listing every key problem. */
+  static fromStateDict(config: Sam2ModelConfig, stateDict: ReadonlyMap<string, HostArray>, context = 'checkpoint'): Sam2Model {
+    const store = new WeightStore(stateDict);
+    const model = new Sam2Model(config, store);
+    store.finish(context);
+    return model;
+  }
+
+  get numParameters(): number {
+    return this.store.numParameters;
+  }
+
+  dispose(): void {
+    this.maskmemPosEnc?.dispose();
+    this.store.dispose();
+  }
+
+  /** Image → features for the SAM heads and memory attention. */
+  // image [1, S, S, 3] (ImageNet-normalised)
+  encodeImage(image: tf.Tensor4D): FrameFeatures {
+    this.calls.imageEncoder++;
+    return tf.tidy(() => {
+      const { backboneFpn, visionPosEnc } = this.imageEncoder.call(image);
+      const last = backboneFpn.length - 1;
+      const highRes = this.heads.maskDecoder.projectHighResFeatures(backboneFpn[0], backboneFpn[1]);
+      return { visionFeats: backboneFpn[last], visionPos: visionPosEnc[last], highRes };
+    });
+  }
+
+  /** A conditioning frame: no memory, only `no_mem_embed` added (directly_add_no_mem_embed). */
+  promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions): SamHeadsOutput {
+    this.calls.decoder++;
+    return tf.tidy(() => {
+      const pix = tf.add(features.visionFeats, tf.reshape(this.noMemEmbed, [1, 1, 1, -1])) as tf.Tensor4D;
+      return this.heads.call({
+        backboneFeatures: batch > 1 ? tf.tile(pix, [batch, 1, 1, 1]) : pix,
+        pointInputs: prompt.points,
+        maskInputs: prompt.maskInputs,
+        highResFeatures: features.highRes,
+        multimaskOutput: opts.multimask,
+      }, { allPointers: opts.allPointers });
+    });
+  }
+
+  /** A tracking frame: each row attends to its own memory, then decodes (with prompts when correcting a tracked frame). */
+  trackStep(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions, prompt: Prompt = {}): SamHeadsOutput {
+    this.calls.memoryAttention++;
+    this.calls.decoder++;
+    return tf.tidy(() => {
+      const b = memories.length;
+      const { embedSize: h, hiddenDim: c } = this.sizes;
+      const batch = this.memoryPrompt.build(memories, this.getMaskmemPosEnc(), maxObjPtrs);
+      const tileRows = (t: tf.Tensor) => (b > 1 ? tf.tile(t, [b, 1, 1]) : t);
+      const conditioned = this.memoryAttention.call({
+        curr: tileRows(tf.reshape(features.visionFeats, [1, h * h, c])) as tf.Tensor3D,
+        currPos: tileRows(tf.reshape(features.visionPos, [1, h * h, c])) as tf.Tensor3D,
+        memory: batch.memory,
+        memoryPos: batch.memoryPos,
+        numObjPtrTokens: batch.numObjPtrTokens,
+        keyWeights: batch.keyWeights ?? undefined,
+        keyValid: batch.keyValid ?? undefined,
+      });
+      return this.heads.call({
+        backboneFeatures: tf.reshape(conditioned, [b, h, h, c]) as tf.Tensor4D,
+        pointInputs: prompt.points,
+        maskInputs: prompt.maskInputs,
+        highResFeatures: features.highRes,
+        multimaskOutput: opts.multimask,
+      }, { allPointers: opts.allPointers });
+    });
+  }
+
+  /** A mask prompt used directly as the output (use_mask_input_as_output_without_sam). */
+  // mask [B, S, S, 1] binary
+  maskAsOutput(features: FrameFeatures, mask: tf.Tensor4D): SamHeadsOutput {
+    this.calls.decoder++;
+    return tf.tidy(() => {
+      const b = mask.shape[0];
+      return useMaskAsOutput(this.heads, {
+        backboneFeatures: b > 1 ? tf.tile(features.visionFeats, [b, 1, 1, 1]) : features.visionFeats,
+        highResFeatures: features.highRes,
+        maskInputs: mask,
+      });
+    });
+  }
+
+  /**
+   * New memory features for each row from its high-resolution mask logits, rounded to bfloat16 as the
+   * official predictor stores them.
+   */
+  // highResMasks [B, S, S, 1], objectScores [B, 1] → [B, HW, memDim]
+  encodeMemory(features: FrameFeatures, highResMasks: tf.Tensor4D, objectScores: tf.Tensor2D, fromPoints: boolean): tf.Tensor3D {
+    this.calls.memoryEncoder++;
+    return tf.tidy(() => {
+      const b = highResMasks.shape[0];
+      const { embedSize: h, memDim } = this.sizes;
+      const pix = b > 1 ? tf.tile(features.visionFeats, [b, 1, 1, 1]) : features.visionFeats;
+      const { features: mem } = this.memoryEncoder.encodeNewMemory({
+        pixFeat: pix as tf.Tensor4D, highResMasks, objectScoreLogits: objectScores, isMaskFromPts: fromPoints,
+      });
+      return tf.reshape(roundToBfloat16(mem), [b, h * h, memDim]) as tf.Tensor3D;
+    });
+  }
+
+  /** The memory encoder's position encoding: the same for every stored frame, so computed once. */
+  // → [HW, memDim]
+  private getMaskmemPosEnc(): tf.Tensor2D {
+    if (!this.maskmemPosEnc) {
+      const { embedSize: h, memDim } = this.sizes;
+      this.maskmemPosEnc = tf.keep(tf.tidy(() =>
+        tf.reshape(sinePositionEncoding(this.config.memory_encoder.position_encoding, h, h), [h * h, memDim]) as tf.Tensor2D));
+    }
+    return this.maskmemPosEnc;
+  }
+}

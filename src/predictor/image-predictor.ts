@@ -1,0 +1,145 @@
+/**
+ * Single-image SAM 2 (official SAM2ImagePredictor semantics): set an image once, then predict masks for
+ * any number of prompts. Points and boxes are in original-image pixels; masks come back at that size.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../errors.js';
+import type { Sam2Model, FrameFeatures } from '../model/sam2.js';
+import { disposeFeatures } from '../model/sam2.js';
+import { resizeForImagePredictor, scalePoints, toRgbImage, upsampleLogits, type PixelsLike, type RgbImage } from './transforms.js';
+
+export type ImageInput = string | Uint8Array | PixelsLike | tf.Tensor;
+
+export interface ImagePrompt {
+  /** (x, y) in image pixels. */
+  points?: [number, number][];
+  /** 1 positive, 0 negative, one per point. */
+  labels?: number[];
+  /** [x0, y0, x1, y1] in image pixels. */
+  box?: [number, number, number, number];
+  /** Low-resolution mask logits from an earlier prediction ([4h × 4w], e.g. `lowResLogits[i]`). */
+  maskInput?: Float32Array;
+  /** Three candidate masks (default true: a single click is ambiguous). */
+  multimask?: boolean;
+}
+
+export interface ImagePrediction {
+  width: number;
+  height: number;
+  /** Binary masks at the image size (row-major, 1 = object), best first is NOT implied: see `scores`. */
+  masks: Uint8Array[];
+  /** Predicted IoU of each mask. */
+  scores: number[];
+  /** Low-resolution logits of each mask, clamped to ±32 (feed one back as `maskInput`). */
+  lowResLogits: Float32Array[];
+}
+
+export class ImagePredictor {
+  private features: FrameFeatures | null = null;
+  private size: { width: number; height: number } | null = null;
+
+  constructor(readonly model: Sam2Model) {}
+
+  /** Loads a `.safetensors` (+ its `.json`) or an official `.pt` checkpoint (Node). */
+  static async fromCheckpoint(file: string, options: { config?: string } = {}): Promise<ImagePredictor> {
+    const { loadSam2 } = await import('../load.js');
+    return new ImagePredictor(await loadSam2(file, options));
+  }
+
+  /** Encodes `image` (a file path or encoded bytes in Node, RGB(A) pixels, or an [H, W, 3] tensor). */
+  async setImage(image: ImageInput): Promise<void> {
+    const rgb: RgbImage = typeof image === 'string' || image instanceof Uint8Array
+      ? await (await import('../io/images.js')).decodeImage(image)
+      : toRgbImage(image);
+    this.reset();
+    const input = resizeForImagePredictor(rgb, this.model.config.image_size);
+    const raw = this.model.encodeImage(input);
+    input.dispose();
+    // The image predictor adds no_mem_embed to the features once, as a conditioning frame would.
+    const visionFeats = tf.tidy(() => tf.add(raw.visionFeats, tf.reshape(this.model.noMemEmbed, [1, 1, 1, -1])) as tf.Tensor4D);
+    raw.visionFeats.dispose();
+    this.features = { ...raw, visionFeats };
+    this.size = { width: rgb.width, height: rgb.height };
+  }
+
+  predict(prompt: ImagePrompt): ImagePrediction {
+    if (!this.features || !this.size) throw new InputError('no image set: call setImage() before predict()');
+    const { width, height } = this.size;
+    const { coords, labels } = this.promptPoints(prompt);
+    const s = this.model.config.image_size;
+    const h4 = this.model.sizes.lowResSize;
+    if (prompt.maskInput && prompt.maskInput.length !== h4 * h4) {
+      throw new InputError(`maskInput has ${prompt.maskInput.length} values, expected ${h4}×${h4} low-resolution logits`);
+    }
+    const features = this.features;
+    const out = tf.tidy(() => {
+      const scaled = scalePoints(coords, { width, height }, s);
+      const heads = this.model.heads;
+      const { sparse, dense } = heads.promptEncoder.call({
+        points: scaled.length ? {
+          coords: tf.tensor3d(scaled.flat(), [1, scaled.length, 2]),
+          labels: tf.tensor2d(labels, [1, labels.length], 'int32'),
+        } : undefined,
+        masks: prompt.maskInput ? tf.tensor4d(prompt.maskInput, [1, h4, h4, 1]) : undefined,
+      });
+      const decoded = heads.maskDecoder.call({
+        imageEmbeddings: features.visionFeats,
+        imagePe: heads.promptEncoder.densePe(),
+        sparse,
+        dense,
+        multimaskOutput: prompt.multimask ?? true,
+        highResFeatures: features.highRes,
+      });
+      const masks = tf.greater(upsampleLogits(decoded.masks, height, width), 0);
+      return { masks: tf.cast(masks, 'int32'), ious: decoded.iouPred, lowRes: tf.clipByValue(decoded.masks, -32, 32) };
+    });
+    const m = out.ious.shape[1];
+    const maskData = out.masks.dataSync();
+    const lowRes = out.lowRes.dataSync() as Float32Array;
+    const scores = Array.from(out.ious.dataSync());
+    tf.dispose(out);
+    const n = width * height;
+    return {
+      width,
+      height,
+      masks: Array.from({ length: m }, (_, i) => Uint8Array.from(maskData.subarray(i * n, (i + 1) * n))),
+      scores,
+      lowResLogits: Array.from({ length: m }, (_, i) => lowRes.slice(i * h4 * h4, (i + 1) * h4 * h4)),
+    };
+  }
+
+  /** Box corners first (labels 2, 3), then the clicks, as the official predictor concatenates them. */
+  private promptPoints(prompt: ImagePrompt): { coords: [number, number][]; labels: number[] } {
+    const { width, height } = this.size as { width: number; height: number };
+    const points = prompt.points ?? [];
+    const labels = prompt.labels ?? [];
+    if (points.length !== labels.length) throw new InputError(`${points.length} points but ${labels.length} labels`);
+    labels.forEach((l, i) => {
+      if (l !== 0 && l !== 1) throw new InputError(`label ${l} of point ${i} must be 1 (positive) or 0 (negative)`);
+    });
+    const box: [number, number][] = [];
+    if (prompt.box) {
+      const [x0, y0, x1, y1] = prompt.box;
+      if (!(x1 > x0 && y1 > y0)) throw new InputError(`box [${prompt.box.join(', ')}] must have x1 > x0 and y1 > y0`);
+      box.push([x0, y0], [x1, y1]);
+    }
+    const all = [...box, ...points];
+    if (!all.length && !prompt.maskInput) throw new InputError('empty prompt: give points, a box or a mask input');
+    all.forEach(([x, y], i) => {
+      if (!Number.isFinite(x) || !Number.isFinite(y) || x < 0 || y < 0 || x > width || y > height) {
+        throw new InputError(`point ${i} (${x}, ${y}) is outside the ${width}×${height} image`);
+      }
+    });
+    return { coords: all, labels: [...(prompt.box ? [2, 3] : []), ...labels] };
+  }
+
+  reset(): void {
+    if (this.features) disposeFeatures(this.features);
+    this.features = null;
+    this.size = null;
+  }
+
+  dispose(): void {
+    this.reset();
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * SAM2Long propagation: the one place where the memory tree (src/tree, plain data) meets the model.
+ * Every object has its own tree; all objects × paths are one batch row each, so a frame costs one
+ * memory-attention + decoder call and one memory-encoder call, and the image encoder runs once.
+ *
+ * Tensors of a tracked frame are stacked on the path (slot) dimension. They are kept only while some path
+ * can still read them; masks of frames whose history every path shares are emitted as final and freed.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../errors.js';
+import type { ItemMemory } from '../model/memory-prompt.js';
+import type { FrameFeatures } from '../model/sam2.js';
+import {
+  type CandidateScoring, type MemorySelection, type PruneResult, type MemorySelectionPolicy, type MemoryTree, type PathPruning, type WeightPolicy, type WeightRange,
+  SAM2LONG_IOU_THRESHOLD, SAM2LONG_UNCERTAINTY, SAM2LONG_WEIGHT_RANGE,
+  applySelection, createTree, keyWeights, memoryWeights, memorySelectionOptions, pathScores, pathSlots, prunePaths,
+  scoreCandidates, selectMemory, settledFrames, traceBack, bestPath, slotRecord,
+} from '../tree/index.js';
+import type { FrameResult, VideoPredictor } from './video-predictor.js';
+import { toNHWC } from '../model/common.js';
+import { storedMask, type MaskOutput, type ObjectState, type StoredOutput, type VideoState } from './video-state.js';
+
+export interface TreeOptions {
+  /** P: paths kept per object (SAM2Long default 3). */
+  pathways: number;
+  /** A memory frame is usable when its IoU is above this (and the object is present). */
+  iouThreshold: number;
+  /** All |object score| ≤ this → the uncertain branch (keep distinct candidates). */
+  uncertainty: number;
+  /** Key re-weighting range [low, high] by object-score rank. */
+  memoryWeights: WeightRange;
+  /** Research hooks: replace a policy of the tree. */
+  scoring: CandidateScoring;
+  pruning: PathPruning;
+  memorySelection: MemorySelectionPolicy;
+  weighting: WeightPolicy;
+  /** Sees every tree step's decisions (for logging, visualisation and tests). */
+  onStep?: (step: TreeStepInfo) => void;
+}
+
+/** What one tree step decided for one object. */
+export interface TreeStepInfo {
+  frame: number;
+  objId: number;
+  /** The memory each old path read. */
+  selections: MemorySelection[];
+  /** Per old path: the decoder's IoU predictions and object score. */
+  ious: number[][];
+  objectScores: number[];
+  prune: PruneResult;
+  /** The tree after this frame. */
+  tree: MemoryTree;
+}
+
+export const TREE_DEFAULTS: TreeOptions = {
+  pathways: 3,
+  iouThreshold: SAM2LONG_IOU_THRESHOLD,
+  uncertainty: SAM2LONG_UNCERTAINTY,
+  memoryWeights: SAM2LONG_WEIGHT_RANGE,
+  scoring: scoreCandidates,
+  pruning: prunePaths,
+  memorySelection: selectMemory,
+  weighting: memoryWeights,
+};
+
+export function resolveTreeOptions(o: Partial<TreeOptions>): TreeOptions {
+  const r = { ...TREE_DEFAULTS, ...o };
+  if (!Number.isInteger(r.pathways) || r.pathways < 1) throw new InputError(`tree.pathways must be a positive integer, found ${r.pathways}`);
+  if (!(r.memoryWeights[0] <= r.memoryWeights[1])) throw new InputError(`tree.memoryWeights [${r.memoryWeights.join(', ')}] must be [low, high]`);
+  return r;
+}
+
+/** The stacked tensors of one tracked frame for one object. */
+interface SlotTensors {
+  /** [n, HW, memDim] (n = 1 on frame s+1, P after) */
+  maskmem: tf.Tensor3D;
+  /** [n, C] */
+  objPtr: tf.Tensor2D;
+}
+
+interface ObjectTree {
+  obj: ObjectState;
+  cond: StoredOutput;
+  tree: MemoryTree;
+  tensors: Map<number, SlotTensors>;
+  /** Low-res logits of every slot of frames not yet final. */
+  masks: Map<number, Float32Array[]>;
+}
+
+export class TreeTracker {
+  private trees: ObjectTree[] = [];
+  private start = 0;
+  /** Frames up to this one have been yielded as final. */
+  private finalUpTo = -1;
+
+  constructor(private readonly predictor: VideoPredictor, private readonly state: VideoState, private readonly opts: TreeOptions) {}
+
+  private get model() {
+    return this.predictor.model;
+  }
+
+  /** Tracks the frames of `order` (forward, consecutive, starting at the prompt frame). */
+  async *run(order: AsyncIterable<number>): AsyncGenerator<FrameResult> {
+    let started = false;
+    try {
+      for await (const frame of order) {
+        if (!started) {
+          started = true;
+          this.start = frame;
+          this.initTrees();
+          yield this.result(frame, () => undefined, true);
+          this.finalUpTo = frame;
+          continue;
+        }
+        const features = await this.state.features(frame, (img) => this.model.encodeImage(img));
+        if (frame === this.start + 1) this.firstStep(features, frame);
+        else this.treeStep(features, frame);
+        for (const t of this.trees) t.obj.tracked.set(frame, false);
+        yield* this.emit(frame);
+      }
+      if (started) yield* this.finish();
+    } finally {
+      this.dispose();
+      this.state.dropFeatures();
+    }
+  }
+
+  private initTrees(): void {
+    this.trees = this.state.objects.map((obj) => {
+      const cond = obj.cond.get(this.start);
+      if (!cond || obj.cond.size > 1) {
+        throw new InputError(`tree mode needs every object prompted on the start frame ${this.start} and on no other frame (object ${obj.id})`);
+      }
+      return { obj, cond, tree: undefined as unknown as MemoryTree, tensors: new Map(), masks: new Map() };
+    });
+  }
+
+  private maxObjPtrs(): number {
+    return Math.min(this.state.numFrames, this.model.config.max_obj_ptrs_in_encoder);
+  }
+
+  /** Frame s+1: one SAM 2 step per object on the conditioning memory; every path starts from it. */
+  private firstStep(features: FrameFeatures, frame: number): void {
+    const memories: ItemMemory[] = this.trees.map((t) => ({
+      frames: [{ features: t.cond.maskmem as tf.Tensor2D, tpos: 0 }],
+      pointers: [{ pointer: t.cond.objPtr, tdiff: Math.abs(frame - this.start) }],
+    }));
+    const out = tf.tidy(() => {
+      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(), { multimask: this.multimask() });
+      const maskmem = this.model.encodeMemory(features, toNHWC(heads.highResMasks), heads.objectScoreLogits, false);
+      return { maskmem, objPtr: heads.objPtr, lowRes: tf.squeeze(heads.lowResMasks, [1]), ious: tf.max(heads.ious, 1), scores: tf.reshape(heads.objectScoreLogits, [-1]) };
+    });
+    const ious = out.ious.dataSync();
+    const scores = out.scores.dataSync();
+    const lowRes = out.lowRes.dataSync() as Float32Array;
+    const area = lowRes.length / this.trees.length;
+    this.trees.forEach((t, i) => {
+      t.tree = createTree({ startFrame: this.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: scores[i] });
+      t.tensors.set(frame, tf.tidy(() => ({
+        maskmem: tf.slice(out.maskmem, [i, 0, 0], [1, -1, -1]),
+        objPtr: tf.slice(out.objPtr, [i, 0], [1, -1]),
+      })));
+      t.masks.set(frame, [lowRes.slice(i * area, (i + 1) * area)]);
+    });
+    tf.dispose(out);
+  }
+
+  private multimask(): boolean {
+    const c = this.model.config;
+    return c.multimask_output_in_sam && c.multimask_output_for_tracking && c.multimask_min_pt_num <= 0;
+  }
+
+  /** One path's memory as model inputs, with SAM2Long's key weights. */
+  private pathMemory(t: ObjectTree, sel: MemorySelection): ItemMemory {
+    const w = keyWeights(sel, this.opts.memoryWeights, this.opts.weighting);
+    const slotOf = (frame: number, slot: number) => {
+      const st = t.tensors.get(frame) as SlotTensors;
+      return {
+        features: tf.squeeze(tf.slice(st.maskmem, [slot, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D,
+        pointer: tf.squeeze(tf.slice(st.objPtr, [slot, 0], [1, -1]), [0]) as tf.Tensor1D,
+      };
+    };
+    return {
+      frames: [
+        { features: t.cond.maskmem as tf.Tensor2D, tpos: 0, keyWeight: w?.frames[0] },
+        ...sel.memoryFrames.map((m, i) => ({ features: slotOf(m.frame, m.slot).features, tpos: m.tpos, keyWeight: w?.frames[i + 1] })),
+      ],
+      pointers: [
+        { pointer: t.cond.objPtr, tdiff: sel.conditioning.pointerTpos, keyWeight: w?.pointers[0] },
+        ...sel.pointerFrames.map((m, i) => ({ pointer: slotOf(m.frame, m.slot).pointer, tdiff: m.tpos, keyWeight: w?.pointers[i + 1] })),
+      ],
+    };
+  }
+
+  /** Frames ≥ s+2: decode P paths per object in one batch, score and prune, encode the kept candidates. */
+  private treeStep(features: FrameFeatures, frame: number): void {
+    const P = this.opts.pathways;
+    const selOpts = memorySelectionOptions(this.model.config, this.state.numFrames, this.opts.iouThreshold);
+    const selections = this.trees.map((t) => Array.from({ length: P }, (_, p) => this.opts.memorySelection(t.tree, p, frame, selOpts)));
+    const decoded = tf.tidy(() => {
+      const memories = this.trees.flatMap((t, o) => selections[o].map((sel) => this.pathMemory(t, sel)));
+      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(), { multimask: true, allPointers: true });
+      return {
+        lowRes: heads.lowResMultimasks, highRes: heads.highResMultimasks, ious: heads.ious,
+        scores: tf.reshape(heads.objectScoreLogits, [-1]), pointers: heads.objPtrAll as tf.Tensor3D,
+      };
+    });
+    const m = decoded.ious.shape[1];
+    const ious = decoded.ious.dataSync();
+    const scores = decoded.scores.dataSync();
+    // Decide per object which (parent, j) candidates survive; rows are object-major, then path.
+    const picks: number[] = [];
+    const keptScores: number[] = [];
+    for (const [o, t] of this.trees.entries()) {
+      const rows = Array.from({ length: P }, (_, p) => o * P + p);
+      const rowIous = rows.map((r) => Array.from(ious.subarray(r * m, (r + 1) * m)));
+      const rowScores = rows.map((r) => scores[r]);
+      const prune = this.opts.pruning(this.opts.scoring(pathScores(t.tree), rowIous, rowScores), rowScores, P, this.opts.uncertainty);
+      const { kept } = prune;
+      t.tree = applySelection(t.tree, kept);
+      this.opts.onStep?.({ frame, objId: t.obj.id, selections: selections[o], ious: rowIous, objectScores: rowScores, prune, tree: t.tree });
+      for (const c of kept) {
+        picks.push((o * P + c.parent) * m + c.j);
+        keptScores.push(c.objectScore);
+      }
+    }
+    const kept = tf.tidy(() => {
+      const idx = tf.tensor1d(picks, 'int32');
+      const [b, , h4, w4] = decoded.lowRes.shape;
+      const s = decoded.highRes.shape[2];
+      const hi = tf.reshape(tf.gather(tf.reshape(decoded.highRes, [b * m, s, s]), idx), [picks.length, s, s, 1]) as tf.Tensor4D;
+      const maskmem = this.model.encodeMemory(features, hi, tf.tensor2d(keptScores, [keptScores.length, 1]), false);
+      return {
+        maskmem,
+        objPtr: tf.gather(tf.reshape(decoded.pointers, [b * m, -1]), idx) as tf.Tensor2D,
+        lowRes: tf.gather(tf.reshape(decoded.lowRes, [b * m, h4 * w4]), idx) as tf.Tensor2D,
+      };
+    });
+    tf.dispose(decoded);
+    const lowRes = kept.lowRes.dataSync() as Float32Array;
+    const area = kept.lowRes.shape[1];
+    this.trees.forEach((t, o) => {
+      t.tensors.set(frame, tf.tidy(() => ({
+        maskmem: tf.slice(kept.maskmem, [o * P, 0, 0], [P, -1, -1]),
+        objPtr: tf.slice(kept.objPtr, [o * P, 0], [P, -1]),
+      })));
+      t.masks.set(frame, Array.from({ length: P }, (_, p) => lowRes.slice((o * P + p) * area, (o * P + p + 1) * area)));
+      this.forgetUnreachable(t, frame + 1, selOpts);
+    });
+    tf.dispose(kept);
+  }
+
+  /** Frees stacked tensors of frames no path can read on frame `next` or later. */
+  private forgetUnreachable(t: ObjectTree, next: number, selOpts: ReturnType<typeof memorySelectionOptions>): void {
+    const needed = new Set<number>([next - 1]);
+    for (let p = 0; p < this.opts.pathways; p++) {
+      const sel = this.opts.memorySelection(t.tree, p, next, selOpts);
+      for (const e of [...sel.memoryFrames, ...sel.pointerFrames]) needed.add(e.frame);
+    }
+    for (const [frame, st] of t.tensors) {
+      if (!needed.has(frame)) {
+        tf.dispose([st.maskmem, st.objPtr]);
+        t.tensors.delete(frame);
+      }
+    }
+  }
+
+  /** The online result for `frame` (best path, provisional) and final results for newly settled frames. */
+  private *emit(frame: number): Generator<FrameResult> {
+    const settled = Math.min(...this.trees.map((t) => settledFrames(t.tree)));
+    if (frame > settled) {
+      yield this.result(frame, (t) => t.tree.heads[bestPath(t.tree)], false);
+    }
+    for (let f = this.finalUpTo + 1; f <= settled; f++) {
+      yield this.result(f, (t) => pathSlots(t.tree, 0)[f - this.start - 1], true);
+      for (const t of this.trees) t.masks.delete(f);
+    }
+    this.finalUpTo = Math.max(this.finalUpTo, settled);
+  }
+
+  /** After the last frame: the hindsight masks, the best final path traced back. */
+  private *finish(): Generator<FrameResult> {
+    const traced = this.trees.map((t) => traceBack(t.tree));
+    const last = this.start + Math.max(0, ...this.trees.map((t) => t.tree?.frames.length ?? 0));
+    for (let f = this.finalUpTo + 1; f <= last; f++) {
+      yield this.result(f, (_, i) => traced[i][f - this.start - 1], true);
+    }
+    this.finalUpTo = last;
+  }
+
+  /** A frame result; `slotOf` picks each object's slot (undefined on the conditioning frame). */
+  private result(frame: number, slotOf: (t: ObjectTree, i: number) => number | undefined, final: boolean): FrameResult {
+    return this.predictor.frameResult(this.state, frame, (_, i): MaskOutput => {
+      const t = this.trees[i];
+      if (frame === this.start) return storedMask(t.cond) as MaskOutput;
+      const slot = slotOf(t, i) as number;
+      return { logits: (t.masks.get(frame) as Float32Array[])[slot], objectScore: slotRecord(t.tree, frame, slot).objectScore };
+    }, final);
+  }
+
+  private dispose(): void {
+    for (const t of this.trees) {
+      t.tensors.forEach((st) => tf.dispose([st.maskmem, st.objPtr]));
+      t.tensors.clear();
+      t.masks.clear();
+    }
+  }
+}

@@ -1,0 +1,406 @@
+/**
+ * The video predictor: frames in, prompts on any frame, propagation through the video. Greedy SAM 2
+ * (official SAM2VideoPredictor semantics) or, with `tree`, the SAM2Long memory tree. Several objects are
+ * one batch dimension of every model call.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Sam2ModelConfig } from '../config.js';
+import { InputError } from '../errors.js';
+import type { Sam2Model, FrameFeatures, PointPrompt } from '../model/sam2.js';
+import type { ItemMemory } from '../model/memory-prompt.js';
+import type { SamHeadsOutput } from '../model/sam-heads.js';
+import { selectGreedyMemory, type GreedyMemoryOptions } from './memory-bank.js';
+import { SourceFrames } from './frame-provider.js';
+import type { FrameInput, FrameSource } from '../io/frames.js';
+import { VideoState, disposeOutput, storedMask, type FrameProvider, type MaskOutput, type ObjectState, type StoredOutput, type PointsInput } from './video-state.js';
+import { toNHWC } from '../model/common.js';
+import { resizeBilinearAntialias } from '../model/sam-heads.js';
+import { upsampleLogits, fillHoles, scalePoints } from './transforms.js';
+import { TreeTracker, resolveTreeOptions, type TreeOptions } from './tree-tracker.js';
+
+/** Logit of "object absent" (NO_OBJ_SCORE in SAM 2). */
+export const NO_OBJ_SCORE = -1024;
+
+export type FramesInput = string | readonly FrameInput[] | AsyncIterable<FrameInput> | FrameSource | FrameProvider;
+
+function isFrameProvider(f: FramesInput): f is FrameProvider {
+  return typeof (f as FrameProvider).input === 'function' && typeof (f as FrameProvider).has === 'function';
+}
+
+function isFrameSource(f: FramesInput): f is FrameSource {
+  return typeof (f as FrameSource).frame === 'function' && typeof (f as FrameSource).name === 'function';
+}
+
+export interface VideoPredictorOptions {
+  /** SAM2Long memory tree; false or omitted = plain SAM 2 greedy tracking. */
+  tree?: Partial<TreeOptions> | false;
+  /** Fill background holes up to this area (pixels of the low-res mask); 0 = off (default). */
+  fillHoleArea?: number;
+}
+
+export interface FrameResult {
+  frame: number;
+  /** File stem of the frame, for output names. */
+  name: string;
+  objIds: number[];
+  /** Binary masks at video resolution, one per object (row-major H×W, 1 = object). */
+  masks: Uint8Array[];
+  /** Low-resolution mask logits, one per object ([h4 × w4]). */
+  lowResLogits: Float32Array[];
+  objectScores: number[];
+  /** False for SAM2Long's online (provisional) masks that hindsight may still change. */
+  final: boolean;
+}
+
+export interface PointsPrompt {
+  frame: number;
+  objId: number;
+  /** Video-pixel (x, y) coordinates. */
+  points: [number, number][];
+  /** 1 positive, 0 negative. */
+  labels: number[];
+  clearOld?: boolean;
+}
+
+export interface BoxPrompt {
+  frame: number;
+  objId: number;
+  /** [x0, y0, x1, y1] in video pixels. */
+  box: [number, number, number, number];
+  points?: [number, number][];
+  labels?: number[];
+}
+
+export interface MaskPrompt {
+  frame: number;
+  objId: number;
+  /** Binary mask at video resolution (row-major, non-zero = object). */
+  mask: Uint8Array | boolean[];
+}
+
+export interface PropagateOptions {
+  startFrame?: number;
+  reverse?: boolean;
+  maxFrames?: number;
+}
+
+export class VideoPredictor {
+  readonly treeOptions: TreeOptions | null;
+
+  constructor(readonly model: Sam2Model, readonly options: VideoPredictorOptions = {}) {
+    this.treeOptions = options.tree ? resolveTreeOptions(options.tree) : null;
+  }
+
+  /** Loads a `.safetensors` (+ its `.json`) or an official `.pt` checkpoint (Node). */
+  static async fromCheckpoint(file: string, options: VideoPredictorOptions & { config?: string } = {}): Promise<VideoPredictor> {
+    const { loadSam2 } = await import('../load.js');
+    return new VideoPredictor(await loadSam2(file, { config: options.config }), options);
+  }
+
+  get config(): Sam2ModelConfig {
+    return this.model.config;
+  }
+
+  /**
+   * A new inference state over `frames`: a directory of JPEG/PNG frames (sorted numerically), an array of
+   * images (paths, encoded bytes, RGB(A) pixels, [H, W, 3] tensors), an async iterable of them (streamed:
+   * each frame is decoded when tracking reaches it), a FrameSource or a ready FrameProvider.
+   */
+  async initState(frames: FramesInput): Promise<VideoState> {
+    if (isFrameProvider(frames)) return new VideoState(frames);
+    const source = isFrameSource(frames) ? frames : (await import('../io/frames.js')).frameSource(frames);
+    return new VideoState(await SourceFrames.open(source, this.config.image_size));
+  }
+
+  resetState(state: VideoState): void {
+    state.reset();
+  }
+
+  async addPoints(state: VideoState, p: PointsPrompt): Promise<FrameResult> {
+    checkPoints(state, p.points, p.labels, [0, 1]);
+    return this.addPointInputs(state, p.frame, p.objId, p.points, p.labels, p.clearOld ?? true);
+  }
+
+  async addBox(state: VideoState, p: BoxPrompt): Promise<FrameResult> {
+    const [x0, y0, x1, y1] = p.box;
+    if (!(x1 > x0 && y1 > y0)) throw new InputError(`box [${p.box.join(', ')}] must have x1 > x0 and y1 > y0`);
+    const extra = p.points ?? [];
+    const extraLabels = p.labels ?? [];
+    checkPoints(state, [[x0, y0], [x1, y1], ...extra], [2, 3, ...extraLabels], [0, 1, 2, 3]);
+    return this.addPointInputs(state, p.frame, p.objId, [[x0, y0], [x1, y1], ...extra], [2, 3, ...extraLabels], true);
+  }
+
+  async addMask(state: VideoState, p: MaskPrompt): Promise<FrameResult> {
+    state.checkFrame(p.frame);
+    const { width, height } = state.frames;
+    if (p.mask.length !== width * height) {
+      throw new InputError(`mask has ${p.mask.length} pixels, expected ${height}×${width} = ${width * height} (the video size)`);
+    }
+    const obj = state.object(p.objId, true);
+    const s = this.config.image_size;
+    const maskS = tf.tidy(() => {
+      const m = tf.tensor(Uint8Array.from(p.mask as ArrayLike<number>, (v) => (v ? 1 : 0)), [1, height, width, 1], 'float32');
+      if (height === s && width === s) return tf.reshape(m, [s, s]) as tf.Tensor2D;
+      const resized = resizeBilinearAntialias(m as tf.Tensor4D, s, s);
+      return tf.reshape(tf.cast(tf.greaterEqual(resized, 0.5), 'float32'), [s, s]) as tf.Tensor2D;
+    });
+    obj.masks.get(p.frame)?.dispose();
+    obj.masks.set(p.frame, maskS);
+    obj.points.delete(p.frame);
+    const isInit = !obj.tracked.has(p.frame);
+    const features = await state.features(p.frame, (img) => this.model.encodeImage(img));
+    const out = tf.tidy(() => this.model.maskAsOutput(features, tf.reshape(maskS, [1, s, s, 1]) as tf.Tensor4D));
+    this.storeTemp(obj, p.frame, isInit, out);
+    return this.frameResult(state, p.frame, (o) => storedMask(o.temp.get(p.frame) ?? o.cond.get(p.frame) ?? o.nonCond.get(p.frame)), true);
+  }
+
+  private async addPointInputs(state: VideoState, frame: number, objId: number, points: [number, number][], labels: number[], clearOld: boolean): Promise<FrameResult> {
+    state.checkFrame(frame);
+    const obj = state.object(objId, true);
+    const scaled = scalePoints(points, state.frames, this.config.image_size);
+    const old = clearOld ? undefined : obj.points.get(frame);
+    const input: PointsInput = { coords: [...(old?.coords ?? []), ...scaled], labels: [...(old?.labels ?? []), ...labels] };
+    obj.points.set(frame, input);
+    obj.masks.get(frame)?.dispose();
+    obj.masks.delete(frame);
+
+    const isInit = !obj.tracked.has(frame);
+    const prev = obj.temp.get(frame) ?? obj.cond.get(frame) ?? obj.nonCond.get(frame);
+    const features = await state.features(frame, (img) => this.model.encodeImage(img));
+    const multimask = this.useMultimask(isInit, input.labels.length);
+    const out = tf.tidy(() => {
+      const prompt: PointPrompt = {
+        coords: tf.tensor3d(input.coords.flat(), [1, input.coords.length, 2]),
+        labels: tf.tensor2d(input.labels, [1, input.labels.length], 'int32'),
+      };
+      const maskInputs = prev ? (tf.reshape(tf.clipByValue(prev.predMasks, -32, 32), [1, ...prev.predMasks.shape, 1]) as tf.Tensor4D) : undefined;
+      if (isInit) return this.model.promptStep(features, 1, { points: prompt, maskInputs }, { multimask });
+      const memory = this.greedyMemories(state, [obj], frame, obj.tracked.get(frame) ?? false);
+      return this.model.trackStep(features, memory, this.maxObjPtrs(state), { multimask }, { points: prompt, maskInputs });
+    });
+    this.storeTemp(obj, frame, isInit, out);
+    return this.frameResult(state, frame, (o) => storedMask(o.temp.get(frame) ?? o.cond.get(frame) ?? o.nonCond.get(frame)), true);
+  }
+
+  private useMultimask(isInit: boolean, numPoints: number): boolean {
+    const c = this.config;
+    return c.multimask_output_in_sam && (isInit || c.multimask_output_for_tracking)
+      && c.multimask_min_pt_num <= numPoints && numPoints <= c.multimask_max_pt_num;
+  }
+
+  private storeTemp(obj: ObjectState, frame: number, isInit: boolean, out: SamHeadsOutput): void {
+    const [, , h4, w4] = out.lowResMasks.shape;
+    const stored: StoredOutput = {
+      maskmem: null,
+      predMasks: tf.tidy(() => tf.reshape(this.postprocessLowRes(out.lowResMasks), [h4, w4]) as tf.Tensor2D),
+      objPtr: tf.reshape(out.objPtr, [-1]) as tf.Tensor1D,
+      objectScore: out.objectScoreLogits.dataSync()[0],
+    };
+    disposeHeads(out);
+    // A correction on an already tracked frame stays a non-conditioning frame (add_all_frames_to_correct_as_cond false).
+    disposeOutput(obj.temp.get(frame));
+    obj.temp.set(frame, stored);
+    if (isInit) obj.tracked.delete(frame);
+  }
+
+  /** Optional hole filling on low-res logits (off by default, as in the golden settings). */
+  // [B, 1, h4, w4] → same
+  private postprocessLowRes(lowRes: tf.Tensor4D): tf.Tensor4D {
+    const area = this.options.fillHoleArea ?? 0;
+    return area > 0 ? fillHoles(lowRes, area) : tf.clone(lowRes);
+  }
+
+  private maxObjPtrs(state: VideoState): number {
+    return Math.min(state.numFrames, this.config.max_obj_ptrs_in_encoder);
+  }
+
+  private greedyOptions(state: VideoState, reverse: boolean): GreedyMemoryOptions {
+    const c = this.config;
+    return {
+      numMaskmem: c.num_maskmem,
+      stride: c.memory_temporal_stride_for_eval,
+      maxCondFrames: c.max_cond_frames_in_attn,
+      maxObjPtrs: this.maxObjPtrs(state),
+      numFrames: state.numFrames,
+      reverse,
+      useObjPtrs: c.use_obj_ptrs_in_encoder,
+      signedTpos: c.use_signed_tpos_enc_to_obj_ptrs,
+      onlyPastPointers: c.only_obj_ptrs_in_the_past_for_eval,
+    };
+  }
+
+  /** Each object's greedy SAM 2 memory for `frame`, as tensors. */
+  private greedyMemories(state: VideoState, objects: ObjectState[], frame: number, reverse: boolean): ItemMemory[] {
+    const opts = this.greedyOptions(state, reverse);
+    return objects.map((obj) => {
+      const sel = selectGreedyMemory(frame, [...obj.cond.keys()], (t) => obj.nonCond.has(t), opts);
+      const stored = (t: number, cond: boolean) => (cond ? obj.cond.get(t) : obj.nonCond.get(t)) as StoredOutput;
+      return {
+        frames: sel.frames.map((f) => ({ features: stored(f.frame, f.cond).maskmem as tf.Tensor2D, tpos: f.tpos })),
+        pointers: sel.pointers.map((p) => ({ pointer: stored(p.frame, p.cond).objPtr, tdiff: p.tdiff })),
+      };
+    });
+  }
+
+  /** Encodes memories of prompted frames and moves them into the bank (propagate_in_video_preflight). */
+  private async preflight(state: VideoState): Promise<void> {
+    if (!state.objects.length) throw new InputError('no prompts: add points, a box or a mask on some frame before propagating');
+    for (const obj of state.objects) {
+      if (!obj.temp.size && !obj.cond.size) throw new InputError(`object ${obj.id} has no prompt on any frame`);
+      for (const [frame, out] of [...obj.temp].sort((a, b) => a[0] - b[0])) {
+        const isCond = !obj.tracked.has(frame);
+        if (!out.maskmem) {
+          const features = await state.features(frame, (img) => this.model.encodeImage(img));
+          out.maskmem = tf.tidy(() => {
+            const s = this.config.image_size;
+            const hi = upsampleLogits(tf.reshape(out.predMasks, [1, ...out.predMasks.shape, 1]) as tf.Tensor4D, s, s);
+            const mem = this.model.encodeMemory(features, hi, tf.tensor2d([[out.objectScore]]), true);
+            return tf.squeeze(mem, [0]) as tf.Tensor2D;
+          });
+        }
+        const bank = isCond ? obj.cond : obj.nonCond;
+        if (bank.get(frame) !== out) disposeOutput(bank.get(frame));
+        bank.set(frame, out);
+        if (isCond && obj.nonCond.has(frame)) {
+          disposeOutput(obj.nonCond.get(frame));
+          obj.nonCond.delete(frame);
+        }
+      }
+      obj.temp.clear();
+    }
+  }
+
+  /** Frames tracked from `startFrame` (default: the first prompted frame), one result per frame. */
+  async *propagate(state: VideoState, opts: PropagateOptions = {}): AsyncGenerator<FrameResult> {
+    await this.preflight(state);
+    const reverse = opts.reverse ?? false;
+    const start = opts.startFrame ?? Math.min(...state.objects.flatMap((o) => [...o.cond.keys()]));
+    state.checkFrame(start, 'startFrame');
+    const maxFrames = opts.maxFrames ?? state.numFrames;
+    const order = this.framesThatExist(state, processingOrder(start, maxFrames, state.numFrames, reverse));
+    if (this.treeOptions) {
+      if (reverse) throw new InputError('the SAM2Long tree tracks forward only (reverse is not supported)');
+      yield* new TreeTracker(this, state, this.treeOptions).run(order);
+      return;
+    }
+    for await (const frame of order) {
+      const toRun = state.objects.filter((o) => !o.cond.has(frame));
+      if (toRun.length) await this.trackObjects(state, toRun, frame, reverse);
+      for (const o of state.objects) o.tracked.set(frame, reverse);
+      yield this.frameResult(state, frame, (o) => storedMask(o.cond.get(frame) ?? o.nonCond.get(frame)), true);
+      this.forgetOutsideWindow(state, frame, reverse);
+    }
+    state.dropFeatures();
+  }
+
+  /** `order`, stopped at the end of the video (which a stream only reveals when it is reached). */
+  private async *framesThatExist(state: VideoState, order: Iterable<number>): AsyncGenerator<number> {
+    for (const frame of order) {
+      if (!(await state.frames.has(frame))) return;
+      yield frame;
+    }
+  }
+
+  /** One batched greedy step for `objects` on `frame`; stores each object's output with its new memory. */
+  private async trackObjects(state: VideoState, objects: ObjectState[], frame: number, reverse: boolean): Promise<void> {
+    const features = await state.features(frame, (img) => this.model.encodeImage(img));
+    const outputs = tf.tidy(() => {
+      const memories = this.greedyMemories(state, objects, frame, reverse);
+      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(state), { multimask: this.useMultimask(false, 0) });
+      const maskmem = this.model.encodeMemory(features, toNHWC(heads.highResMasks), heads.objectScoreLogits, false);
+      const lowRes = this.postprocessLowRes(heads.lowResMasks);
+      return { maskmem, lowRes, objPtr: heads.objPtr, scores: heads.objectScoreLogits };
+    });
+    const scores = outputs.scores.dataSync();
+    objects.forEach((obj, b) => {
+      const stored: StoredOutput = tf.tidy(() => ({
+        maskmem: tf.squeeze(tf.slice(outputs.maskmem, [b, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D,
+        predMasks: tf.squeeze(tf.slice(outputs.lowRes, [b, 0, 0, 0], [1, 1, -1, -1]), [0, 1]) as tf.Tensor2D,
+        objPtr: tf.squeeze(tf.slice(outputs.objPtr, [b, 0], [1, -1]), [0]) as tf.Tensor1D,
+        objectScore: scores[b],
+      }));
+      disposeOutput(obj.nonCond.get(frame));
+      obj.nonCond.set(frame, stored);
+    });
+    tf.dispose(outputs);
+  }
+
+  /**
+   * Drops stored outputs no later frame can read: outside the memory window behind the tracking front and
+   * not near a conditioning frame (a later propagation in the other direction starts from those).
+   */
+  private forgetOutsideWindow(state: VideoState, frame: number, reverse: boolean): void {
+    const c = this.config;
+    const window = Math.max((c.num_maskmem + 1) * c.memory_temporal_stride_for_eval, this.maxObjPtrs(state));
+    for (const obj of state.objects) {
+      const anchors = [...obj.cond.keys()];
+      for (const t of [...obj.nonCond.keys()]) {
+        const behind = reverse ? t - frame : frame - t;
+        const nearAnchor = anchors.some((a) => Math.abs(a - t) <= window);
+        if (behind > window && !nearAnchor) {
+          disposeOutput(obj.nonCond.get(t));
+          obj.nonCond.delete(t);
+        }
+      }
+    }
+  }
+
+  /** Masks of every object on `frame` at video resolution (an object without output there is empty). */
+  frameResult(state: VideoState, frame: number, pick: (o: ObjectState, index: number) => MaskOutput | undefined, final: boolean): FrameResult {
+    const { width, height } = state.frames;
+    const h4 = this.model.sizes.lowResSize;
+    const outs = state.objects.map(pick);
+    const lowRes = outs.map((o) => (o ? o.logits.slice() : new Float32Array(h4 * h4).fill(NO_OBJ_SCORE)));
+    const masks = tf.tidy(() => {
+      const stacked = tf.tensor4d(concatFloat(lowRes), [lowRes.length, h4, h4, 1]);
+      return tf.cast(tf.greater(upsampleLogits(stacked, height, width), 0), "int32");
+    });
+    const data = masks.dataSync();
+    masks.dispose();
+    return {
+      frame,
+      name: state.frames.name(frame),
+      objIds: state.objIds,
+      masks: lowRes.map((_, i) => Uint8Array.from(data.subarray(i * width * height, (i + 1) * width * height))),
+      lowResLogits: lowRes,
+      objectScores: outs.map((o) => o?.objectScore ?? NO_OBJ_SCORE),
+      final,
+    };
+  }
+}
+
+function concatFloat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+export function disposeHeads(out: SamHeadsOutput): void {
+  tf.dispose(Object.values(out).filter((v) => v instanceof tf.Tensor) as tf.Tensor[]);
+}
+
+/** The frames propagate visits, as the official predictor orders them (numFrames may be Infinity for a stream). */
+export function* processingOrder(start: number, maxFrames: number, numFrames: number, reverse: boolean): Generator<number> {
+  if (reverse) {
+    const end = Math.max(start - maxFrames, 0);
+    if (start > 0) for (let f = start; f >= end; f--) yield f;
+    return;
+  }
+  const end = Math.min(start + maxFrames, numFrames - 1);
+  for (let f = start; f <= end; f++) yield f;
+}
+
+function checkPoints(state: VideoState, points: [number, number][], labels: number[], allowed: number[]): void {
+  const { width, height } = state.frames;
+  if (!points.length) throw new InputError('empty prompt: give at least one point or a box');
+  if (points.length !== labels.length) throw new InputError(`${points.length} points but ${labels.length} labels`);
+  points.forEach(([x, y], i) => {
+    if (!Number.isFinite(x) || !Number.isFinite(y) || x < 0 || y < 0 || x > width || y > height) {
+      throw new InputError(`point ${i} (${x}, ${y}) is outside the ${width}×${height} frame`);
+    }
+  });
+  labels.forEach((l, i) => {
+    if (!allowed.includes(l)) throw new InputError(`label ${l} of point ${i} is not one of ${allowed.join(', ')}`);
+  });
+}

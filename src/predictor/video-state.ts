@@ -1,0 +1,130 @@
+/**
+ * The per-video state of the predictor: frames, objects, prompts and the outputs a later frame may
+ * still read. Outputs outside the memory window are disposed as tracking moves on, so a long video
+ * keeps a bounded number of tensors.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../errors.js';
+import { disposeFeatures, type FrameFeatures } from '../model/sam2.js';
+
+/** Frames as the predictor needs them: sizes, and the model input of frame i on demand. */
+export interface FrameProvider {
+  /** Infinity for an async stream not read to its end. */
+  readonly numFrames: number;
+  readonly width: number;
+  readonly height: number;
+  /** The normalised model input of frame `i`. [1, S, S, 3] */
+  input(i: number): Promise<tf.Tensor4D>;
+  /** Whether frame `i` exists (a stream learns its length only at its end). */
+  has(i: number): Promise<boolean>;
+  /** Name of frame i for output files (e.g. "00000" for frames/00000.jpg). */
+  name(i: number): string;
+  close?(): void;
+}
+
+/** One frame's output for one object, as stored for later frames. */
+export interface StoredOutput {
+  /** bf16-rounded memory features, null until the memory encoder ran. [HW, memDim] */
+  maskmem: tf.Tensor2D | null;
+  /** Low-resolution mask logits. [h4, w4] */
+  predMasks: tf.Tensor2D;
+  /** [C] */
+  objPtr: tf.Tensor1D;
+  objectScore: number;
+}
+
+/** A mask as results carry it: host logits and the object score. */
+export interface MaskOutput {
+  /** Low-resolution logits. [h4 × w4] */
+  logits: Float32Array;
+  objectScore: number;
+}
+
+export function storedMask(o: StoredOutput | undefined): MaskOutput | undefined {
+  return o && { logits: o.predMasks.dataSync() as Float32Array, objectScore: o.objectScore };
+}
+
+export function disposeOutput(o: StoredOutput | undefined): void {
+  if (o) tf.dispose([o.predMasks, o.objPtr, ...(o.maskmem ? [o.maskmem] : [])]);
+}
+
+export interface PointsInput {
+  /** In image_size pixels (already scaled from video pixels). */
+  coords: [number, number][];
+  labels: number[];
+}
+
+export interface ObjectState {
+  id: number;
+  points: Map<number, PointsInput>;
+  /** Binary masks at image_size, for addMask prompts. [S, S] */
+  masks: Map<number, tf.Tensor2D>;
+  /** Outputs of prompted frames before propagation (no memory yet). */
+  temp: Map<number, StoredOutput>;
+  cond: Map<number, StoredOutput>;
+  nonCond: Map<number, StoredOutput>;
+  /** frame → tracked in reverse? */
+  tracked: Map<number, boolean>;
+}
+
+export class VideoState {
+  readonly objects: ObjectState[] = [];
+  private cached: { frame: number; features: FrameFeatures } | null = null;
+
+  constructor(readonly frames: FrameProvider) {}
+
+  get numFrames(): number {
+    return this.frames.numFrames;
+  }
+
+  get objIds(): number[] {
+    return this.objects.map((o) => o.id);
+  }
+
+  object(id: number, create: boolean): ObjectState {
+    let o = this.objects.find((x) => x.id === id);
+    if (!o) {
+      if (!create) throw new InputError(`unknown object id ${id}; known ids: [${this.objIds.join(', ')}]`);
+      o = { id, points: new Map(), masks: new Map(), temp: new Map(), cond: new Map(), nonCond: new Map(), tracked: new Map() };
+      this.objects.push(o);
+    }
+    return o;
+  }
+
+  checkFrame(frame: number, what = 'frame'): void {
+    if (!Number.isInteger(frame) || frame < 0 || frame >= this.numFrames) {
+      throw new InputError(`${what} ${frame} is out of range: the video has ${this.numFrames} frames (0..${this.numFrames - 1})`);
+    }
+  }
+
+  /** Features of one frame; only the most recent frame's are kept (the official predictor does the same). */
+  async features(frame: number, encode: (image: tf.Tensor4D) => FrameFeatures): Promise<FrameFeatures> {
+    if (this.cached?.frame === frame) return this.cached.features;
+    const input = await this.frames.input(frame);
+    const features = encode(input);
+    input.dispose();
+    this.dropFeatures();
+    this.cached = { frame, features };
+    return features;
+  }
+
+  dropFeatures(): void {
+    if (this.cached) disposeFeatures(this.cached.features);
+    this.cached = null;
+  }
+
+  /** Frees every stored output and prompt; the frames stay. */
+  reset(): void {
+    for (const o of this.objects) {
+      for (const m of [o.temp, o.cond, o.nonCond]) m.forEach(disposeOutput);
+      o.masks.forEach((m) => m.dispose());
+    }
+    this.objects.length = 0;
+    this.dropFeatures();
+  }
+
+  dispose(): void {
+    this.reset();
+    this.frames.close?.();
+  }
+}
