@@ -6,3 +6,18 @@ export * from './presets/detect.js';
 export * from './io/safetensors.js';
 export * from './io/files.js';
 export * from './io/torch-checkpoint.js';
+export * from './backend.js';
+export { loadSam2, type LoadOptions } from './load.js';
+export { Sam2Model, type FrameFeatures, type StepOptions, type Prompt } from './model/sam2.js';
+export { WeightStore, WeightScope, type HostArray } from './model/weights.js';
+export { ImagePredictor, type ImageInput, type ImagePrompt, type ImagePrediction } from './predictor/image-predictor.js';
+export {
+  VideoPredictor, NO_OBJ_SCORE, type VideoPredictorOptions, type FrameResult, type FramesInput,
+  type PointsPrompt, type BoxPrompt, type MaskPrompt, type PropagateOptions,
+} from './predictor/video-predictor.js';
+export { VideoState, type FrameProvider } from './predictor/video-state.js';
+export { TREE_DEFAULTS, type TreeOptions, type TreeStepInfo } from './predictor/tree-tracker.js';
+export * as tree from './tree/index.js';
+export { frameSource, listFrameFiles, type FrameSource, type FrameInput, type VideoFrame } from './io/frames.js';
+export { decodeImage } from './io/images.js';
+export { encodePng, decodePng, encodeMaskPng, encodeLabelPng, decodeLabelPng, DAVIS_PALETTE } from './io/png.js';

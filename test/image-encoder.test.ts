@@ -66,7 +66,7 @@ describe('image encoder', () => {
       });
     });
 
-    it('grouped attention equals softmax(q·kᵀ)·v per group, with and without query chunks', () => {
+    it('grouped attention equals softmax(q·kᵀ/√d)·v per group, with and without query chunks', () => {
       tf.tidy(() => {
         const [tq, tk, groups, d, dv] = [5, 7, 3, 4, 2];
         const q = tf.randomNormal([tq, groups, d], 0, 1, 'float32', 1) as tf.Tensor3D;
@@ -74,7 +74,7 @@ describe('image encoder', () => {
         const v = tf.randomNormal([tk, groups, dv], 0, 1, 'float32', 3) as tf.Tensor3D;
         const expected = tf.stack(Array.from({ length: groups }, (_, g) => {
           const pick = (t: tf.Tensor3D) => tf.squeeze(tf.gather(t, [g], 1), [1]) as tf.Tensor2D;
-          return tf.matMul(tf.softmax(tf.matMul(pick(q), pick(k), false, true)), pick(v));
+          return tf.matMul(tf.softmax(tf.div(tf.matMul(pick(q), pick(k), false, true), Math.sqrt(d))), pick(v));
         }), 1);
         assert.ok(diff(groupedAttention(q, k, v), expected).maxAbs < 1e-5);
         assert.ok(diff(groupedAttention(q, k, v, groups * tk * 2), expected).maxAbs < 1e-5);

@@ -1,7 +1,6 @@
 /** `sam2long convert <checkpoint.pt> <outdir> [--config file] [--name name]` */
-import { parseArgs } from 'node:util';
-import { InputError } from '../src/errors.js';
 import { convertCheckpoint } from './convert.js';
+import { parseCommandArgs, usageError } from './cli-args.js';
 
 const USAGE = `usage: sam2long convert <checkpoint.pt> <outdir> [--config <file.yaml|file.json>] [--name <name>]
 
@@ -14,23 +13,17 @@ checkpoint that is not one of the eight official ones (an official yaml or a JSO
   --name <name>    output file stem (default: the config's name, else the checkpoint's file name)`;
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      options: { config: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (err) {
-    throw new InputError(`${(err as Error).message}\n\n${USAGE}`);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs({
+    args: argv,
+    options: { config: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: true,
+  }, USAGE);
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
-  if (positionals.length !== 2) throw new InputError(`expected <checkpoint.pt> <outdir>, got ${positionals.length} argument(s)\n\n${USAGE}`);
+  if (positionals.length !== 2) throw usageError(`expected <checkpoint.pt> <outdir>, got ${positionals.length} argument(s)`, USAGE);
   const [input, outDir] = positionals;
   await convertCheckpoint({ input, outDir, config: values.config, name: values.name, log: (line) => console.log(line) });
   return 0;

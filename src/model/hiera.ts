@@ -12,12 +12,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { HieraConfig } from '../config.js';
 import { ConfigError, ShapeError, assertShape } from '../errors.js';
-import { Conv2d, LayerNorm, Linear, Mlp } from './common.js';
+import { Conv2d, LayerNorm, Linear, Mlp, multiHeadAttention } from './common.js';
 import type { WeightScope } from './weights.js';
 
 const HIERA_NORM_EPS = 1e-6;
 const MLP_RATIO = 4;
 const PATCH = { kernel: 7, stride: 4, padding: 3 };
+/** Same default bound as multiHeadAttention (common.ts): 64 MB of float32 scores. */
 const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
 
 /** PyTorch's bicubic kernel parameter (a = -0.75). */
@@ -65,10 +66,10 @@ export function bicubicResize(x: tf.Tensor4D, outH: number, outW: number): tf.Te
 }
 
 /**
- * softmax(q·kᵀ)·v for G independent attention problems at once (the groups: windows × heads). Group c is
+ * softmax(q·kᵀ/√d)·v for G independent attention problems at once (the groups: windows × heads). Group c is
  * channel c of a depthwise convolution over a [queries × d] image with a 1×d filter per key, so the
  * scores come out as channels c·Tk + j, and the same trick with the probabilities applies v. Queries are
- * processed in chunks so that no score block exceeds `maxScoreElements`. q must carry the 1/√d scale.
+ * processed in chunks so that no score block exceeds `maxScoreElements`.
  */
 // q [Tq, G, d], k [Tk, G, d], v [Tk, G, dv] → [Tq, G, dv]
 export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maxScoreElements = DEFAULT_MAX_SCORE_ELEMENTS): tf.Tensor3D {
@@ -78,7 +79,7 @@ export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D,
   return tf.tidy(() => {
     const keyFilter = tf.reshape(tf.transpose(k, [2, 1, 0]), [1, d, groups, tk]) as tf.Tensor4D;
     const valueFilter = tf.reshape(v, [1, tk, groups, dv]) as tf.Tensor4D;
-    const queries = tf.reshape(tf.transpose(q, [0, 2, 1]), [1, tq, d, groups]) as tf.Tensor4D;
+    const queries = tf.reshape(tf.transpose(tf.mul(q, 1 / Math.sqrt(d)), [0, 2, 1]), [1, tq, d, groups]) as tf.Tensor4D;
     const rows = Math.max(1, Math.min(tq, Math.floor(maxScoreElements / (groups * tk))));
     const parts: tf.Tensor3D[] = [];
     for (let start = 0; start < tq; start += rows) {
@@ -106,7 +107,8 @@ interface Windows {
 
 /**
  * Zero-pads to whole windows and orders tokens window-position-major: token (i, j) of window n is row
- * (i·ww + j)·N + n. A linear layer acts per token, so it commutes with this reordering.
+ * (i·ww + j)·N + n. A linear layer acts per token, so it commutes with this reordering. Done as two
+ * rank-4 transposes that keep channels innermost: the cheap kind on wasm (one rank-5 transpose costs ~50×).
  */
 // [B, H, W, C] → [wh·ww, B·ny·nx, C]
 function partition(x: tf.Tensor4D, win: Windows): tf.Tensor3D {
@@ -114,19 +116,22 @@ function partition(x: tf.Tensor4D, win: Windows): tf.Tensor3D {
     const [b, h, w, c] = x.shape;
     const { wh, ww, ny, nx } = win;
     const padded = ny * wh > h || nx * ww > w ? tf.pad(x, [[0, 0], [0, ny * wh - h], [0, nx * ww - w], [0, 0]]) : x;
-    const grid = tf.reshape(padded, [b, ny, wh, nx, ww, c]);
-    return tf.reshape(tf.transpose(grid, [2, 4, 0, 1, 3, 5]), [wh * ww, b * ny * nx, c]);
+    const rowsFirst = tf.transpose(tf.reshape(padded, [b * ny, wh, nx, ww * c]), [1, 0, 2, 3]);
+    const tokens = tf.transpose(tf.reshape(rowsFirst, [wh, b * ny * nx, ww, c]), [0, 2, 1, 3]);
+    return tf.reshape(tokens, [wh * ww, b * ny * nx, c]) as tf.Tensor3D;
   });
 }
 
 /** Inverse of `partition` (for windows of wh×ww tokens), cropped to h×w. */
 // [wh·ww, B·ny·nx, C] → [B, h, w, C]
 function unpartition(tokens: tf.Tensor3D, win: Windows, h: number, w: number): tf.Tensor4D {
+  const { batch, wh, ww, ny, nx } = win;
+  if (ny * wh < h || nx * ww < w) throw new ShapeError(`Hiera: ${ny}×${nx} windows of ${wh}×${ww} do not cover a ${h}×${w} map`);
   return tf.tidy(() => {
-    const { batch, wh, ww, ny, nx } = win;
-    if (ny * wh < h || nx * ww < w) throw new ShapeError(`Hiera: ${ny}×${nx} pooled windows of ${wh}×${ww} do not cover a ${h}×${w} map`);
     const c = tokens.shape[2];
-    const grid = tf.reshape(tf.transpose(tf.reshape(tokens, [wh, ww, batch, ny, nx, c]), [2, 3, 0, 4, 1, 5]), [batch, ny * wh, nx * ww, c]) as tf.Tensor4D;
+    const rowMajor = tf.transpose(tf.reshape(tokens, [wh, ww, batch * ny * nx, c]), [0, 2, 1, 3]);
+    const image = tf.transpose(tf.reshape(rowMajor, [wh, batch * ny, nx, ww * c]), [1, 0, 2, 3]);
+    const grid = tf.reshape(image, [batch, ny * wh, nx * ww, c]) as tf.Tensor4D;
     return ny * wh > h || nx * ww > w ? tf.slice(grid, [0, 0, 0, 0], [batch, h, w, c]) : grid;
   });
 }
@@ -150,9 +155,9 @@ function project(x: tf.Tensor, p: Projection): tf.Tensor {
 
 /**
  * MultiScaleAttention: qkv, optional max-pooling of the queries (per window), attention per head, proj.
- * The checkpoint's qkv is split at load into q, k and v projections (columns laid out as 3 × heads × d),
- * each then landing in the layout attention wants without a slice; q also takes the 1/√d scale there,
- * which commutes with the max-pool.
+ * The checkpoint's qkv is split at load into q, k and v projections (its columns are 3 × heads × d), so
+ * each lands in the layout attention wants without a slice. Windowed blocks run all windows × heads as
+ * one `groupedAttention`; a global block has few, large heads, where plain 2-D products are fastest.
  */
 class MultiScaleAttention {
   readonly q: Projection;
@@ -162,49 +167,64 @@ class MultiScaleAttention {
   readonly headDim: number;
 
   constructor(weights: WeightScope, dim: number, readonly dimOut: number, readonly numHeads: number,
-    readonly qStride: [number, number] | null, readonly windowSize: number, readonly maxScoreElements: number) {
+    readonly qStride: [number, number] | null, readonly windowSize: number, readonly maxScoreElements?: number) {
     if (dimOut % numHeads !== 0) throw new ConfigError(`Hiera: width ${dimOut} is not divisible by ${numHeads} heads`);
     this.headDim = dimOut / numHeads;
     const { w, b } = weights.linear('qkv', dim, 3 * dimOut);
     const store = weights.store;
-    const columns = (i: number) => ({
-      w: tf.slice(w, [0, i * dimOut], [dim, dimOut]) as tf.Tensor2D,
-      b: tf.slice(b as tf.Tensor1D, [i * dimOut], [dimOut]) as tf.Tensor1D,
-    });
-    const k = tf.tidy(() => columns(1));
-    const v = tf.tidy(() => columns(2));
-    this.k = { w: store.own(k.w), b: store.own(k.b) };
-    this.v = { w: store.own(v.w), b: store.own(v.b) };
-    const scale = 1 / Math.sqrt(this.headDim);
-    this.q = {
-      w: store.derive(w, (t) => tf.mul(tf.slice(t, [0, 0], [dim, dimOut]), scale) as tf.Tensor2D),
-      b: store.derive(b as tf.Tensor1D, (t) => tf.mul(tf.slice(t, [0], [dimOut]), scale) as tf.Tensor1D),
-    };
+    const columns = (t: tf.Tensor, i: number) => (t.rank === 2 ? tf.slice(t, [0, i * dimOut], [dim, dimOut]) : tf.slice(t, [i * dimOut], [dimOut]));
+    const own = <T extends tf.Tensor>(t: T, i: number) => store.own(columns(t, i) as T);
+    this.k = { w: own(w, 1), b: own(b as tf.Tensor1D, 1) };
+    this.v = { w: own(w, 2), b: own(b as tf.Tensor1D, 2) };
+    // The q block replaces the full tensors, which are then freed.
+    this.q = { w: store.derive(w, (t) => columns(t, 0) as tf.Tensor2D), b: store.derive(b as tf.Tensor1D, (t) => columns(t, 0) as tf.Tensor1D) };
     this.proj = new Linear(weights, 'proj', dimOut, dimOut);
   }
 
   // x [B, H, W, C] (normalised) → [B, H', W', dimOut] (H' = H / stride when pooling)
   call(x: tf.Tensor4D): tf.Tensor4D {
+    return this.windowSize > 0 ? this.windowed(x) : this.global(x);
+  }
+
+  /** Queries max-pooled per window of wh×ww tokens. */
+  // q [wh·ww, N, C] → [wh'·ww', N, C]
+  private poolQueries(q: tf.Tensor3D, wh: number, ww: number): tf.Tensor3D {
+    const [sy, sx] = this.qStride as [number, number];
+    const pooled = tf.maxPool(tf.reshape(q, [1, wh, ww, -1]) as tf.Tensor4D, [sy, sx], [sy, sx], 'valid');
+    return tf.reshape(pooled, [-1, q.shape[1], q.shape[2]]);
+  }
+
+  private windowed(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       const [batch, h, w] = x.shape;
-      const [wh, ww] = this.windowSize > 0 ? [this.windowSize, this.windowSize] : [h, w];
-      const win: Windows = { batch, wh, ww, ny: Math.ceil(h / wh), nx: Math.ceil(w / ww) };
+      const ws = this.windowSize;
+      const win: Windows = { batch, wh: ws, ww: ws, ny: Math.ceil(h / ws), nx: Math.ceil(w / ws) };
       const tokens = partition(x, win);
       const windows = tokens.shape[1];
       let q = project(tokens, this.q) as tf.Tensor3D;
-      let outWin = win;
-      let [outH, outW] = [h, w];
+      let [outWin, outH, outW] = [win, h, w];
       if (this.qStride) {
         const [sy, sx] = this.qStride;
-        outWin = { ...win, wh: Math.floor(wh / sy), ww: Math.floor(ww / sx) };
-        [outH, outW] = [Math.floor(h / sy), Math.floor(w / sx)];
-        const pooled = tf.maxPool(tf.reshape(q, [1, wh, ww, windows * this.dimOut]) as tf.Tensor4D, [sy, sx], [sy, sx], 'valid');
-        q = tf.reshape(pooled, [outWin.wh * outWin.ww, windows, this.dimOut]);
+        q = this.poolQueries(q, ws, ws);
+        [outWin, outH, outW] = [{ ...win, wh: Math.floor(ws / sy), ww: Math.floor(ws / sx) }, Math.floor(h / sy), Math.floor(w / sx)];
       }
       const heads = (t: tf.Tensor) => tf.reshape(t, [t.shape[0], windows * this.numHeads, this.headDim]) as tf.Tensor3D;
       const attended = groupedAttention(heads(q), heads(project(tokens, this.k)), heads(project(tokens, this.v)), this.maxScoreElements);
       const out = this.proj.call(tf.reshape(attended, [-1, windows, this.dimOut])) as tf.Tensor3D;
       return unpartition(out, outWin, outH, outW);
+    });
+  }
+
+  private global(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const [batch, h, w, c] = x.shape;
+      const tokens = tf.reshape(x, [batch, h * w, c]);
+      let q = project(x, this.q) as tf.Tensor4D;
+      if (this.qStride) q = tf.maxPool(q, this.qStride, this.qStride, 'valid');
+      const [, outH, outW] = q.shape;
+      const attended = multiHeadAttention(tf.reshape(q, [batch, outH * outW, this.dimOut]), project(tokens, this.k) as tf.Tensor3D,
+        project(tokens, this.v) as tf.Tensor3D, this.numHeads, { maxScoreElements: this.maxScoreElements });
+      return tf.reshape(this.proj.call(attended), [batch, outH, outW, this.dimOut]) as tf.Tensor4D;
     });
   }
 }
@@ -219,7 +239,7 @@ class MultiScaleBlock {
   readonly proj: Linear | null;
 
   constructor(weights: WeightScope, readonly dim: number, readonly dimOut: number, numHeads: number,
-    readonly qStride: [number, number] | null, windowSize: number, maxScoreElements: number) {
+    readonly qStride: [number, number] | null, windowSize: number, maxScoreElements?: number) {
     this.norm1 = new LayerNorm(weights, 'norm1', dim, HIERA_NORM_EPS);
     this.attn = new MultiScaleAttention(weights.scope('attn'), dim, dimOut, numHeads, qStride, windowSize, maxScoreElements);
     this.norm2 = new LayerNorm(weights, 'norm2', dimOut, HIERA_NORM_EPS);
@@ -280,7 +300,7 @@ export function hieraBlockSpecs(cfg: HieraConfig): { blocks: HieraBlockSpec[]; s
 }
 
 export interface HieraOptions {
-  /** Upper bound on one attention score block (elements); bounds memory at large image sizes. */
+  /** Upper bound on one attention score block (elements), as in multiHeadAttention; bounds memory at large sizes. */
   maxScoreElements?: number;
 }
 
@@ -307,9 +327,8 @@ export class Hiera {
     const toNHWC = (t: tf.Tensor) => tf.transpose(t, [0, 2, 3, 1]) as tf.Tensor4D;
     this.posEmbed = weights.store.derive(weights.tensor('pos_embed', [1, embed, bh, bw]), toNHWC);
     this.posEmbedWindow = weights.store.derive(weights.tensor('pos_embed_window', [1, embed, ws, ws]), toNHWC);
-    const maxScoreElements = options.maxScoreElements ?? DEFAULT_MAX_SCORE_ELEMENTS;
     this.blocks = blocks.map((s, i) =>
-      new MultiScaleBlock(weights.scope(`blocks.${i}`), s.dim, s.dimOut, s.numHeads, s.qStride, s.windowSize, maxScoreElements));
+      new MultiScaleBlock(weights.scope(`blocks.${i}`), s.dim, s.dimOut, s.numHeads, s.qStride, s.windowSize, options.maxScoreElements));
     this.outputBlocks = cfg.return_interm_layers ? stageEnds : stageEnds.slice(-1);
     this.channelList = this.outputBlocks.map((i) => blocks[i].dimOut).reverse();
   }
@@ -326,8 +345,8 @@ export class Hiera {
     }
     return tf.tidy(() => {
       const c = this.cfg.embed_dim;
-      const background = tf.reshape(bicubicResize(this.posEmbed, h, w), [1, h / ws, ws, w / ws, ws, c]);
-      return tf.reshape(tf.add(background, tf.reshape(this.posEmbedWindow, [1, 1, ws, 1, ws, c])), [1, h, w, c]) as tf.Tensor4D;
+      const background = tf.reshape(bicubicResize(this.posEmbed, h, w), [h / ws, ws, w / ws, ws * c]);
+      return tf.reshape(tf.add(background, tf.reshape(this.posEmbedWindow, [1, ws, 1, ws * c])), [1, h, w, c]) as tf.Tensor4D;
     });
   }
 

@@ -90,7 +90,10 @@ export class ImagePredictor {
         multimaskOutput: prompt.multimask ?? true,
         highResFeatures: features.highRes,
       });
-      const masks = tf.greater(upsampleLogits(decoded.masks, height, width), 0);
+      const m = decoded.masks.shape[1];
+      // Each candidate mask is upsampled as its own single-channel map.
+      const perMask = tf.reshape(decoded.masks, [m, 1, h4, h4]) as tf.Tensor4D;
+      const masks = tf.greater(upsampleLogits(perMask, height, width), 0);
       return { masks: tf.cast(masks, 'int32'), ious: decoded.iouPred, lowRes: tf.clipByValue(decoded.masks, -32, 32) };
     });
     const m = out.ious.shape[1];

@@ -14,12 +14,11 @@ import { SourceFrames } from './frame-provider.js';
 import type { FrameInput, FrameSource } from '../io/frames.js';
 import { VideoState, disposeOutput, storedMask, type FrameProvider, type MaskOutput, type ObjectState, type StoredOutput, type PointsInput } from './video-state.js';
 import { toNHWC } from '../model/common.js';
-import { resizeBilinearAntialias } from '../model/sam-heads.js';
+import { NO_OBJ_SCORE, resizeBilinearAntialias } from '../model/sam-heads.js';
 import { upsampleLogits, fillHoles, scalePoints } from './transforms.js';
 import { TreeTracker, resolveTreeOptions, type TreeOptions } from './tree-tracker.js';
 
-/** Logit of "object absent" (NO_OBJ_SCORE in SAM 2). */
-export const NO_OBJ_SCORE = -1024;
+export { NO_OBJ_SCORE };
 
 export type FramesInput = string | readonly FrameInput[] | AsyncIterable<FrameInput> | FrameSource | FrameProvider;
 

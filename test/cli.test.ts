@@ -1,0 +1,308 @@
+/**
+ * The `predict` and `segment` commands, run in-process through `main(argv)` on a model converted by the
+ * `convert` command: the full CLI path (JPEG frames decoded by sharp, PNGs written and read back).
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { main } from '../tools/cli.js';
+import { collectPrompts, labelMap, INCOMPLETE_MARKER } from '../tools/cli-segment.js';
+import { parseBox, parsePoints } from '../tools/cli-args.js';
+import { Progress, formatDuration } from '../tools/progress.js';
+import { decodeLabelPng, decodePng, encodeRgbPng } from '../src/io/png.js';
+import { unpackBits } from '../src/predictor/transforms.js';
+import { InputError } from '../src/errors.js';
+import { fixturePath, golden, setupBackend } from './helpers/golden.js';
+import { quietly } from './helpers/console.js';
+import { maskIou } from './helpers/video.js';
+
+const FRAMES = fixturePath('video1/frames');
+const FRAME0 = path.join(FRAMES, '00000.jpg');
+
+/** Runs `sam2long <args>` in-process; returns the exit code and what it printed. */
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { result, out, err } = await quietly(() => main(args));
+  return { code: result, out, err };
+}
+
+function pngFiles(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.png')).sort();
+}
+
+/** IoU of every written label PNG (object 1) with the golden run's video-resolution masks. */
+function iouAgainstGolden(dir: string, rel: string): { min: number; mean: number } {
+  const packed = golden(rel).read('video_res_mask_packbits');
+  const [n, h, rowBytes] = packed.shape;
+  const files = pngFiles(dir);
+  assert.deepEqual(files, Array.from({ length: n }, (_, i) => `${String(i).padStart(5, '0')}.png`));
+  const ious = files.map((f, i) => {
+    const png = decodePng(fs.readFileSync(path.join(dir, f)), f);
+    assert.equal(png.colorType, 'palette', `${f}: a DAVIS palette PNG`);
+    const labels = decodeLabelPng(fs.readFileSync(path.join(dir, f)), f);
+    assert.deepEqual([labels.width, labels.height], [h, h]);
+    assert.ok(labels.data.every((v) => v === 0 || v === 1), `${f}: only background and object 1`);
+    const ref = unpackBits((packed.data as Uint8Array).subarray(i * h * rowBytes, (i + 1) * h * rowBytes), h, h);
+    return maskIou(labels.data, ref);
+  });
+  const min = Math.min(...ious);
+  const mean = ious.reduce((a, b) => a + b, 0) / ious.length;
+  console.log(`      ${rel}: mask IoU min ${min.toFixed(4)} mean ${mean.toFixed(4)} over ${ious.length} frames`);
+  return { min, mean };
+}
+
+function assertFinished(dir: string): void {
+  const leftovers = fs.readdirSync(dir).filter((f) => f === INCOMPLETE_MARKER || f.endsWith('.partial'));
+  assert.deepEqual(leftovers, [], 'no marker or partial file after a finished run');
+}
+
+describe('CLI: predict and segment', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let model: string;
+  let run = 0;
+  /** A fresh path under the test's temp dir. */
+  const fresh = (name: string) => path.join(tmp, `${run++}-${name}`);
+
+  before(async () => {
+    await setupBackend();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-cli-'));
+    const converted = await cli('convert', fixturePath('sam21_mini.pt'), path.join(tmp, 'weights'), '--config', fixturePath('sam21_mini.config.json'));
+    assert.equal(converted.code, 0, converted.err);
+    model = path.join(tmp, 'weights', 'sam21_mini.safetensors');
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  describe('segment', () => {
+    const segment = (out: string, ...args: string[]) => cli('segment', '--model', model, '--frames', FRAMES, '--out', out, '--quiet', ...args);
+
+    it('greedy, click on frame 0: every frame matches the official SAM 2 run, and no tensor is left behind', async () => {
+      const out = fresh('greedy-point');
+      const tensorsBefore = tf.memory().numTensors;
+      const t0 = performance.now();
+      const r = await segment(out, '--points', '46,128,1');
+      console.log(`      segment (greedy): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /wrote 24 mask\(s\) for objects 1/);
+      assert.equal(tf.memory().numTensors, tensorsBefore);
+      assertFinished(out);
+      assert.ok(iouAgainstGolden(out, 'video1/sam21_mini.sam2_greedy.point.safetensors').min >= 0.99);
+    });
+
+    it('SAM2Long --tree 3: the final masks match the official SAM2Long run', async () => {
+      const out = fresh('tree-point');
+      const t0 = performance.now();
+      const r = await segment(out, '--points', '46,128,1', '--tree', '3', '--iou-threshold', '0.1', '--uncertainty', '2');
+      console.log(`      segment (--tree 3): ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      assert.equal(r.code, 0, r.err);
+      assertFinished(out);
+      assert.ok(iouAgainstGolden(out, 'video1/sam21_mini.sam2long_P3.point.safetensors').min >= 0.99);
+    });
+
+    it('greedy, box on frame 0: every frame matches the official SAM 2 run', async () => {
+      const out = fresh('greedy-box');
+      const r = await segment(out, '--box', '18,100,74,156');
+      assert.equal(r.code, 0, r.err);
+      assertFinished(out);
+      assert.ok(iouAgainstGolden(out, 'video1/sam21_mini.sam2_greedy.box.safetensors').min >= 0.99);
+    });
+
+    it('two objects: one label map, the lower id wins where they overlap; --max-frames limits the frames', async () => {
+      const out = fresh('two-objects');
+      // Object 3 is the disk's left half, object 7 the whole disk: they overlap on the left half.
+      const r = await segment(out, '--obj', '3', '--box', '18,100,46,156', '--obj', '7', '--points', '46,128,1', '--max-frames', '2');
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(pngFiles(out), ['00000.png', '00001.png', '00002.png']);
+      const labels = decodeLabelPng(fs.readFileSync(path.join(out, '00000.png'))).data;
+      const values = new Set(labels);
+      assert.ok(values.has(7) && values.has(0), `labels ${[...values]}`);
+      assert.ok([...values].every((v) => v === 0 || v === 3 || v === 7));
+    });
+
+    it('refuses an output directory holding masks unless --overwrite, which replaces them', async () => {
+      const out = fresh('overwrite');
+      fs.mkdirSync(out);
+      fs.writeFileSync(path.join(out, '00099.png'), 'stale');
+      const refused = await segment(out, '--points', '46,128,1', '--max-frames', '1');
+      assert.equal(refused.code, 2);
+      assert.match(refused.err, /already holds 1 mask file.*--overwrite/);
+      const r = await segment(out, '--points', '46,128,1', '--max-frames', '1', '--overwrite');
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(pngFiles(out), ['00000.png', '00001.png']);
+    });
+
+    it('a frame that cannot be read or has another size stops the run with exit 2 and leaves the .incomplete marker', async () => {
+      const cases = [
+        { name: 'garbage', write: (f: string) => fs.writeFileSync(f, 'not a jpeg'), file: '00002.jpg', error: /cannot decode image.*00002\.jpg/ },
+        { name: 'size', write: (f: string) => fs.writeFileSync(f, encodeRgbPng(new Uint8Array(20 * 10 * 3), 20, 10)), file: '00002.png', error: /is 20x10, but the first frame is 256x256/ },
+      ];
+      for (const c of cases) {
+        const frames = fresh(`frames-${c.name}`);
+        fs.mkdirSync(frames);
+        for (const f of ['00000.jpg', '00001.jpg', '00003.jpg']) fs.copyFileSync(path.join(FRAMES, f), path.join(frames, f));
+        c.write(path.join(frames, c.file));
+        const out = fresh(`out-${c.name}`);
+        const r = await cli('segment', '--model', model, '--frames', frames, '--out', out, '--quiet', '--points', '46,128,1');
+        assert.equal(r.code, 2, r.err);
+        assert.match(r.err, c.error);
+        assert.match(r.err, /stopped after 2 mask\(s\)/);
+        assert.deepEqual(pngFiles(out), ['00000.png', '00001.png']);
+        assert.match(fs.readFileSync(path.join(out, INCOMPLETE_MARKER), 'utf8'), /failed after 2 mask\(s\)/);
+      }
+    });
+
+    it('bad command lines and prompts: exit 2 with a message naming the problem, nothing written', async () => {
+      const out = fresh('errors');
+      const cases: [string[], RegExp][] = [
+        [['--points', '46,128'], /point 1 '46,128': expected x,y,label/],
+        [['--points', '46,128,2'], /label '2' must be 1 \(object\) or 0 \(background\)/],
+        [['--points', '46,abc,1'], /y: 'abc' is not a number/],
+        [['--points', '300,128,1'], /point 0 \(300, 128\) is outside the 256×256 frame/],
+        [['--frame', '30', '--points', '46,128,1'], /frame 30 is out of range: the video has 24 frames/],
+        [['--points', '46,128,1', '--frame', '3'], /--frame 3 is not followed by any --points or --box/],
+        [['--obj', '0', '--points', '46,128,1'], /--obj: 0 is out of range \(1\.\.255\)/],
+        [['--box', '74,100,18,156'], /x1 > x0 and y1 > y0/],
+        [['--points', '46,128,1', '--uncertainty', '2'], /--uncertainty is a SAM2Long option/],
+        [['--points', '46,128,1', '--tree', '3', '--reverse'], /--reverse and --tree do not go together/],
+        [['--points', '46,128,1', '--frame', '5', '--points', '46,128,1', '--tree', '3'], /tree mode needs every object prompted on the start frame/],
+        [['--points', '46,128,1', '--bogus'], /Unknown option '--bogus'/],
+        [[], /give at least one prompt/],
+      ];
+      for (const [args, message] of cases) {
+        const r = await segment(out, ...args);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+        assert.match(r.err, message, args.join(' '));
+      }
+      const missing = await cli('segment', '--model', path.join(tmp, 'nope.safetensors'), '--frames', FRAMES, '--out', out, '--points', '46,128,1');
+      assert.equal(missing.code, 2);
+      assert.match(missing.err, /model file '.*nope\.safetensors' does not exist/);
+      const noFrames = await cli('segment', '--model', model, '--frames', path.join(tmp, 'no-such-dir'), '--out', out, '--points', '46,128,1');
+      assert.equal(noFrames.code, 2);
+      assert.match(noFrames.err, /cannot list frames in/);
+      assert.equal(fs.existsSync(out), false, 'no output directory for a run that never started');
+    });
+  });
+
+  describe('predict', () => {
+    const predict = (...args: string[]) => cli('predict', '--model', model, '--image', FRAME0, ...args);
+
+    it('a single click writes the best of three masks, the size of the image, as the video predictor masks frame 0', async () => {
+      const out = fresh('mask.png');
+      const overlay = fresh('overlay.png');
+      const tensorsBefore = tf.memory().numTensors;
+      const r = await predict('--points', '46,128,1', '--out', out, '--overlay', overlay);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(tf.memory().numTensors, tensorsBefore);
+      const scores = (/scores: (.*)/.exec(r.out) as RegExpExecArray)[1].split(' ').map(Number);
+      assert.equal(scores.length, 3);
+      const mask = decodeLabelPng(fs.readFileSync(out), out);
+      assert.deepEqual([mask.width, mask.height], [256, 256]);
+      assert.ok(mask.data.every((v) => v === 0 || v === 255));
+      // The frame is image_size square, so neither predictor resizes it: the same click gives the same mask.
+      const ref = golden('video1/sam21_mini.sam2_greedy.point.safetensors').read('prompt_frame_video_res_logits').data as Float32Array;
+      const iou = maskIou(mask.data, Array.from(ref, (v) => (v > 0 ? 1 : 0)));
+      console.log(`      predict click vs the official prompt-frame mask: IoU ${iou.toFixed(4)}`);
+      assert.ok(iou >= 0.99);
+      const ov = decodePng(fs.readFileSync(overlay), overlay);
+      assert.deepEqual([ov.width, ov.height, ov.colorType], [256, 256, 'rgb']);
+    });
+
+    it('--all-masks writes three masks with their scores; a box gives one mask', async () => {
+      const out = fresh('all.png');
+      const r = await predict('--points', '46,128,1', '--out', out, '--all-masks');
+      assert.equal(r.code, 0, r.err);
+      for (let i = 0; i < 3; i++) {
+        const f = out.replace(/\.png$/, `_${i}.png`);
+        assert.ok(fs.existsSync(f), f);
+        assert.match(r.out, new RegExp(`mask ${i} \\(score [0-9.]+\\) → .*_${i}\\.png`));
+      }
+      assert.equal(fs.existsSync(out), false);
+      const boxOut = fresh('box.png');
+      const b = await predict('--box', '18,100,74,156', '--out', boxOut);
+      assert.equal(b.code, 0, b.err);
+      assert.match(b.out, /^scores: [0-9.]+$/m);
+      assert.ok(fs.existsSync(boxOut));
+    });
+
+    it('bad input: exit 2 with a clear message', async () => {
+      const out = fresh('bad.png');
+      const cases: [string[], RegExp][] = [
+        [['--points', '46;128;1', '--out', out], /expected x,y,label/],
+        [['--points', '46,128,5', '--out', out], /label '5' must be 1/],
+        [['--points', '46,999,1', '--out', out], /point 0 \(46, 999\) is outside the 256×256 image/],
+        [['--points', '46,128,1'], /--out is required/],
+        [['--out', out], /give --points and\/or --box/],
+      ];
+      for (const [args, message] of cases) {
+        const r = await predict(...args);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+        assert.match(r.err, message, args.join(' '));
+      }
+      const noImage = await cli('predict', '--model', model, '--image', path.join(tmp, 'none.jpg'), '--points', '1,1,1', '--out', out);
+      assert.equal(noImage.code, 2);
+      assert.match(noImage.err, /cannot read image/);
+      const noModel = await cli('predict', '--model', path.join(tmp, 'none.pt'), '--image', FRAME0, '--points', '1,1,1', '--out', out);
+      assert.equal(noModel.code, 2);
+      assert.match(noModel.err, /model file .* does not exist/);
+      assert.equal(fs.existsSync(out), false);
+    });
+  });
+});
+
+describe('CLI helpers', () => {
+  it('parses points and boxes, rejecting malformed ones', () => {
+    assert.deepEqual(parsePoints(' 46,128,1 ; 10.5,2e1,0'), { points: [[46, 128], [10.5, 20]], labels: [1, 0] });
+    assert.deepEqual(parseBox('18,100,74,156'), [18, 100, 74, 156]);
+    for (const bad of ['', '1,2', '1,2,1;', '1,,1', 'x,2,1', '1,2,-1', '1,2,1.0']) {
+      assert.throws(() => parsePoints(bad), InputError, bad);
+    }
+    for (const bad of ['1,2,3', '1,2,3,4,5', '5,5,5,9', '0,0,1,nan']) assert.throws(() => parseBox(bad), InputError, bad);
+  });
+
+  it('groups prompts by the --obj / --frame before them', () => {
+    const tok = (name: string, value: string) => ({ kind: 'option', name, value });
+    const prompts = collectPrompts([
+      tok('points', '1,1,1'), tok('obj', '2'), tok('box', '0,0,5,5'), tok('points', '2,2,0'),
+      tok('frame', '4'), tok('obj', '1'), tok('points', '3,3,1'), tok('frame', '0'), tok('points', '4,4,0'),
+    ], 'usage');
+    assert.deepEqual(prompts, [
+      { objId: 1, frame: 0, points: [[1, 1], [4, 4]], labels: [1, 0] },
+      { objId: 2, frame: 0, points: [[2, 2]], labels: [0], box: [0, 0, 5, 5] },
+      { objId: 1, frame: 4, points: [[3, 3]], labels: [1] },
+    ]);
+    assert.throws(() => collectPrompts([tok('box', '0,0,1,1'), tok('box', '0,0,2,2')], 'usage'), /two --box prompts/);
+  });
+
+  it('label maps: index = object id, the lower id wins overlaps whatever the order', () => {
+    const a = Uint8Array.from([1, 1, 0, 0]);
+    const b = Uint8Array.from([0, 1, 1, 0]);
+    assert.deepEqual(Array.from(labelMap([9, 2], [a, b], 4)), [9, 2, 2, 0]);
+    assert.deepEqual(Array.from(labelMap([2, 9], [b, a], 4)), [9, 2, 2, 0]);
+  });
+
+  it('progress: plain lines off a terminal (throttled, always a last one), one redrawn line on a terminal', () => {
+    let t = 0;
+    const lines: string[] = [];
+    const plain = new Progress({ label: 'seg', total: 10, stream: { write: (s) => lines.push(s) }, now: () => t, plainIntervalMs: 2000 });
+    for (let i = 0; i < 10; i++) {
+      t += 500;
+      plain.tick();
+    }
+    plain.finish();
+    assert.equal(lines.length, 3, lines.join(''));
+    assert.ok(lines.every((l) => l.endsWith('\n') && !l.includes('\r')));
+    assert.equal(lines[0], `seg  [==========              ]  4/10 frames  2.0 frames/s  ETA 0:03\n`);
+    assert.equal(lines[2], `seg  [========================]  10/10 frames  2.0 frames/s  0:05 elapsed\n`);
+
+    const drawn: string[] = [];
+    const tty = new Progress({ label: 'seg', total: Infinity, stream: { write: (s) => drawn.push(s), isTTY: true }, now: () => t });
+    t += 1000;
+    tty.tick();
+    tty.finish();
+    assert.equal(drawn.length, 3);
+    assert.ok(drawn[0].startsWith('\rseg  1 frames  1.0 frames/s') && drawn[0].endsWith('\x1b[K'), JSON.stringify(drawn[0]));
+    assert.equal(drawn[drawn.length - 1], '\n');
+    assert.equal(formatDuration(3725), '1:02:05');
+  });
+});
