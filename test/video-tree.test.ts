@@ -21,10 +21,9 @@ async function runTree(model: 'sam21_mini' | 'sam21_mini_b', video: 'video1' | '
   const p = goldenJson<PromptFile>(`${video}/prompt_${prompt}.json`);
   if (p.box) await predictor.addBox(state, { frame: p.frame, objId: 1, box: p.box });
   else await predictor.addPoints(state, { frame: p.frame, objId: 1, points: p.points as [number, number][], labels: p.labels as number[] });
-  const decoderBefore = m.calls.decoder;
-  const encoderBefore = m.calls.imageEncoder;
+  const before = { ...m.calls };
   const results = await collect(predictor.propagate(state));
-  const calls = { decoder: m.calls.decoder - decoderBefore, imageEncoder: m.calls.imageEncoder - encoderBefore };
+  const calls = { decoder: m.calls.decoder - before.decoder, imageEncoder: m.calls.imageEncoder - before.imageEncoder, rows: m.calls.trackedRows - before.trackedRows };
   state.dispose();
   return { steps, results, calls };
 }
@@ -105,6 +104,10 @@ describe('SAM2Long memory tree (golden runs)', () => {
       assert.equal(calls.decoder, numFrames - 1);
       assert.equal(calls.imageEncoder, numFrames - 1);
       checkDecisions(rel, steps, P, numFrames);
+      // Paths that read the same memory are decoded once: never more rows than distinct selections.
+      const distinct = steps.reduce((n, s) => n + new Set(s.selections.map((sel) => JSON.stringify(sel))).size, 1);
+      assert.ok(calls.rows <= distinct);
+      console.log(`      decoded rows: ${calls.rows} of ${1 + P * steps.length} path-steps`);
       compareRun(rel, finals(results), { logitTol: 5e-3, scoreTol: 5e-2 });
       // With one path every frame is settled at once; with several, frames wait for the paths to agree.
       if (P > 1) assert.ok(results.some((r) => !r.final), 'online results are marked provisional');

@@ -132,7 +132,26 @@ export interface AttentionOptions {
 const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
 
 /**
- * softmax(Q·Kᵀ/√d)·V, heads split from the channel axis. Each (batch, head) is a 2-D product with K
+ * Splits [B, N, H·d] into one 2-D [N, d] block per (batch, head), batch-major. With several blocks the
+ * tensor is transposed once to heads-first and each block taken with gather: on wasm `slice` reads its
+ * whole source per call, so per-head slicing would cost B·H full copies.
+ */
+// [B, N, H·d] → (B·H) × [N, d]  (or × [d, N] when `transposed`)
+function headBlocks(x: tf.Tensor3D, numHeads: number, transposed = false): tf.Tensor2D[] {
+  const [batch, n, c] = x.shape;
+  const d = c / numHeads;
+  if (batch * numHeads === 1) {
+    const flat = tf.reshape(x, [n, d]) as tf.Tensor2D;
+    return [transposed ? tf.transpose(flat) : flat];
+  }
+  const perm = transposed ? [0, 2, 3, 1] : [0, 2, 1, 3];
+  const blocks = tf.reshape(tf.transpose(tf.reshape(x, [batch, n, numHeads, d]), perm), [batch * numHeads, -1]);
+  const shape: [number, number] = transposed ? [d, n] : [n, d];
+  return Array.from({ length: batch * numHeads }, (_, i) => tf.reshape(tf.gather(blocks, [i]), shape) as tf.Tensor2D);
+}
+
+/**
+ * softmax(Q·Kᵀ/√d)·V, heads split from the channel axis. Each (batch, head) is a 2-D product against K
  * transposed once, and queries run in chunks so the full [Nq × Nk] score matrix never has to exist.
  */
 // q [B, Nq, H·d], k [B, Nk, H·d], v [B, Nk, H·dv] → [B, Nq, H·dv]
@@ -141,31 +160,32 @@ export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
     const [batch, nq, qc] = q.shape;
     const nk = k.shape[1];
     const d = qc / numHeads;
-    const dv = v.shape[2] / numHeads;
-    const scale = 1 / Math.sqrt(d);
     const maxElements = options.maxScoreElements ?? DEFAULT_MAX_SCORE_ELEMENTS;
     const chunk = Math.max(1, Math.min(nq, Math.floor(maxElements / Math.max(1, nk))));
-    const outs: tf.Tensor2D[] = [];
+    const qs = headBlocks(tf.mul(q, 1 / Math.sqrt(d)) as tf.Tensor3D, numHeads);
+    const kTs = headBlocks(k, numHeads, true);
+    const vs = headBlocks(v, numHeads);
+    const biases = options.keyBias && batch > 1
+      ? Array.from({ length: batch }, (_, b) => tf.gather(options.keyBias as tf.Tensor2D, [b]))
+      : [options.keyBias];
+    const rows: tf.Tensor2D[] = [];
     for (let b = 0; b < batch; b++) {
-      const heads: tf.Tensor2D[] = [];
-      for (let h = 0; h < numHeads; h++) {
-        const qh = tf.mul(tf.reshape(tf.slice(q, [b, 0, h * d], [1, nq, d]), [nq, d]), scale) as tf.Tensor2D;
-        const khT = tf.transpose(tf.reshape(tf.slice(k, [b, 0, h * d], [1, nk, d]), [nk, d])) as tf.Tensor2D;
-        const vh = tf.reshape(tf.slice(v, [b, 0, h * dv], [1, nk, dv]), [nk, dv]) as tf.Tensor2D;
-        const bias = options.keyBias ? tf.slice(options.keyBias, [b, 0], [1, nk]) : undefined;
+      const heads = Array.from({ length: numHeads }, (_, h) => {
+        const i = b * numHeads + h;
+        const bias = biases[b];
         const parts: tf.Tensor2D[] = [];
         for (let start = 0; start < nq; start += chunk) {
-          const rows = Math.min(chunk, nq - start);
+          const n = Math.min(chunk, nq - start);
           parts.push(tf.tidy(() => {
-            const scores = tf.matMul(rows === nq ? qh : tf.slice(qh, [start, 0], [rows, d]), khT);
-            return tf.matMul(tf.softmax(bias ? tf.add(scores, bias) : scores), vh);
+            const scores = tf.matMul(n === nq ? qs[i] : tf.slice(qs[i], [start, 0], [n, d]), kTs[i]);
+            return tf.matMul(tf.softmax(bias ? tf.add(scores, bias) : scores), vs[i]);
           }));
         }
-        heads.push(parts.length === 1 ? parts[0] : tf.concat(parts, 0));
-      }
-      outs.push(heads.length === 1 ? heads[0] : tf.concat(heads, 1));
+        return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
+      });
+      rows.push(heads.length === 1 ? heads[0] : tf.concat(heads, 1));
     }
-    return tf.stack(outs) as tf.Tensor3D;
+    return (batch === 1 ? tf.expandDims(rows[0], 0) : tf.stack(rows)) as tf.Tensor3D;
   });
 }
 

@@ -52,7 +52,7 @@ export class Sam2Model {
   /** [1, C] added to the features of a conditioning frame (directly_add_no_mem_embed). */
   readonly noMemEmbed: tf.Tensor2D;
   /** How often each heavy part ran (tests check batching with it: one decoder call per frame). */
-  readonly calls = { imageEncoder: 0, decoder: 0, memoryAttention: 0, memoryEncoder: 0 };
+  readonly calls = { imageEncoder: 0, decoder: 0, memoryAttention: 0, memoryEncoder: 0, trackedRows: 0 };
   /** Spatial encoding every stored memory shares. [HW, memDim] */
   private maskmemPosEnc: tf.Tensor2D | null = null;
 
@@ -118,6 +118,7 @@ export class Sam2Model {
   trackStep(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions, prompt: Prompt = {}): SamHeadsOutput {
     this.calls.memoryAttention++;
     this.calls.decoder++;
+    this.calls.trackedRows += memories.length;
     return tf.tidy(() => {
       const b = memories.length;
       const { embedSize: h, hiddenDim: c } = this.sizes;

@@ -85,6 +85,8 @@ interface ObjectTree {
   tensors: Map<number, SlotTensors>;
   /** Low-res logits of every slot of frames not yet final. */
   masks: Map<number, Float32Array[]>;
+  /** Per stored frame: for each slot, the first slot holding the same candidate (identical paths share data). */
+  sameAs: Map<number, number[]>;
 }
 
 export class TreeTracker {
@@ -131,7 +133,7 @@ export class TreeTracker {
       if (!cond || obj.cond.size > 1) {
         throw new InputError(`tree mode needs every object prompted on the start frame ${this.start} and on no other frame (object ${obj.id})`);
       }
-      return { obj, cond, tree: undefined as unknown as MemoryTree, tensors: new Map(), masks: new Map() };
+      return { obj, cond, tree: undefined as unknown as MemoryTree, tensors: new Map(), masks: new Map(), sameAs: new Map() };
     });
   }
 
@@ -161,6 +163,7 @@ export class TreeTracker {
         objPtr: tf.slice(out.objPtr, [i, 0], [1, -1]),
       })));
       t.masks.set(frame, [lowRes.slice(i * area, (i + 1) * area)]);
+      t.sameAs.set(frame, [0]);
     });
     tf.dispose(out);
   }
@@ -173,21 +176,19 @@ export class TreeTracker {
   /** One path's memory as model inputs, with SAM2Long's key weights. */
   private pathMemory(t: ObjectTree, sel: MemorySelection): ItemMemory {
     const w = keyWeights(sel, this.opts.memoryWeights, this.opts.weighting);
-    const slotOf = (frame: number, slot: number) => {
-      const st = t.tensors.get(frame) as SlotTensors;
-      return {
-        features: tf.squeeze(tf.slice(st.maskmem, [slot, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D,
-        pointer: tf.squeeze(tf.slice(st.objPtr, [slot, 0], [1, -1]), [0]) as tf.Tensor1D,
-      };
-    };
+    // gather, not slice: on wasm a slice reads its whole source.
+    const slotFeatures = (frame: number, slot: number) =>
+      tf.squeeze(tf.gather((t.tensors.get(frame) as SlotTensors).maskmem, [slot]), [0]) as tf.Tensor2D;
+    const slotPointer = (frame: number, slot: number) =>
+      tf.squeeze(tf.gather((t.tensors.get(frame) as SlotTensors).objPtr, [slot]), [0]) as tf.Tensor1D;
     return {
       frames: [
         { features: t.cond.maskmem as tf.Tensor2D, tpos: 0, keyWeight: w?.frames[0] },
-        ...sel.memoryFrames.map((m, i) => ({ features: slotOf(m.frame, m.slot).features, tpos: m.tpos, keyWeight: w?.frames[i + 1] })),
+        ...sel.memoryFrames.map((m, i) => ({ features: slotFeatures(m.frame, m.slot), tpos: m.tpos, keyWeight: w?.frames[i + 1] })),
       ],
       pointers: [
         { pointer: t.cond.objPtr, tdiff: sel.conditioning.pointerTpos, keyWeight: w?.pointers[0] },
-        ...sel.pointerFrames.map((m, i) => ({ pointer: slotOf(m.frame, m.slot).pointer, tdiff: m.tpos, keyWeight: w?.pointers[i + 1] })),
+        ...sel.pointerFrames.map((m, i) => ({ pointer: slotPointer(m.frame, m.slot), tdiff: m.tpos, keyWeight: w?.pointers[i + 1] })),
       ],
     };
   }
@@ -197,8 +198,10 @@ export class TreeTracker {
     const P = this.opts.pathways;
     const selOpts = memorySelectionOptions(this.model.config, this.state.numFrames, this.opts.iouThreshold);
     const selections = this.trees.map((t) => Array.from({ length: P }, (_, p) => this.opts.memorySelection(t.tree, p, frame, selOpts)));
+    // Paths that read the same memory decode identically (they still share a history): decode each once.
+    const { unique, rowOf } = distinctRows(selections.flatMap((sels, o) => sels.map((sel) => `${o}:${this.memoryKey(this.trees[o], sel)}`)));
     const decoded = tf.tidy(() => {
-      const memories = this.trees.flatMap((t, o) => selections[o].map((sel) => this.pathMemory(t, sel)));
+      const memories = unique.map((r) => this.pathMemory(this.trees[Math.floor(r / P)], selections[Math.floor(r / P)][r % P]));
       const heads = this.model.trackStep(features, memories, this.maxObjPtrs(), { multimask: true, allPointers: true });
       return {
         lowRes: heads.lowResMultimasks, highRes: heads.highResMultimasks, ious: heads.ious,
@@ -208,11 +211,11 @@ export class TreeTracker {
     const m = decoded.ious.shape[1];
     const ious = decoded.ious.dataSync();
     const scores = decoded.scores.dataSync();
-    // Decide per object which (parent, j) candidates survive; rows are object-major, then path.
+    // Decide per object which (parent, j) candidates survive; paths are object-major.
     const picks: number[] = [];
     const keptScores: number[] = [];
     for (const [o, t] of this.trees.entries()) {
-      const rows = Array.from({ length: P }, (_, p) => o * P + p);
+      const rows = Array.from({ length: P }, (_, p) => rowOf[o * P + p]);
       const rowIous = rows.map((r) => Array.from(ious.subarray(r * m, (r + 1) * m)));
       const rowScores = rows.map((r) => scores[r]);
       const prune = this.opts.pruning(this.opts.scoring(pathScores(t.tree), rowIous, rowScores), rowScores, P, this.opts.uncertainty);
@@ -220,20 +223,25 @@ export class TreeTracker {
       t.tree = applySelection(t.tree, kept);
       this.opts.onStep?.({ frame, objId: t.obj.id, selections: selections[o], ious: rowIous, objectScores: rowScores, prune, tree: t.tree });
       for (const c of kept) {
-        picks.push((o * P + c.parent) * m + c.j);
+        picks.push(rowOf[o * P + c.parent] * m + c.j);
         keptScores.push(c.objectScore);
       }
     }
+    // Kept candidates that are the same decoded mask (identical paths) are encoded once.
+    const distinctPicks = distinctRows(picks.map(String));
     const kept = tf.tidy(() => {
-      const idx = tf.tensor1d(picks, 'int32');
+      const pickIdx = tf.tensor1d(distinctPicks.unique.map((i) => picks[i]), 'int32');
+      const expand = tf.tensor1d(distinctPicks.rowOf, 'int32');
       const [b, , h4, w4] = decoded.lowRes.shape;
       const s = decoded.highRes.shape[2];
-      const hi = tf.reshape(tf.gather(tf.reshape(decoded.highRes, [b * m, s, s]), idx), [picks.length, s, s, 1]) as tf.Tensor4D;
-      const maskmem = this.model.encodeMemory(features, hi, tf.tensor2d(keptScores, [keptScores.length, 1]), false);
+      const n = distinctPicks.unique.length;
+      const hi = tf.reshape(tf.gather(tf.reshape(decoded.highRes, [b * m, s, s]), pickIdx), [n, s, s, 1]) as tf.Tensor4D;
+      const scores = tf.tensor2d(distinctPicks.unique.map((i) => keptScores[i]), [n, 1]);
+      const maskmem = this.model.encodeMemory(features, hi, scores, false);
       return {
-        maskmem,
-        objPtr: tf.gather(tf.reshape(decoded.pointers, [b * m, -1]), idx) as tf.Tensor2D,
-        lowRes: tf.gather(tf.reshape(decoded.lowRes, [b * m, h4 * w4]), idx) as tf.Tensor2D,
+        maskmem: tf.gather(maskmem, expand) as tf.Tensor3D,
+        objPtr: tf.gather(tf.gather(tf.reshape(decoded.pointers, [b * m, -1]), pickIdx), expand) as tf.Tensor2D,
+        lowRes: tf.gather(tf.gather(tf.reshape(decoded.lowRes, [b * m, h4 * w4]), pickIdx), expand) as tf.Tensor2D,
       };
     });
     tf.dispose(decoded);
@@ -245,9 +253,18 @@ export class TreeTracker {
         objPtr: tf.slice(kept.objPtr, [o * P, 0], [P, -1]),
       })));
       t.masks.set(frame, Array.from({ length: P }, (_, p) => lowRes.slice((o * P + p) * area, (o * P + p + 1) * area)));
+      const own = distinctPicks.rowOf.slice(o * P, (o + 1) * P);
+      t.sameAs.set(frame, own.map((u) => own.indexOf(u)));
       this.forgetUnreachable(t, frame + 1, selOpts);
     });
     tf.dispose(kept);
+  }
+
+  /** What a path's memory reads, with each slot replaced by the first slot holding the same data. */
+  private memoryKey(t: ObjectTree, sel: MemorySelection): string {
+    const canonical = (e: { frame: number; slot: number; tpos: number; objectScore: number }) =>
+      [e.frame, (t.sameAs.get(e.frame) as number[])[e.slot], e.tpos, e.objectScore];
+    return JSON.stringify([sel.conditioning, sel.memoryFrames.map(canonical), sel.pointerFrames.map(canonical)]);
   }
 
   /** Frees stacked tensors of frames no path can read on frame `next` or later. */
@@ -261,6 +278,7 @@ export class TreeTracker {
       if (!needed.has(frame)) {
         tf.dispose([st.maskmem, st.objPtr]);
         t.tensors.delete(frame);
+        t.sameAs.delete(frame);
       }
     }
   }
@@ -305,4 +323,20 @@ export class TreeTracker {
       t.masks.clear();
     }
   }
+}
+
+/** The first occurrence of each distinct key, and for every key the index of its first occurrence in `unique`. */
+function distinctRows(keys: string[]): { unique: number[]; rowOf: number[] } {
+  const first = new Map<string, number>();
+  const unique: number[] = [];
+  const rowOf = keys.map((key, i) => {
+    let u = first.get(key);
+    if (u === undefined) {
+      u = unique.length;
+      first.set(key, u);
+      unique.push(i);
+    }
+    return u;
+  });
+  return { unique, rowOf };
 }
