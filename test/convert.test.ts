@@ -11,6 +11,7 @@ import { openSafetensors } from '../src/io/files.js';
 import { ConfigError } from '../src/errors.js';
 import { officialModelSection } from '../src/presets/official.js';
 import { FIXTURES, fixturePath, goldenJson } from './helpers/golden.js';
+import { quietly } from './helpers/console.js';
 
 interface Manifest {
   models: Record<string, Record<string, { dtype: string; shape: number[]; sha256: string }>>;
@@ -20,19 +21,6 @@ const REPO = path.resolve(FIXTURES, '../../..');
 const SHARED_GOLDEN = path.resolve(REPO, '../shared/golden');
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
-/** Runs `fn` with console output captured instead of printed. */
-async function quietly<T>(fn: () => Promise<T>): Promise<{ result: T; out: string; err: string }> {
-  const saved = { log: console.log, error: console.error };
-  let out = '';
-  let err = '';
-  console.log = (...a: unknown[]) => { out += `${a.join(' ')}\n`; };
-  console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n`; };
-  try {
-    return { result: await fn(), out, err };
-  } finally {
-    Object.assign(console, saved);
-  }
-}
 
 describe('convert', () => {
   const manifest = goldenJson<Manifest>('model-manifest.json');

@@ -14,6 +14,7 @@ import {
 } from '../src/eval/index.js';
 import { main } from '../tools/cli.js';
 import { fixturePath, goldenJson } from './helpers/golden.js';
+import { quietly } from './helpers/console.js';
 
 const TOL = 1e-9;
 const EVAL = 'eval';
@@ -105,19 +106,6 @@ function frameOf(result: EvaluationResult, video: string, object: string, frame:
 
 const frameCount = (result: EvaluationResult) => result.videos.reduce((n, v) => n + v.objects.reduce((m, o) => m + o.frames.length, 0), 0);
 
-/** Captures console output while `fn` runs. */
-async function quietly<T>(fn: () => Promise<T>): Promise<{ result: T; out: string; err: string }> {
-  const saved = { log: console.log, error: console.error };
-  let out = '';
-  let err = '';
-  console.log = (...a: unknown[]) => { out += `${a.join(' ')}\n`; };
-  console.error = (...a: unknown[]) => { err += `${a.join(' ')}\n`; };
-  try {
-    return { result: await fn(), out, err };
-  } finally {
-    Object.assign(console, saved);
-  }
-}
 
 /** The official printout from the table header through the summary line (paths and timing left out). */
 function officialTable(stdout: string): string {
