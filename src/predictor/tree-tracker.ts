@@ -13,7 +13,7 @@ import type { FrameFeatures } from '../model/sam2.js';
 import {
   type CandidateScoring, type MemorySelection, type PruneResult, type MemorySelectionPolicy, type MemoryTree, type PathPruning, type WeightPolicy, type WeightRange,
   SAM2LONG_IOU_THRESHOLD, SAM2LONG_UNCERTAINTY, SAM2LONG_WEIGHT_RANGE,
-  applySelection, createTree, keyWeights, memoryWeights, memorySelectionOptions, pathScores, pathSlots, prunePaths,
+  applySelection, createTree, keyWeights, memoryWeights, memorySelectionOptions, pathBackwards, pathScores, prunePaths,
   scoreCandidates, selectMemory, settledFrames, traceBack, bestPath, slotRecord,
 } from '../tree/index.js';
 import type { FrameResult, VideoPredictor } from './video-predictor.js';
@@ -36,6 +36,8 @@ export interface TreeOptions {
   weighting: WeightPolicy;
   /** Sees every tree step's decisions (for logging, visualisation and tests). */
   onStep?: (step: TreeStepInfo) => void;
+  /** Sees the low-res mask logits ([h4 × w4] each, in slot order) of the slots each tracked frame stores (per-path views). */
+  onSlots?: (frame: number, objId: number, logits: readonly Float32Array[]) => void;
 }
 
 /** What one tree step decided for one object. */
@@ -163,6 +165,7 @@ export class TreeTracker {
         objPtr: tf.slice(out.objPtr, [i, 0], [1, -1]),
       })));
       t.masks.set(frame, [lowRes.slice(i * area, (i + 1) * area)]);
+      this.opts.onSlots?.(frame, t.obj.id, t.masks.get(frame) as Float32Array[]);
       t.sameAs.set(frame, [0]);
     });
     tf.dispose(out);
@@ -253,6 +256,7 @@ export class TreeTracker {
         objPtr: tf.slice(kept.objPtr, [o * P, 0], [P, -1]),
       })));
       t.masks.set(frame, Array.from({ length: P }, (_, p) => lowRes.slice((o * P + p) * area, (o * P + p + 1) * area)));
+      this.opts.onSlots?.(frame, t.obj.id, t.masks.get(frame) as Float32Array[]);
       const own = distinctPicks.rowOf.slice(o * P, (o + 1) * P);
       t.sameAs.set(frame, own.map((u) => own.indexOf(u)));
       this.forgetUnreachable(t, frame + 1, selOpts);
@@ -290,7 +294,7 @@ export class TreeTracker {
       yield this.result(frame, (t) => t.tree.heads[bestPath(t.tree)], false);
     }
     for (let f = this.finalUpTo + 1; f <= settled; f++) {
-      yield this.result(f, (t) => pathSlots(t.tree, 0)[f - this.start - 1], true);
+      yield this.result(f, (t) => slotOnFrame(t.tree, 0, f), true);
       for (const t of this.trees) t.masks.delete(f);
     }
     this.finalUpTo = Math.max(this.finalUpTo, settled);
@@ -339,4 +343,10 @@ function distinctRows(keys: string[]): { unique: number[]; rowOf: number[] } {
     return u;
   });
   return { unique, rowOf };
+}
+
+/** Path `path`'s slot on `frame`, walking back only as far as that frame. */
+function slotOnFrame(tree: MemoryTree, path: number, frame: number): number {
+  for (const [k, slot] of pathBackwards(tree, path)) if (tree.startFrame + 1 + k === frame) return slot;
+  throw new InputError(`frame ${frame} is not stored in the tree`);
 }

@@ -143,13 +143,11 @@ export class VideoPredictor {
       const resized = resizeBilinearAntialias(m as tf.Tensor4D, s, s);
       return tf.reshape(tf.cast(tf.greaterEqual(resized, 0.5), 'float32'), [s, s]) as tf.Tensor2D;
     });
-    obj.masks.get(p.frame)?.dispose();
-    obj.masks.set(p.frame, maskS);
     obj.points.delete(p.frame);
-    const isInit = !obj.tracked.has(p.frame);
     const features = await state.features(p.frame, (img) => this.model.encodeImage(img));
     const out = tf.tidy(() => this.model.maskAsOutput(features, tf.reshape(maskS, [1, s, s, 1]) as tf.Tensor4D));
-    this.storeTemp(obj, p.frame, isInit, out);
+    maskS.dispose();
+    this.storeTemp(obj, p.frame, out);
     return this.frameResult(state, p.frame, (o) => storedMask(o.temp.get(p.frame) ?? o.cond.get(p.frame) ?? o.nonCond.get(p.frame)), true);
   }
 
@@ -160,8 +158,6 @@ export class VideoPredictor {
     const old = clearOld ? undefined : obj.points.get(frame);
     const input: PointsInput = { coords: [...(old?.coords ?? []), ...scaled], labels: [...(old?.labels ?? []), ...labels] };
     obj.points.set(frame, input);
-    obj.masks.get(frame)?.dispose();
-    obj.masks.delete(frame);
 
     const isInit = !obj.tracked.has(frame);
     const prev = obj.temp.get(frame) ?? obj.cond.get(frame) ?? obj.nonCond.get(frame);
@@ -177,7 +173,7 @@ export class VideoPredictor {
       const memory = this.greedyMemories(state, [obj], frame, obj.tracked.get(frame) ?? false);
       return this.model.trackStep(features, memory, this.maxObjPtrs(state), { multimask }, { points: prompt, maskInputs });
     });
-    this.storeTemp(obj, frame, isInit, out);
+    this.storeTemp(obj, frame, out);
     return this.frameResult(state, frame, (o) => storedMask(o.temp.get(frame) ?? o.cond.get(frame) ?? o.nonCond.get(frame)), true);
   }
 
@@ -187,7 +183,8 @@ export class VideoPredictor {
       && c.multimask_min_pt_num <= numPoints && numPoints <= c.multimask_max_pt_num;
   }
 
-  private storeTemp(obj: ObjectState, frame: number, isInit: boolean, out: SamHeadsOutput): void {
+  /** Keeps a prompted frame's output until propagation encodes its memory; a later prompt on the frame replaces it. */
+  private storeTemp(obj: ObjectState, frame: number, out: SamHeadsOutput): void {
     const [, , h4, w4] = out.lowResMasks.shape;
     const stored: StoredOutput = {
       maskmem: null,
@@ -196,10 +193,8 @@ export class VideoPredictor {
       objectScore: out.objectScoreLogits.dataSync()[0],
     };
     disposeHeads(out);
-    // A correction on an already tracked frame stays a non-conditioning frame (add_all_frames_to_correct_as_cond false).
     disposeOutput(obj.temp.get(frame));
     obj.temp.set(frame, stored);
-    if (isInit) obj.tracked.delete(frame);
   }
 
   /** Optional hole filling on low-res logits (off by default, as in the golden settings). */

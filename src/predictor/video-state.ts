@@ -57,8 +57,6 @@ export interface PointsInput {
 export interface ObjectState {
   id: number;
   points: Map<number, PointsInput>;
-  /** Binary masks at image_size, for addMask prompts. [S, S] */
-  masks: Map<number, tf.Tensor2D>;
   /** Outputs of prompted frames before propagation (no memory yet). */
   temp: Map<number, StoredOutput>;
   cond: Map<number, StoredOutput>;
@@ -85,7 +83,7 @@ export class VideoState {
     let o = this.objects.find((x) => x.id === id);
     if (!o) {
       if (!create) throw new InputError(`unknown object id ${id}; known ids: [${this.objIds.join(', ')}]`);
-      o = { id, points: new Map(), masks: new Map(), temp: new Map(), cond: new Map(), nonCond: new Map(), tracked: new Map() };
+      o = { id, points: new Map(), temp: new Map(), cond: new Map(), nonCond: new Map(), tracked: new Map() };
       this.objects.push(o);
     }
     return o;
@@ -117,7 +115,6 @@ export class VideoState {
   reset(): void {
     for (const o of this.objects) {
       for (const m of [o.temp, o.cond, o.nonCond]) m.forEach(disposeOutput);
-      o.masks.forEach((m) => m.dispose());
     }
     this.objects.length = 0;
     this.dropFeatures();

@@ -13,6 +13,7 @@ export {
   slotRecord,
   pathScores,
   pathSlots,
+  pathBackwards,
   applySelection,
   bestPath,
   traceBack,

@@ -18,7 +18,7 @@
  */
 import { InputError } from '../errors.js';
 import type { Sam2ModelConfig } from '../config.js';
-import { type MemoryTree, lastFrame, pathSlots } from './tree.js';
+import { type MemoryTree, lastFrame, pathBackwards } from './tree.js';
 
 /** SAM2Long's default IoU threshold for a usable memory frame (`iou_thre`). */
 export const SAM2LONG_IOU_THRESHOLD = 0.1;
@@ -71,17 +71,17 @@ interface PathFrame {
 
 /** Step 1: the path's usable frames V, oldest first, always ending with t−1. */
 function usableFrames(tree: MemoryTree, path: number, opts: MemorySelectionOptions): PathFrame[] {
-  const slots = pathSlots(tree, path);
-  const entryAt = (k: number): PathFrame => ({ frame: tree.startFrame + 1 + k, slot: slots[k], objectScore: tree.frames[k][slots[k]].objectScore });
+  const entryAt = (k: number, slot: number): PathFrame => ({ frame: tree.startFrame + 1 + k, slot, objectScore: tree.frames[k][slot].objectScore });
   const usable: PathFrame[] = [];
-  for (let k = slots.length - 1; k >= 0; k--) {
-    const record = tree.frames[k][slots[k]];
-    if (record.iou > opts.iouThreshold && record.objectScore > 0) usable.push(entryAt(k));
+  let previous: PathFrame | undefined;
+  for (const [k, slot] of pathBackwards(tree, path)) {
+    previous ??= entryAt(k, slot);
+    const record = tree.frames[k][slot];
+    if (record.iou > opts.iouThreshold && record.objectScore > 0) usable.push(entryAt(k, slot));
     if (usable.length >= opts.maxObjPtrs - 1) break;
   }
   usable.reverse();
-  const previous = slots.length - 1;
-  if (usable.length === 0 || usable[usable.length - 1].frame !== tree.startFrame + 1 + previous) usable.push(entryAt(previous));
+  if (previous && (usable.length === 0 || usable[usable.length - 1].frame !== previous.frame)) usable.push(previous);
   return usable;
 }
 

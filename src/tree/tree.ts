@@ -99,15 +99,23 @@ export function pathScores(tree: MemoryTree): number[] {
   return tree.heads.map((slot) => last[slot].score);
 }
 
-/** Path p's slot on every stored frame: element k is its slot on frame s+1+k. */
-export function pathSlots(tree: MemoryTree, path: number): number[] {
+/**
+ * Path p's slots from the last stored frame backwards, lazily: [k, slot] means frame s+1+k. Callers that
+ * need only recent history stop early, so a long video does not cost a full walk per path and frame.
+ */
+export function* pathBackwards(tree: MemoryTree, path: number): Generator<[k: number, slot: number]> {
   requireIndex('path', path, tree.numPaths);
-  const slots = new Array<number>(tree.frames.length);
   let slot = tree.heads[path];
   for (let k = tree.frames.length - 1; k >= 0; k--) {
-    slots[k] = slot;
+    yield [k, slot];
     slot = tree.frames[k][slot].parent;
   }
+}
+
+/** Path p's slot on every stored frame: element k is its slot on frame s+1+k. */
+export function pathSlots(tree: MemoryTree, path: number): number[] {
+  const slots = new Array<number>(tree.frames.length);
+  for (const [k, slot] of pathBackwards(tree, path)) slots[k] = slot;
   return slots;
 }
 
