@@ -65,6 +65,24 @@ export class BackendError extends Sam2LongError {
   override readonly code = 'BACKEND';
 }
 
+/** A system program sam2long runs (ffmpeg) that is missing or failed. */
+export class ExternalToolError extends Sam2LongError {
+  override readonly code = 'EXTERNAL_TOOL';
+}
+
+/**
+ * An error the GPU reported (validation, out of memory, internal) or a lost device. On WebGPU such errors
+ * arrive as events while the kernel's output silently stays zeros, so the backend throws this instead.
+ */
+export class GpuError extends Sam2LongError {
+  override readonly code = 'GPU';
+}
+
+/** A worker thread (the frame-encoding pipeline) that could not start, failed, or was closed mid-request. */
+export class WorkerError extends Sam2LongError {
+  override readonly code = 'WORKER';
+}
+
 /** Throws ShapeError unless `shape` equals `expected`; -1 in `expected` matches any size. */
 export function assertShape(what: string, shape: readonly number[], expected: readonly number[]): void {
   const ok = shape.length === expected.length && expected.every((e, i) => e === -1 || e === shape[i]);

@@ -21,3 +21,7 @@ export * as tree from './tree/index.js';
 export { frameSource, listFrameFiles, type FrameSource, type FrameInput, type VideoFrame } from './io/frames.js';
 export { decodeImage } from './io/images.js';
 export { encodePng, decodePng, encodeMaskPng, encodeLabelPng, decodeLabelPng, DAVIS_PALETTE } from './io/png.js';
+export { readVideo, isVideoFile, requireFfmpeg, openMaskVideo, type VideoReader } from './io/video.js';
+export { GifEncoder } from './io/gif.js';
+export { labelMap, renderOverlay, drawLabels, sideBySide, downscale, objectColour, type PromptMarks } from './render/overlay.js';
+export * as evaluation from './eval/index.js';

@@ -4,7 +4,7 @@ import { initBackend } from '../src/backend.js';
 import { decodeImage } from '../src/io/images.js';
 import { encodeMaskPng, encodeRgbPng } from '../src/io/png.js';
 import { ImagePredictor } from '../src/predictor/image-predictor.js';
-import type { RgbImage } from '../src/predictor/transforms.js';
+import { renderOverlay } from '../src/render/overlay.js';
 import { parseBox, parseCommandArgs, parsePoints, requireFile, required, usageError, writeFileAtomic } from './cli-args.js';
 
 const USAGE = `usage: sam2long predict --model <m.safetensors|m.pt> --image <img> (--points <pts> | --box <box>) --out <mask.png>
@@ -24,51 +24,10 @@ Segments one image from clicks and/or a box and writes the mask as a PNG of the 
                      <out>_1.png, <out>_2.png (e.g. mask_0.png for --out mask.png)
   --overlay <file>   also write the image with the (best) mask drawn on it, as a PNG`;
 
-/** SAM's demo blue, blended at half opacity, with a white contour. */
-const OVERLAY_COLOUR = [30, 144, 255] as const;
-const OVERLAY_ALPHA = 0.5;
-const CONTOUR_COLOUR = [255, 255, 255] as const;
-
 /** `dir/mask.png` → `dir/mask_<i>.png`. */
 export function indexedName(file: string, i: number): string {
   const { dir, name, ext } = path.parse(file);
   return path.join(dir, `${name}_${i}${ext || '.png'}`);
-}
-
-/** Mask pixels with a background pixel (or nothing) within `radius` (Chebyshev) on either axis. */
-export function maskContour(mask: Uint8Array, width: number, height: number, radius: number): Uint8Array {
-  const edge = new Uint8Array(mask.length);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (!mask[y * width + x]) continue;
-      search: for (let dy = -radius; dy <= radius; dy++) {
-        for (let dx = -radius; dx <= radius; dx++) {
-          const yy = y + dy;
-          const xx = x + dx;
-          if (yy >= 0 && yy < height && xx >= 0 && xx < width && !mask[yy * width + xx]) {
-            edge[y * width + x] = 1;
-            break search;
-          }
-        }
-      }
-    }
-  }
-  return edge;
-}
-
-/** The image with `mask` tinted and outlined; the contour grows with the image (1 px up to 600 px). */
-export function drawOverlay(image: RgbImage, mask: Uint8Array): Uint8Array {
-  const { width, height } = image;
-  const radius = Math.max(1, Math.round(Math.min(width, height) / 600));
-  const edge = maskContour(mask, width, height, radius);
-  const out = Uint8Array.from(image.data);
-  for (let i = 0; i < width * height; i++) {
-    for (let c = 0; c < 3; c++) {
-      if (edge[i]) out[3 * i + c] = CONTOUR_COLOUR[c];
-      else if (mask[i]) out[3 * i + c] = Math.round((1 - OVERLAY_ALPHA) * image.data[3 * i + c] + OVERLAY_ALPHA * OVERLAY_COLOUR[c]);
-    }
-  }
-  return out;
 }
 
 function argmax(values: number[]): number {
@@ -122,7 +81,8 @@ export async function run(argv: string[]): Promise<number> {
     });
     if (values.overlay !== undefined) {
       const best = argmax(scores);
-      writeFileAtomic(values.overlay, encodeRgbPng(drawOverlay(image, masks[best]), width, height));
+      const marks = [{ objId: 1, points: clicks.points, labels: clicks.labels, box }];
+      writeFileAtomic(values.overlay, encodeRgbPng(renderOverlay(image, masks[best], marks).data, width, height));
       console.log(`overlay (mask ${best}) → ${values.overlay}`);
     }
   } finally {

@@ -1,30 +1,39 @@
 /**
- * `sam2long segment`: a directory of frames + prompts → one DAVIS-style label PNG per frame, by SAM 2
- * greedy tracking or the SAM2Long memory tree.
+ * `sam2long segment`: a video (a directory of frames or a video file) + prompts → one DAVIS-style label PNG
+ * per frame, by SAM 2 greedy tracking or the SAM2Long memory tree; optionally overlay pictures, a preview,
+ * a lossless mask video and SAM2Long's paths side by side; and a summary.json beside the masks.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
-import { InputError, Sam2LongError } from '../src/errors.js';
-import { encodeLabelPng } from '../src/io/png.js';
+import { InputError } from '../src/errors.js';
 import { frameSource } from '../src/io/frames.js';
+import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/io/video.js';
 import { VideoPredictor, processingOrder } from '../src/predictor/video-predictor.js';
 import type { TreeOptions } from '../src/predictor/tree-tracker.js';
 import type { VideoState } from '../src/predictor/video-state.js';
 import {
-  parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required, usageError, writeFileAtomic,
+  parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required, usageError,
 } from './cli-args.js';
 import { Progress } from './progress.js';
+import { DEFAULT_FPS, PREVIEW_MAX_SIDE, SegmentOutputs, SUMMARY_FILE } from './segment-outputs.js';
 
-const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --frames <dir> --out <dir>
+export { labelMap } from '../src/render/overlay.js';
+export { INCOMPLETE_MARKER, MaskDirectory } from './output-dir.js';
+
+const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --frames <dir|video> --out <dir>
                         [--obj <id>] [--frame <i>] (--points <pts> | --box <box>) ...
                         [--tree <P> [--iou-threshold <t>] [--uncertainty <u>]] [--reverse] [--max-frames <n>]
+                        [--overlay <dir>] [--preview <file.gif|file.mp4>] [--mask-video <file.mkv>] [--fps <r>]
+                        [--paths-view <dir> --paths-range <a:b>]
                         [--config <file>] [--overwrite] [--quiet]
 
 Tracks objects through a video given as a directory of frames (00000.jpg, 00001.jpg, ... JPEG or PNG,
-sorted by number) and writes one label PNG per tracked frame into <dir>, named after the frame
-(out/00000.png for frames/00000.jpg). The PNGs use the DAVIS layout: 8-bit palette PNGs whose pixel
-value is the object id, 0 = background. Where two objects' masks overlap, the lower object id wins (as the official vos_inference.py).
+sorted by number) or as a video file (${VIDEO_EXTENSIONS.join(' ')}, decoded by ffmpeg one frame at a time
+as tracking reaches it), and writes one label PNG per tracked frame into <dir>, named after the frame
+(out/00000.png for frames/00000.jpg; a video's frames are named 00000, 00001, ...). The PNGs use the DAVIS
+layout: 8-bit palette PNGs whose pixel value is the object id, 0 = background. Where two objects' masks
+overlap, the lower object id wins (as the official vos_inference.py). <dir>/${SUMMARY_FILE} records the run:
+settings, timing, and per frame each object's score, mask area and (SAM2Long) the final path's slot.
 
 Prompts. --obj and --frame set the object id and the frame of the --points / --box options that
 follow them, until the next --obj / --frame (defaults: object 1, frame 0). Points and a box given
@@ -34,7 +43,8 @@ of object 1 on frame 10:
 
   --model <file>         a converted .safetensors (its .json beside it) or an official .pt checkpoint
   --config <file>        a model config (YAML or JSON) instead of the one beside / detected for the model
-  --frames <dir>         the video frames
+  --frames <dir|file>    the video frames, or a video file (needs ffmpeg; read once, forward: prompts on
+                         one frame only, no --reverse)
   --out <dir>            the output directory (created if missing)
   --obj <id>             object id 1..255 for the prompts that follow
   --frame <i>            frame index (0 = the first frame in the directory) for the prompts that follow
@@ -46,13 +56,25 @@ of object 1 on frame 10:
   --uncertainty <u>      SAM2Long: all |object scores| <= u → keep diverse candidates (default 2)
   --reverse              track backwards, from the last prompted frame to frame 0 (greedy only)
   --max-frames <n>       track at most n frames after the start frame
-  --overwrite            delete the PNGs an earlier run left in <dir> before writing (otherwise an
-                         output directory that holds PNGs is refused)
+  --overlay <dir>        also write each tracked frame with the masks drawn on it: tinted and outlined in
+                         the object's colour (the label PNGs' palette), prompts marked on prompted frames
+                         (clicks green / red, boxes in the object's colour): <dir>/<name>.png
+  --preview <file>       an animated preview of those pictures, at most ${PREVIEW_MAX_SIDE} px: .gif, or .mp4 (needs ffmpeg)
+  --mask-video <file>    also write the label maps as one lossless video: .mkv, FFV1 8-bit grey, pixel value
+                         = object id; its frame k is tracked frame start + k (needs ffmpeg)
+  --fps <r>              frame rate of --preview and --mask-video (default: the input video's, else ${DEFAULT_FPS})
+  --paths-view <dir>     SAM2Long: for each frame of --paths-range, the P paths alive after its last frame
+                         side by side (path 0, the best, on the left), each traced back: where the panels
+                         differ, the paths diverge. <dir>/<name>.png, written when tracking ends
+  --paths-range <a:b>    the frames a..b (inclusive) of --paths-view
+  --overwrite            delete the PNGs an earlier run left in <dir> (and the picture directories) before
+                         writing (otherwise an output directory that holds PNGs is refused)
   --quiet                no progress line on stderr
 
 Tracking starts at the first prompted frame (the last with --reverse); frames before it are not
 written. While the masks are being written, <dir>/.incomplete exists; it is removed when the run
-completes and says why when the run failed, so a directory with .incomplete is never a finished result.`;
+completes and says why when the run failed, so a directory with .incomplete is never a finished result.
+ffmpeg: Debian/Ubuntu \`apt-get install ffmpeg\`, macOS \`brew install ffmpeg\`; SAM2LONG_FFMPEG names another program.`;
 
 /** One prompt: the clicks and/or box of one object on one frame. */
 export interface SegmentPrompt {
@@ -109,76 +131,6 @@ export function collectPrompts(tokens: readonly PromptToken[], usage: string): S
   return [...prompts.values()];
 }
 
-/** A DAVIS label map: index = object id, 0 = background; painted from the highest id down so the lowest id wins overlaps, as the official vos_inference.py does. */
-export function labelMap(objIds: readonly number[], masks: readonly Uint8Array[], numPixels: number): Uint8Array {
-  const labels = new Uint8Array(numPixels);
-  const byId = objIds.map((id, i) => ({ id, mask: masks[i] })).sort((a, b) => b.id - a.id);
-  for (const { id, mask } of byId) {
-    for (let p = 0; p < numPixels; p++) if (mask[p]) labels[p] = id;
-  }
-  return labels;
-}
-
-/** Marks a directory as being written; removed when the run completes. */
-export const INCOMPLETE_MARKER = '.incomplete';
-
-/**
- * The output directory of one run. It is touched only when the first mask is written; from then until
- * `complete()`, INCOMPLETE_MARKER says the set of PNGs is not finished, and each PNG appears under its
- * final name only once it is whole.
- */
-export class MaskDirectory {
-  private opened = false;
-  written = 0;
-
-  /** Refuses a directory that holds PNGs (or the marker of an unfinished run) unless `overwrite`. */
-  constructor(readonly dir: string, private readonly overwrite: boolean) {
-    if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new InputError(`output '${dir}' exists and is not a directory`);
-    const stale = this.staleFiles();
-    if (stale.length && !overwrite) {
-      throw new InputError(`output directory '${dir}' already holds ${stale.length} mask file(s) (e.g. '${stale[0]}'); ` +
-        'pass --overwrite to replace them, or choose another directory');
-    }
-  }
-
-  /** PNGs, the marker and partial files: what a run writes, so what would mix with its output. */
-  private staleFiles(): string[] {
-    if (!fs.existsSync(this.dir)) return [];
-    return fs.readdirSync(this.dir).filter((f) => /\.png$/i.test(f) || /\.partial$/.test(f) || f === INCOMPLETE_MARKER).sort();
-  }
-
-  private open(): void {
-    try {
-      fs.mkdirSync(this.dir, { recursive: true });
-      if (this.overwrite) for (const f of this.staleFiles()) fs.rmSync(path.join(this.dir, f));
-      fs.writeFileSync(this.marker, `sam2long segment started writing this directory at ${new Date().toISOString()}.\n` +
-        'While this file exists the masks here are not a finished result.\n');
-    } catch (err) {
-      throw new Sam2LongError(`cannot write to '${this.dir}': ${(err as Error).message}`);
-    }
-    this.opened = true;
-  }
-
-  get marker(): string {
-    return path.join(this.dir, INCOMPLETE_MARKER);
-  }
-
-  write(name: string, png: Uint8Array): void {
-    if (!this.opened) this.open();
-    writeFileAtomic(path.join(this.dir, `${name}.png`), png);
-    this.written++;
-  }
-
-  complete(): void {
-    if (this.opened) fs.rmSync(this.marker);
-  }
-
-  /** Leaves the marker, with the reason, when the run stops early. */
-  fail(reason: string): void {
-    if (this.opened) fs.appendFileSync(this.marker, `The run failed after ${this.written} mask(s): ${reason}\n`);
-  }
-}
-
 /** `--tree` and its options → TreeOptions, or false for greedy tracking. */
 function treeOptions(values: { tree?: string; 'iou-threshold'?: string; uncertainty?: string; reverse?: boolean }): Partial<TreeOptions> | false {
   if (values.tree === undefined) {
@@ -209,7 +161,7 @@ async function addPrompts(predictor: VideoPredictor, state: VideoState, prompts:
 }
 
 /** Tracks and writes every final result; returns the number of frames tracked. */
-async function track(predictor: VideoPredictor, state: VideoState, out: MaskDirectory, opts: {
+async function track(predictor: VideoPredictor, state: VideoState, outputs: SegmentOutputs, opts: {
   startFrame: number; reverse: boolean; maxFrames?: number; progress: Progress | null;
 }): Promise<number> {
   const { width, height } = state.frames;
@@ -218,12 +170,75 @@ async function track(predictor: VideoPredictor, state: VideoState, out: MaskDire
   for await (const r of predictor.propagate(state, { startFrame, reverse, maxFrames })) {
     if (!seen.has(r.frame)) {
       seen.add(r.frame);
+      outputs.summary.seen(r.frame);
       opts.progress?.tick();
     }
     // SAM2Long yields a provisional mask online and the final (hindsight) one later: only final ones are written.
-    if (r.final) out.write(r.name, encodeLabelPng(labelMap(r.objIds, r.masks, width * height), width, height));
+    if (r.final) await outputs.add(r, width, height);
   }
   return seen.size;
+}
+
+/** The options of the pictures and videos written besides the masks. */
+interface OutputOptions {
+  overlay?: string;
+  preview?: string;
+  maskVideo?: string;
+  fps?: number;
+  pathsView?: { dir: string; first: number; last: number };
+}
+
+/** `a:b` → [a, b], frame indices with a ≤ b. */
+function parseRange(text: string, option: string): [number, number] {
+  const parts = text.split(':');
+  if (parts.length !== 2) throw new InputError(`${option} '${text}': expected a:b (first and last frame, inclusive)`);
+  const [a, b] = parts.map((p) => parseInteger(p, `${option} '${text}'`, 0));
+  if (a > b) throw new InputError(`${option} '${text}': the first frame is after the last`);
+  return [a, b];
+}
+
+function outputOptions(values: {
+  out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
+}, tree: boolean, reverse: boolean): OutputOptions {
+  const o: OutputOptions = { overlay: values.overlay, preview: values.preview, maskVideo: values['mask-video'] };
+  if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw usageError(`--preview '${o.preview}': use a .gif or .mp4 file`, USAGE);
+  if (o.maskVideo !== undefined && path.extname(o.maskVideo).toLowerCase() !== '.mkv') {
+    throw usageError(`--mask-video '${o.maskVideo}': use a .mkv file (lossless FFV1 in Matroska)`, USAGE);
+  }
+  if (reverse && (o.preview !== undefined || o.maskVideo !== undefined)) {
+    throw usageError('--preview and --mask-video follow the video forward: they do not go with --reverse', USAGE);
+  }
+  if (values.fps !== undefined) {
+    o.fps = parseNumber(values.fps, '--fps');
+    if (!(o.fps > 0)) throw new InputError(`--fps: ${o.fps} must be > 0`);
+  }
+  const view = values['paths-view'];
+  const range = values['paths-range'];
+  if ((view === undefined) !== (range === undefined)) throw usageError('--paths-view and --paths-range go together', USAGE);
+  if (view !== undefined && range !== undefined) {
+    if (!tree) throw usageError('--paths-view shows SAM2Long paths: use it with --tree <P>', USAGE);
+    const [first, last] = parseRange(range, '--paths-range');
+    o.pathsView = { dir: view, first, last };
+  }
+  const dirs = [values.out, o.overlay, o.pathsView?.dir].filter((d): d is string => d !== undefined).map((d) => path.resolve(d));
+  if (new Set(dirs).size !== dirs.length) throw usageError('--out, --overlay and --paths-view must be different directories', USAGE);
+  return o;
+}
+
+/** A video file is read once, forward: prompts on one frame, forward tracking. */
+function checkVideoInput(prompts: readonly SegmentPrompt[], reverse: boolean): void {
+  if (reverse) throw usageError('--reverse needs a directory of frames: a video file is read forward only', USAGE);
+  const frames = new Set(prompts.map((p) => p.frame));
+  if (frames.size > 1) {
+    throw usageError(`prompts on frames ${[...frames].join(', ')}: a video file is read once, forward, so prompts go on one frame ` +
+      '(or extract its frames to a directory first: ffmpeg -i video.mp4 frames/%05d.png)', USAGE);
+  }
+}
+
+/** Frames to track, for the progress bar (Infinity when the video's length is not known). */
+function framesToTrack(startFrame: number, maxFrames: number | undefined, numFrames: number, reverse: boolean): number {
+  if (maxFrames === undefined && !Number.isFinite(numFrames)) return Infinity;
+  return [...processingOrder(startFrame, maxFrames ?? numFrames, numFrames, reverse)].length;
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -243,6 +258,12 @@ export async function run(argv: string[]): Promise<number> {
       uncertainty: { type: 'string' },
       reverse: { type: 'boolean' },
       'max-frames': { type: 'string' },
+      overlay: { type: 'string' },
+      preview: { type: 'string' },
+      'mask-video': { type: 'string' },
+      fps: { type: 'string' },
+      'paths-view': { type: 'string' },
+      'paths-range': { type: 'string' },
       overwrite: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       help: { type: 'boolean', short: 'h' },
@@ -255,43 +276,63 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const model = required(values.model, '--model', USAGE);
-  const framesDir = required(values.frames, '--frames', USAGE);
+  const framesArg = required(values.frames, '--frames', USAGE);
   const outDir = required(values.out, '--out', USAGE);
   const prompts = collectPrompts(tokens, USAGE);
   const tree = treeOptions(values);
   const reverse = values.reverse ?? false;
   const maxFrames = values['max-frames'] !== undefined ? parseInteger(values['max-frames'], '--max-frames', 0) : undefined;
+  const extra = outputOptions({ ...values, out: outDir }, tree !== false, reverse);
+  const video = isVideoFile(framesArg);
+  if (video) {
+    checkVideoInput(prompts, reverse);
+    requireFile(framesArg, 'video file');
+  }
   requireFile(model, 'model file');
   if (values.config !== undefined) requireFile(values.config, 'config file');
-  const out = new MaskDirectory(outDir, values.overwrite ?? false);
+  if (video || extra.maskVideo !== undefined || /\.mp4$/i.test(extra.preview ?? '')) requireFfmpeg();
+  const reader: VideoReader | null = video ? readVideo(framesArg) : null;
   // Listing the frames first reports a bad directory before the (slow) model load; frames decode later.
-  const frames = frameSource(framesDir);
+  const frames = frameSource(reader ?? framesArg);
+  const probed = video ? probeVideo(framesArg) : {};
+  const pathways = tree ? tree.pathways as number : 0;
+  const outputs = new SegmentOutputs({
+    masks: outDir, overwrite: values.overwrite ?? false, input: framesArg, prompts, overlay: extra.overlay, preview: extra.preview,
+    maskVideo: extra.maskVideo, fps: extra.fps ?? probed.fps ?? DEFAULT_FPS, pathsView: extra.pathsView && { ...extra.pathsView, pathways },
+  }, {
+    model, input: framesArg, mode: tree ? 'sam2long' : 'sam2', reverse, prompts,
+    tree: tree ? { pathways, iouThreshold: tree.iouThreshold, uncertainty: tree.uncertainty } : undefined,
+    outputs: { masks: outDir, overlay: extra.overlay, preview: extra.preview, maskVideo: extra.maskVideo, pathsView: extra.pathsView?.dir },
+  });
 
   await initBackend();
-  const predictor = await VideoPredictor.fromCheckpoint(model, { config: values.config, tree });
+  const predictor = await VideoPredictor.fromCheckpoint(model, { config: values.config, tree: tree && { ...tree, ...outputs.treeHooks() } });
   let state: VideoState | undefined;
   let progress: Progress | null = null;
+  const out = outputs.masks;
   try {
     state = await predictor.initState(frames);
-    const started = performance.now();
-    await addPrompts(predictor, state, prompts);
     const promptFrames = prompts.map((p) => p.frame);
     const startFrame = reverse ? Math.max(...promptFrames) : Math.min(...promptFrames);
-    const total = [...processingOrder(startFrame, maxFrames ?? state.numFrames, state.numFrames, reverse)].length;
+    await addPrompts(predictor, state, prompts);
+    const total = framesToTrack(startFrame, maxFrames, video ? probed.frames ?? Infinity : state.numFrames, reverse);
     progress = values.quiet ? null : new Progress({ label: tree ? `segment (SAM2Long P=${tree.pathways})` : 'segment', total });
-    const tracked = await track(predictor, state, out, { startFrame, reverse, maxFrames, progress });
+    const started = performance.now();
+    outputs.summary.startTracking({ width: state.frames.width, height: state.frames.height, objects: state.objIds, startFrame });
+    const tracked = await track(predictor, state, outputs, { startFrame, reverse, maxFrames, progress });
     progress?.finish();
-    out.complete();
     const seconds = (performance.now() - started) / 1000;
+    for (const note of await outputs.complete(predictor, state)) console.log(note);
     console.log(`wrote ${out.written} mask(s) for objects ${state.objIds.join(', ')} to ${outDir} ` +
       `(${tracked} frames in ${seconds.toFixed(1)} s, ${(tracked / seconds).toFixed(1)} frames/s)`);
   } catch (err) {
     progress?.finish();
-    const reason = (err as Error).message;
-    out.fail(reason);
+    outputs.fail((err as Error).message);
     if (out.written) console.error(`sam2long segment: stopped after ${out.written} mask(s); '${out.marker}' marks '${outDir}' as unfinished`);
     throw err;
   } finally {
+    outputs.close();
+    reader?.close();
     state?.dispose();
     predictor.model.dispose();
   }

@@ -75,6 +75,11 @@ export class SourceFrames implements FrameProvider {
     return this.last as VideoFrame;
   }
 
+  /** Stops a stream's producer (e.g. an ffmpeg pipe) when the state is disposed before its end. */
+  close(): void {
+    void this.iterator?.return?.();
+  }
+
   // → [1, S, S, 3]
   async input(i: number): Promise<tf.Tensor4D> {
     return preprocessVideoFrame((await this.frame(i)).image, this.imageSize);

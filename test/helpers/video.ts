@@ -68,8 +68,9 @@ export interface RunComparison {
  * Compares results against a golden run: low-res logits (where the reference is not −1024) within
  * `logitTol`, object scores within `scoreTol`, binarized video masks IoU ≥ 0.99 on every frame.
  * `objectIndex` picks the object of a multi-object result; `goldenFrame` maps into object-major tensors.
+ * `frames`: the run covered only the golden run's first `frames` frames.
  */
-export function compareRun(rel: string, results: FrameResult[], opts: { logitTol: number; scoreTol: number; objectIndex?: number; objectMajor?: boolean }): RunComparison {
+export function compareRun(rel: string, results: FrameResult[], opts: { logitTol: number; scoreTol: number; objectIndex?: number; objectMajor?: boolean; frames?: number }): RunComparison {
   const g = golden(rel);
   const lowRes = g.read('low_res_logits');
   const packed = g.read('video_res_mask_packbits');
@@ -78,7 +79,8 @@ export function compareRun(rel: string, results: FrameResult[], opts: { logitTol
   const numFrames = opts.objectMajor ? lowRes.shape[1] : lowRes.shape[0];
   const [h4, w4] = lowRes.shape.slice(-2);
   const [H, W8] = packed.shape.slice(-2);
-  assert.equal(results.length, numFrames, `${rel}: ${results.length} results for ${numFrames} frames`);
+  const expectedFrames = Math.min(opts.frames ?? numFrames, numFrames);
+  assert.equal(results.length, expectedFrames, `${rel}: ${results.length} results for ${expectedFrames} frames`);
   const ious: number[] = [];
   let maxLogitDiff = 0;
   let maxScoreDiff = 0;
