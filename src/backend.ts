@@ -1,16 +1,26 @@
 /**
  * Picks and initialises the tfjs backend once per process.
- * Node order: tensorflow (tfjs-node-gpu / tfjs-node, when the user installed one) → wasm → cpu.
- * `SAM2LONG_BACKEND=cpu|wasm|tensorflow|webgl` (or the `name` argument) forces one; a forced backend that
- * cannot start is a BackendError, never a silent fallback.
+ * Node order: tensorflow (tfjs-node-gpu / tfjs-node, when the user installed one) → webgpu (Dawn through the
+ * optional `webgpu` package, on a hardware adapter only) → wasm → cpu.
+ * `SAM2LONG_BACKEND=cpu|wasm|tensorflow|webgpu|webgl` (or the `name` argument) forces one; a forced backend
+ * that cannot start is a BackendError, never a silent fallback. Forced webgpu also accepts a software adapter.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from './errors.js';
+import { mayHaveGpu, noAdapterHint, startWebGpu } from './backend-webgpu.js';
 
-export const BACKEND_NAMES = ['tensorflow', 'wasm', 'cpu', 'webgl'] as const;
+export { maxTensorBytes } from './backend-limits.js';
+export { webGpuAdapter, type WebGpuAdapterSummary } from './backend-webgpu.js';
+
+export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu', 'webgl'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
+
+export interface BackendOptions {
+  /** Options for Dawn (webgpu): 'backend=vulkan', 'adapter=NAME', ... Default: SAM2LONG_DAWN_FLAGS. */
+  dawnFlags?: readonly string[];
+}
 
 /** Packages that provide the native 'tensorflow' backend, best first. */
 const NATIVE_PACKAGES = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
@@ -29,8 +39,25 @@ async function tryNative(): Promise<boolean> {
   return false;
 }
 
-async function start(name: BackendName): Promise<boolean> {
+/**
+ * Registers the 'webgpu' backend on Dawn. Unforced, only where a GPU device exists and only on a hardware
+ * adapter (a software one is slower than wasm); forced, a missing adapter is an error that says what to install.
+ */
+async function tryWebGpu(forced: boolean, options: BackendOptions): Promise<boolean> {
+  if (!forced && !mayHaveGpu()) return false;
+  try {
+    if (await startWebGpu({ dawnFlags: options.dawnFlags, allowSoftware: forced })) return true;
+  } catch (err) {
+    if (forced) throw err;
+    return false;
+  }
+  if (forced) throw new BackendError(`backend 'webgpu' is not available here: ${noAdapterHint(true)}`);
+  return false;
+}
+
+async function start(name: BackendName, forced = false, options: BackendOptions = {}): Promise<boolean> {
   if (name === 'tensorflow' && !(await tryNative())) return false;
+  if (name === 'webgpu' && !(await tryWebGpu(forced, options))) return false;
   if (name === 'webgl') {
     try {
       await import('@tensorflow/tfjs-backend-webgl' as string);
@@ -56,7 +83,7 @@ function requested(name?: string): BackendName | undefined {
 }
 
 /** Initialises the backend (forced by `name` or SAM2LONG_BACKEND, else the best available) and returns its name. */
-export function initBackend(name?: BackendName): Promise<BackendName> {
+export function initBackend(name?: BackendName, options: BackendOptions = {}): Promise<BackendName> {
   let forced: BackendName | undefined;
   try {
     forced = requested(name);
@@ -67,20 +94,20 @@ export function initBackend(name?: BackendName): Promise<BackendName> {
   if (forced && ready) {
     return ready.then(async (current) => {
       if (current === forced) return current;
-      if (!(await start(forced))) throw new BackendError(`backend '${forced}' is not available here`);
+      if (!(await start(forced, true, options))) throw new BackendError(`backend '${forced}' is not available here`);
       return forced;
     });
   }
   ready ??= (async () => {
     if (forced) {
-      if (!(await start(forced))) {
+      if (!(await start(forced, true, options))) {
         const hint = forced === 'tensorflow' ? ' (install @tensorflow/tfjs-node or @tensorflow/tfjs-node-gpu)' : '';
         throw new BackendError(`backend '${forced}' is not available here${hint}`);
       }
       return forced;
     }
-    for (const candidate of ['tensorflow', 'wasm', 'cpu'] as const) {
-      if (await start(candidate)) return candidate;
+    for (const candidate of ['tensorflow', 'webgpu', 'wasm', 'cpu'] as const) {
+      if (await start(candidate, false, options)) return candidate;
     }
     throw new BackendError('no tfjs backend could be initialised');
   })();
@@ -89,7 +116,7 @@ export function initBackend(name?: BackendName): Promise<BackendName> {
 }
 
 /** Switches to `name` for the rest of the process (tests use it to run one op on cpu and on wasm). */
-export async function useBackend(name: BackendName): Promise<void> {
-  if (!(await start(name))) throw new BackendError(`backend '${name}' is not available here`);
+export async function useBackend(name: BackendName, options: BackendOptions = {}): Promise<void> {
+  if (!(await start(name, true, options))) throw new BackendError(`backend '${name}' is not available here`);
   ready = Promise.resolve(name);
 }

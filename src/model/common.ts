@@ -3,6 +3,7 @@
  * Hot products are shaped for the fast path of tfjs-wasm (XNNPACK): plain 2-D, non-transposed matMul.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { maxTensorBytes } from '../backend-limits.js';
 import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './weights.js';
 
 /** nn.Linear over the last axis, as one 2-D matMul. */
@@ -132,6 +133,15 @@ export interface AttentionOptions {
 const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
 
 /**
+ * Query rows per attention chunk: one [rows × keys] float32 score block stays under `maxElements` and under
+ * the largest tensor the backend can bind (a WebGPU device's limit).
+ */
+export function scoreChunkRows(nq: number, nk: number, maxElements = DEFAULT_MAX_SCORE_ELEMENTS): number {
+  const elements = Math.min(maxElements, Math.floor(maxTensorBytes() / 4));
+  return Math.max(1, Math.min(nq, Math.floor(elements / Math.max(1, nk))));
+}
+
+/**
  * Splits [B, N, H·d] into one 2-D [N, d] block per (batch, head), batch-major. With several blocks the
  * tensor is transposed once to heads-first and each block taken with gather: on wasm `slice` reads its
  * whole source per call, so per-head slicing would cost B·H full copies.
@@ -160,8 +170,7 @@ export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
     const [batch, nq, qc] = q.shape;
     const nk = k.shape[1];
     const d = qc / numHeads;
-    const maxElements = options.maxScoreElements ?? DEFAULT_MAX_SCORE_ELEMENTS;
-    const chunk = Math.max(1, Math.min(nq, Math.floor(maxElements / Math.max(1, nk))));
+    const chunk = scoreChunkRows(nq, nk, options.maxScoreElements);
     const qs = headBlocks(tf.mul(q, 1 / Math.sqrt(d)) as tf.Tensor3D, numHeads);
     const kTs = headBlocks(k, numHeads, true);
     const vs = headBlocks(v, numHeads);

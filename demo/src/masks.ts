@@ -1,0 +1,76 @@
+/**
+ * Masks out of the page: per-frame label maps (DAVIS layout: value = object id, 0 = background) as
+ * palette PNGs in a zip, the files `sam2long segment` writes and `sam2long eval` reads.
+ * The library's PNG encoder sits on node:zlib, so the page writes its PNGs with fflate.
+ */
+import { zipSync, zlibSync } from 'fflate';
+
+/** The DAVIS / PASCAL VOC colour of label `id`: the bits of id spread over the high bits of R, G and B. */
+function labelColor(id: number): [number, number, number] {
+  const rgb: [number, number, number] = [0, 0, 0];
+  for (let bit = 0, c = id; c > 0; bit++, c >>= 3) {
+    for (let ch = 0; ch < 3; ch++) rgb[ch] |= ((c >> ch) & 1) << (7 - bit);
+  }
+  return rgb;
+}
+
+/** One label map from per-object binary masks; the lowest object id wins where masks overlap. */
+export function labelMap(objIds: readonly number[], masks: readonly Uint8Array[], numPixels: number): Uint8Array {
+  const labels = new Uint8Array(numPixels);
+  const order = objIds.map((id, i) => [id, i] as const).sort((a, b) => b[0] - a[0]);
+  for (const [id, i] of order) {
+    const mask = masks[i];
+    for (let p = 0; p < numPixels; p++) if (mask[p]) labels[p] = id;
+  }
+  return labels;
+}
+
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Uint8Array): Uint8Array {
+  const out = new Uint8Array(12 + data.length);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, data.length);
+  for (let i = 0; i < 4; i++) out[4 + i] = type.charCodeAt(i);
+  out.set(data, 8);
+  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
+  return out;
+}
+
+/** A label map as an 8-bit palette PNG with the DAVIS palette (every row filter 0). */
+export function labelPng(labels: Uint8Array, width: number, height: number): Uint8Array {
+  const raw = new Uint8Array(height * (width + 1));
+  for (let y = 0; y < height; y++) raw.set(labels.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
+  const header = new Uint8Array(13);
+  const view = new DataView(header.buffer);
+  view.setUint32(0, width);
+  view.setUint32(4, height);
+  header[8] = 8; // bit depth
+  header[9] = 3; // palette colour type
+  const palette = new Uint8Array(256 * 3);
+  for (let id = 0; id < 256; id++) palette.set(labelColor(id), id * 3);
+  const parts = [
+    Uint8Array.of(137, 80, 78, 71, 13, 10, 26, 10),
+    chunk('IHDR', header), chunk('PLTE', palette), chunk('IDAT', zlibSync(raw)), chunk('IEND', new Uint8Array(0)),
+  ];
+  const png = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((offset, p) => (png.set(p, offset), offset + p.length), 0);
+  return png;
+}
+
+/** A zip of `<folder>/<name>.png` label PNGs (stored: PNG data is already compressed). */
+export function masksZip(folder: string, frames: Iterable<{ name: string; labels: Uint8Array }>, width: number, height: number): Uint8Array {
+  const files: Record<string, Uint8Array> = {};
+  for (const f of frames) files[`${folder}/${f.name}.png`] = labelPng(f.labels, width, height);
+  return zipSync(files, { level: 0 });
+}

@@ -1,0 +1,97 @@
+/**
+ * The browser entry stays free of Node: no chain of static imports from src/browser.ts reaches a Node
+ * built-in or a Node-only package, and every module it reaches only through a dynamic import is either
+ * browser-safe or one the demo's bundler replaces with an explanatory stub (demo/node-only.ts).
+ * A static check over the sources, so `npm test` catches a regression without building the demo.
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { NODE_ONLY_MODULES, NODE_ONLY_PACKAGES, isNodeBuiltin } from '../../demo/node-only.js';
+
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
+
+interface ModuleImports {
+  /** Imports that load at run time (type-only imports are erased). */
+  static: string[];
+  dynamic: string[];
+}
+
+function typeOnly(node: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
+  if (ts.isExportDeclaration(node)) return node.isTypeOnly;
+  const clause = node.importClause;
+  if (!clause) return false;
+  if (clause.isTypeOnly) return true;
+  const named = clause.namedBindings;
+  return !clause.name && !!named && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+}
+
+function importsOf(file: string): ModuleImports {
+  const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+  const out: ModuleImports = { static: [], dynamic: [] };
+  const visit = (node: ts.Node): void => {
+    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      if (!typeOnly(node)) out.static.push(node.moduleSpecifier.text);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const [arg] = node.arguments;
+      if (arg && ts.isStringLiteral(arg)) out.dynamic.push(arg.text);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return out;
+}
+
+/** A relative specifier as the .ts file it names. */
+function resolveLocal(from: string, spec: string): string {
+  return path.resolve(path.dirname(from), spec).replace(/\.js$/, '.ts');
+}
+
+function isNodeOnlyPackage(spec: string): boolean {
+  return isNodeBuiltin(spec) || NODE_ONLY_PACKAGES.includes(spec) || spec.startsWith('@tensorflow/tfjs-node');
+}
+
+/** Walks static imports from `entry`: the modules reached, each Node-only import with its chain, and the dynamic imports met. */
+function staticClosure(entry: string): { modules: Set<string>; nodeImports: string[]; dynamic: Map<string, string> } {
+  const modules = new Set<string>();
+  const nodeImports: string[] = [];
+  const dynamic = new Map<string, string>();
+  const walk = (file: string, chain: string[]): void => {
+    if (modules.has(file)) return;
+    modules.add(file);
+    const imports = importsOf(file);
+    const here = [...chain, path.relative(SRC, file)];
+    for (const spec of imports.static) {
+      if (spec.startsWith('.')) walk(resolveLocal(file, spec), here);
+      else if (isNodeOnlyPackage(spec)) nodeImports.push(`${here.join(' → ')} → ${spec}`);
+    }
+    for (const spec of imports.dynamic) {
+      if (spec.startsWith('.')) dynamic.set(resolveLocal(file, spec), here.join(' → '));
+    }
+  };
+  walk(entry, []);
+  return { modules, nodeImports, dynamic };
+}
+
+describe('browser entry (src/browser.ts)', () => {
+  const entry = path.join(SRC, 'browser.ts');
+
+  it('reaches no Node built-in or Node-only package through static imports', () => {
+    const { modules, nodeImports } = staticClosure(entry);
+    assert.ok(modules.size > 20, `only ${modules.size} modules reached: the walk is broken`);
+    assert.deepEqual(nodeImports, [], `Node-only imports on the browser path:\n${nodeImports.join('\n')}`);
+  });
+
+  it('loads a Node-only module only through a dynamic import that the demo build replaces with a stub', () => {
+    const { dynamic } = staticClosure(entry);
+    const unsafe = [...dynamic].flatMap(([target, chain]) => {
+      const rel = path.relative(SRC, target).split(path.sep).join('/');
+      if (NODE_ONLY_MODULES.includes(rel)) return [];
+      const { nodeImports } = staticClosure(target);
+      return nodeImports.length ? [`${chain} ⇢ import('${rel}'): ${nodeImports[0]}`] : [];
+    });
+    assert.deepEqual(unsafe, [], `dynamic imports of Node-only modules not stubbed in demo/node-only.ts:\n${unsafe.join('\n')}`);
+  });
+});
