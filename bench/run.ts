@@ -1,0 +1,222 @@
+/**
+ * The benchmark suite (`npm run bench`; not part of `npm test`). See bench/README.md.
+ *
+ *   npm run bench                  SAM 2.1 tiny (random weights) at 1024 and 512 px on wasm (and on the backend
+ *                                  the library picks by itself, when another): per-module and per-frame timings,
+ *                                  GFLOP/s, memory, hot spots; per-frame video timings (greedy, P=1, 3, 5) on the
+ *                                  golden mini model and on tiny at 256 px with a synthetic video. JSON to bench/results/.
+ *   npm run bench -- --quick       the golden mini model only: everything on wasm, the modules on cpu (CI smoke,
+ *                                  ~25 s); no JSON unless --out.
+ *
+ * Options: --sizes 1024,512  --backends wasm,cpu  --paths 3  --reps N  --warmup N  --video-size 256
+ *          --video-frames 14  --video-modes greedy,1,3,5  --no-model  --no-video  --out DIR
+ * Every job runs in a Node process of its own, so its peak RSS is its own.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { BACKEND_NAMES, initBackend, type BackendName } from '../src/backend.js';
+import { modelFlops, total } from './flops.js';
+import { MODULE_UNITS, benchModelUnits, type ModelBenchResult, type UnitName } from './model-bench.js';
+import { PYTORCH_SOURCE } from './reference.js';
+import { formatHotSpots, formatModelBench, formatVideoBench, loadWarning } from './report.js';
+import { REPO, fullBank, tinyConfig, type BenchModelName } from './synthetic.js';
+import { benchVideo, type VideoBenchResult, type VideoMode } from './video-bench.js';
+
+/** The pure-JS cpu backend's throughput (perf README): what makes it impractical at real sizes. */
+const CPU_GFLOP_PER_S = 0.3;
+/** Frames of video1 the --quick video benchmark tracks. */
+const QUICK_VIDEO_FRAMES = 10;
+/** The cpu backend runs real sizes only when asked for by name. */
+const CPU_MAX_DEFAULT_SIZE = 256;
+
+type Job =
+  | { kind: 'model'; model: BenchModelName; imageSize: number; backend: BackendName; paths: number; reps: number; warmup: number; units?: UnitName[] }
+  | { kind: 'video'; model: BenchModelName; imageSize: number; backend: BackendName; frames: number; modes: VideoMode[] };
+
+type JobResult = { job: Job; model?: ModelBenchResult; video?: VideoBenchResult; error?: string };
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+
+async function runJob(job: Job): Promise<ModelBenchResult | VideoBenchResult> {
+  await initBackend(job.backend);
+  const log = (line: string) => console.log(line);
+  if (job.kind === 'model') return benchModelUnits({ ...job, log });
+  return benchVideo({ ...job, log });
+}
+
+/** Runs `job` in a child process and reads back its result. */
+function spawnJob(job: Job): JobResult {
+  const resultFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-bench-')), 'result.json');
+  const where = job.model === 'mini' ? 'mini' : `tiny ${job.imageSize} px`;
+  console.log(`\n== ${job.kind} benchmark: ${where} on ${job.backend}`);
+  const child = spawnSync(process.execPath, ['--import', 'tsx', THIS_FILE, '--job', JSON.stringify(job), '--result', resultFile], {
+    cwd: REPO, stdio: 'inherit',
+  });
+  try {
+    if (child.status !== 0) return { job, error: `exit ${child.status ?? child.signal}` };
+    const result = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
+    return job.kind === 'model' ? { job, model: result } : { job, video: result };
+  } finally {
+    fs.rmSync(path.dirname(resultFile), { recursive: true, force: true });
+  }
+}
+
+function machine() {
+  const git = (args: string[]) => {
+    try {
+      return execFileSync('git', args, { cwd: REPO, encoding: 'utf8' }).trim();
+    } catch {
+      return null;
+    }
+  };
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    memoryBytes: os.totalmem(),
+    /** 1, 5 and 15 min load averages when the results were written: above the core count, timings are inflated. */
+    loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    node: process.version,
+    tfjs: tf.version_core,
+    commit: git(['rev-parse', 'HEAD']),
+    dirty: (git(['status', '--porcelain', '--untracked-files=no']) ?? '') !== '',
+  };
+}
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+/**
+ * The jobs the options ask for. Without --backends: wasm, and `best` (the backend the library picks by itself)
+ * when it is another one (tensorflow with tfjs-node installed, webgpu on a hardware GPU); cpu only where it
+ * finishes in reasonable time (what is left out is listed in `skipped`).
+ */
+function planJobs(values: Record<string, string | boolean | undefined>, best: BackendName): { jobs: Job[]; skipped: string[] } {
+  const quick = values.quick === true;
+  const paths = Number(values.paths);
+  const modes = list(values['video-modes'] as string).map((m): VideoMode => (m === 'greedy' ? 'greedy' : Number(m)));
+  const named = values.backends !== undefined;
+  const backends = (named ? list(values.backends as string) : quick ? ['wasm', 'cpu'] : ['wasm', ...(best !== 'wasm' && best !== 'cpu' ? [best] : [])]) as BackendName[];
+  for (const b of backends) if (!(BACKEND_NAMES as readonly string[]).includes(b)) throw new Error(`unknown backend '${b}'`);
+  const jobs: Job[] = [];
+  const skipped: string[] = [];
+  // At 1024 px one run takes seconds to minutes: the profiled run is the only warm-up and one timed run follows.
+  const reps = (size: number) => (values.reps !== undefined ? Number(values.reps) : size > 512 ? 1 : 3);
+  const warmup = (size: number) => (values.warmup !== undefined ? Number(values.warmup) : size > 512 ? 0 : 1);
+  const runsHere = (backend: BackendName, size: number, what: string, gflop: number) => {
+    if (backend !== 'cpu' || named || size <= CPU_MAX_DEFAULT_SIZE) return true;
+    skipped.push(`cpu backend, ${what}: ~${Math.round(gflop / CPU_GFLOP_PER_S / 60)} min for one pass at ${CPU_GFLOP_PER_S} GFLOP/s (pass --backends cpu to run it)`);
+    return false;
+  };
+  if (quick) {
+    // One timed run after the profiled one, the first QUICK_VIDEO_FRAMES frames of video1; cpu (~50× slower) times the modules only.
+    for (const backend of backends) {
+      const cpu = backend === 'cpu' && !named;
+      if (values['no-model'] !== true) {
+        jobs.push({ kind: 'model', model: 'mini', imageSize: 256, backend, paths, reps: 1, warmup: cpu ? 0 : 1, ...(cpu ? { units: MODULE_UNITS } : {}) });
+      }
+      if (values['no-video'] !== true && !cpu) jobs.push({ kind: 'video', model: 'mini', imageSize: 256, backend, frames: QUICK_VIDEO_FRAMES, modes });
+    }
+    if (!named) skipped.push('cpu backend in --quick: frames and video (pass --backends cpu to run them)');
+    return { jobs, skipped };
+  }
+  const allBackends = named ? backends : [...backends, 'cpu' as BackendName];
+  if (values['no-model'] !== true) {
+    for (const size of list(values.sizes as string).map(Number)) {
+      const cfg = tinyConfig(size);
+      const bank = fullBank(cfg);
+      const f = modelFlops(cfg, bank.tokens, bank.pointerTokens, paths, 'reference');
+      const gflop = (total(f.imageEncoder) * 2 + total(f.memoryAttention) * 2 + total(f.greedyFrame) + total(f.treeFrame)) / 1e9;
+      for (const backend of allBackends) {
+        if (runsHere(backend, size, `tiny model benchmark at ${size} px`, gflop)) jobs.push({ kind: 'model', model: 'tiny', imageSize: size, backend, paths, reps: reps(size), warmup: warmup(size) });
+      }
+    }
+  }
+  if (values['no-video'] !== true) {
+    const size = Number(values['video-size']);
+    const frames = Number(values['video-frames']);
+    for (const backend of backends) {
+      jobs.push({ kind: 'video', model: 'mini', imageSize: 256, backend, frames: 0, modes });
+      jobs.push({ kind: 'video', model: 'tiny', imageSize: size, backend, frames, modes });
+    }
+    if (!named) skipped.push('cpu backend, video benchmarks (the mini model runs on cpu with --quick)');
+  }
+  return { jobs, skipped };
+}
+
+/** bench/results/<date>-<backend>-<size or 'mini'>[-quick].json, one per backend and model size. */
+function writeResults(outDir: string, results: JobResult[], skipped: string[], quick: boolean): string[] {
+  const date = new Date().toISOString().slice(0, 10);
+  const groups = new Map<string, JobResult[]>();
+  for (const r of results) {
+    const key = `${r.job.backend}-${r.job.model === 'mini' ? 'mini' : r.job.imageSize}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  fs.mkdirSync(outDir, { recursive: true });
+  const info = machine();
+  return [...groups].map(([key, rs]) => {
+    const file = path.join(outDir, `${date}-${key}${quick ? '-quick' : ''}.json`);
+    fs.writeFileSync(file, `${JSON.stringify({
+      date: new Date().toISOString(),
+      machine: info,
+      backend: rs[0].job.backend,
+      model: rs[0].job.model,
+      imageSize: rs[0].job.imageSize,
+      flops: 'analytic, bench/flops.ts: 2 per multiply-add of products and convolutions; gflop = official algorithm, executedGflop = ours',
+      pytorchReference: PYTORCH_SOURCE,
+      modelBench: rs.find((r) => r.model)?.model ?? null,
+      videoBench: rs.find((r) => r.video)?.video ?? null,
+      errors: rs.filter((r) => r.error).map((r) => ({ job: r.job, error: r.error })),
+      skipped,
+    }, null, 1)}\n`);
+    return file;
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      sizes: { type: 'string', default: '1024,512' },
+      backends: { type: 'string' },
+      paths: { type: 'string', default: '3' },
+      reps: { type: 'string' },
+      warmup: { type: 'string' },
+      'video-size': { type: 'string', default: '256' },
+      'video-frames': { type: 'string', default: '14' },
+      'video-modes': { type: 'string', default: 'greedy,1,3,5' },
+      'no-model': { type: 'boolean', default: false },
+      'no-video': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      job: { type: 'string' },
+      result: { type: 'string' },
+    },
+  });
+  if (values.job) {
+    const result = await runJob(JSON.parse(values.job) as Job);
+    fs.writeFileSync(values.result as string, JSON.stringify(result));
+    return;
+  }
+  const started = performance.now();
+  const { jobs, skipped } = planJobs(values, values.quick || values.backends ? 'wasm' : await initBackend());
+  const results: JobResult[] = [];
+  for (const job of jobs) {
+    const r = spawnJob(job);
+    results.push(r);
+    const warning = loadWarning(os.loadavg()[0], os.cpus().length);
+    if (r.model) console.log(`\n${formatModelBench(r.model)}\n\n${formatHotSpots(r.model)}`);
+    if (r.video) console.log(`\n${formatVideoBench(r.video)}`);
+    if (warning && !r.error) console.log(warning);
+    if (r.error) console.log(`FAILED: ${r.error}`);
+  }
+  console.log(`\n== done in ${(performance.now() - started) / 1000 | 0} s (load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores)`);
+  for (const s of skipped) console.log(`skipped: ${s}`);
+  const out = values.out ?? (values.quick ? undefined : path.join(REPO, 'bench/results'));
+  if (out) for (const file of writeResults(out, results, skipped, values.quick === true)) console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  if (results.some((r) => r.error)) process.exitCode = 1;
+}
+
+await main();

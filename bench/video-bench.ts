@@ -1,0 +1,229 @@
+/**
+ * Per-frame cost of tracking a video with the real predictor: greedy SAM 2 and the SAM2Long tree at several
+ * P, one object prompted with a point on frame 0. A frame's time is the interval between the predictor
+ * asking for its input and asking for the next frame's (the last frame: until propagation ends, hindsight
+ * trace-back included). "Steady" is the median over frames once the memory bank is full.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { Sam2Model } from '../src/model/sam2.js';
+import type { FrameProvider } from '../src/predictor/video-state.js';
+import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
+import { VideoPredictor } from '../src/predictor/video-predictor.js';
+import { openSafetensors } from '../src/io/files.js';
+import { normalizeFrame } from '../src/predictor/transforms.js';
+import { elapsed, median, memorySnapshot, stamp, type MemorySnapshot, type Stamp } from './measure.js';
+import { GOLDEN, SyntheticVideo, benchModel, type BenchModelName } from './synthetic.js';
+
+/** 'greedy' or the number of tree paths P. */
+export type VideoMode = 'greedy' | number;
+
+export interface VideoRunResult {
+  mode: string;
+  frames: number;
+  /** Mean wall time over every tracked frame (the prompt frame excluded). */
+  msPerFrame: number;
+  /** Median wall time over frames ≥ steadyFrom, the last excluded. */
+  steadyMsPerFrame: number;
+  /** The same two in this process's CPU time (see measure.ts `Stamp`). */
+  cpuMsPerFrame: number;
+  steadyCpuMsPerFrame: number;
+  frameMs: number[];
+  frameCpuMs: number[];
+  /** Rows the tracking steps decoded per frame (P, or fewer when identical paths are decoded once). */
+  decodedRowsPerFrame: number;
+  /** Rows the memory encoder ran on per frame. */
+  encodedRowsPerFrame: number;
+  /** Tree only: recent memory frames a path read (besides the conditioning frame) on steady frames, on average. */
+  memoryFramesPerPath: number | null;
+  /** Tensors alive after the run minus before it (0 = nothing leaked). */
+  tensorsLeaked: number;
+  memoryAfter: MemorySnapshot;
+}
+
+export interface VideoBenchResult {
+  model: BenchModelName;
+  video: string;
+  imageSize: number;
+  backend: string;
+  steadyFrom: number;
+  runs: VideoRunResult[];
+  /** P=3 steady ms/frame over greedy's (when both ran), wall and CPU time. */
+  p3OverGreedy: number | null;
+  p3OverGreedyCpu: number | null;
+}
+
+export interface VideoBenchOptions {
+  model: BenchModelName;
+  /** Image size of the tiny model (the mini model is 256). */
+  imageSize: number;
+  /** Synthetic video length; for the mini model (golden video1) the first frames only, 0 = all. */
+  frames: number;
+  modes: VideoMode[];
+  log?: (line: string) => void;
+}
+
+/** The golden video1 frames (decoded RGB, 256 px). */
+class GoldenVideo implements FrameProvider {
+  readonly numFrames: number;
+  readonly width: number;
+  readonly height: number;
+  private readonly pixels: Uint8Array;
+
+  /** `limit`: only the first frames (0 = all). */
+  constructor(limit: number) {
+    const reader = openSafetensors(path.join(GOLDEN, 'video1/frames.safetensors'));
+    try {
+      const t = reader.read('frames_rgb_u8');
+      [this.numFrames, this.height, this.width] = t.shape;
+      if (limit > 0) this.numFrames = Math.min(limit, this.numFrames);
+      this.pixels = t.data as Uint8Array;
+    } finally {
+      reader.close();
+    }
+  }
+
+  async input(i: number): Promise<tf.Tensor4D> {
+    const n = this.width * this.height * 3;
+    return normalizeFrame({ width: this.width, height: this.height, data: this.pixels.subarray(i * n, (i + 1) * n) });
+  }
+
+  async has(i: number): Promise<boolean> {
+    return i >= 0 && i < this.numFrames;
+  }
+
+  name(i: number): string {
+    return String(i).padStart(5, '0');
+  }
+}
+
+/** The positive point of video1's golden point prompt (on frame 0). */
+function goldenPromptPoint(): [number, number] {
+  const p = JSON.parse(fs.readFileSync(path.join(GOLDEN, 'video1/prompt_point.json'), 'utf8')) as { frame: number; points: [number, number][] };
+  if (p.frame !== 0) throw new Error('video1 prompt_point.json: the benchmark prompts frame 0');
+  return p.points[0];
+}
+
+/** Records when each frame's input is first asked for. */
+class TimedFrames implements FrameProvider {
+  readonly requested = new Map<number, Stamp>();
+  constructor(private readonly inner: FrameProvider) {}
+  get numFrames() { return this.inner.numFrames; }
+  get width() { return this.inner.width; }
+  get height() { return this.inner.height; }
+  input(i: number): Promise<tf.Tensor4D> {
+    if (!this.requested.has(i)) this.requested.set(i, stamp());
+    return this.inner.input(i);
+  }
+  has(i: number): Promise<boolean> { return this.inner.has(i); }
+  name(i: number): string { return this.inner.name(i); }
+}
+
+/** Counts the batch rows of every trackStep / encodeMemory call while `fn` runs. */
+async function countRows<T>(model: Sam2Model, fn: () => Promise<T>): Promise<{ value: T; decoded: number; encoded: number }> {
+  const { trackStep, encodeMemory } = model;
+  let decoded = 0;
+  let encoded = 0;
+  model.trackStep = (features, memories, ...rest) => {
+    decoded += memories.length;
+    return trackStep.call(model, features, memories, ...rest);
+  };
+  model.encodeMemory = (features, masks, ...rest) => {
+    encoded += masks.shape[0];
+    return encodeMemory.call(model, features, masks, ...rest);
+  };
+  try {
+    return { value: await fn(), decoded, encoded };
+  } finally {
+    model.trackStep = trackStep;
+    model.encodeMemory = encodeMemory;
+  }
+}
+
+async function runVideo(model: Sam2Model, video: FrameProvider, prompt: [number, number], mode: VideoMode, steadyFrom: number): Promise<VideoRunResult> {
+  const tensorsBefore = tf.memory().numTensors;
+  const frames = new TimedFrames(video);
+  const memoryFrames: number[] = [];
+  const onStep = (step: TreeStepInfo) => {
+    if (step.frame >= steadyFrom) memoryFrames.push(...step.selections.map((sel) => sel.memoryFrames.length));
+  };
+  const predictor = new VideoPredictor(model, { tree: mode === 'greedy' ? false : { pathways: mode, onStep } });
+  const state = await predictor.initState(frames);
+  await predictor.addPoints(state, { frame: 0, objId: 1, points: [prompt], labels: [1] });
+  const { value: end, decoded, encoded } = await countRows(model, async () => {
+    for await (const r of predictor.propagate(state)) void r;
+    return stamp();
+  });
+  state.dispose();
+  const n = video.numFrames;
+  const frameTimes = Array.from({ length: n - 1 }, (_, k) => elapsed(frames.requested.get(k + 1)!, k + 2 < n ? frames.requested.get(k + 2)! : end));
+  const tracked = n - 1;
+  const summary = (of: (s: Stamp) => number) => {
+    const all = frameTimes.map(of);
+    const steady = all.slice(Math.max(0, steadyFrom - 1), -1);
+    return { mean: all.reduce((a, b) => a + b, 0) / tracked, steady: median(steady.length ? steady : all), all: all.map(Math.round) };
+  };
+  const wall = summary((t) => t.wall);
+  const cpu = summary((t) => t.cpu);
+  return {
+    mode: mode === 'greedy' ? 'greedy' : `P=${mode}`,
+    frames: n,
+    msPerFrame: wall.mean,
+    steadyMsPerFrame: wall.steady,
+    cpuMsPerFrame: cpu.mean,
+    steadyCpuMsPerFrame: cpu.steady,
+    frameMs: wall.all,
+    frameCpuMs: cpu.all,
+    decodedRowsPerFrame: decoded / tracked,
+    // The prompt frame's memory is encoded once at the start of propagation.
+    encodedRowsPerFrame: (encoded - 1) / tracked,
+    memoryFramesPerPath: memoryFrames.length ? memoryFrames.reduce((a, b) => a + b, 0) / memoryFrames.length : null,
+    tensorsLeaked: tf.memory().numTensors - tensorsBefore,
+    memoryAfter: memorySnapshot(),
+  };
+}
+
+async function warmUp(model: Sam2Model, video: FrameProvider, prompt: [number, number]): Promise<void> {
+  const predictor = new VideoPredictor(model);
+  const state = await predictor.initState(video);
+  await predictor.addPoints(state, { frame: 0, objId: 1, points: [prompt], labels: [1] });
+  for await (const r of predictor.propagate(state, { maxFrames: 2 })) void r;
+  state.dispose();
+}
+
+export async function benchVideo(opts: VideoBenchOptions): Promise<VideoBenchResult> {
+  const log = opts.log ?? (() => undefined);
+  const model = await benchModel(opts.model, opts.imageSize);
+  const mini = opts.model === 'mini';
+  const synthetic = new SyntheticVideo(opts.frames, opts.imageSize);
+  const video: FrameProvider = mini ? new GoldenVideo(opts.frames) : synthetic;
+  const disc = synthetic.disc(0);
+  const prompt = mini ? goldenPromptPoint() : [disc.x, disc.y] as [number, number];
+  // The bank is full once num_maskmem − 1 frames have been tracked after the prompt frame.
+  const steadyFrom = model.config.num_maskmem;
+  const runs: VideoRunResult[] = [];
+  try {
+    // A short warm-up: first calls grow the wasm heap and fill the model's caches.
+    await warmUp(model, video, prompt);
+    for (const mode of opts.modes) {
+      const r = await runVideo(model, video, prompt, mode, steadyFrom);
+      runs.push(r);
+      log(`  ${r.mode}: ${r.msPerFrame.toFixed(0)} ms/frame, steady ${r.steadyMsPerFrame.toFixed(0)} ms/frame (cpu ${r.steadyCpuMsPerFrame.toFixed(0)}), ${r.decodedRowsPerFrame.toFixed(2)} rows decoded/frame`);
+    }
+  } finally {
+    model.dispose();
+  }
+  const greedy = runs.find((r) => r.mode === 'greedy');
+  const p3 = runs.find((r) => r.mode === 'P=3');
+  return {
+    model: opts.model,
+    video: mini ? `golden video1, ${video.numFrames} frames (prompt_point.json)` : `synthetic moving disc, ${opts.frames} frames`,
+    imageSize: model.config.image_size,
+    backend: tf.getBackend(),
+    steadyFrom,
+    runs,
+    p3OverGreedy: greedy && p3 ? p3.steadyMsPerFrame / greedy.steadyMsPerFrame : null,
+    p3OverGreedyCpu: greedy && p3 ? p3.steadyCpuMsPerFrame / greedy.steadyCpuMsPerFrame : null,
+  };
+}
