@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { derivedSizes, type DerivedSizes, type Sam2ModelConfig } from '../config.js';
 import { ImageEncoder } from './image-encoder.js';
+import type { MaskDecoder } from './mask-decoder.js';
 import { MemoryAttention } from './memory-attention.js';
 import { MemoryEncoder, roundToBfloat16 } from './memory-encoder.js';
 import { MemoryPrompt, type ItemMemory } from './memory-prompt.js';
@@ -26,6 +27,20 @@ export interface FrameFeatures {
 
 export function disposeFeatures(f: FrameFeatures): void {
   tf.dispose([f.visionFeats, f.visionPos, ...f.highRes]);
+}
+
+/**
+ * The image encoder, then the mask decoder's conv_s0/conv_s1 on the two finest FPN levels: all a frame needs
+ * before tracking. Shared by Sam2Model and the encoder worker, so both compute exactly the same features.
+ */
+// image [1, S, S, 3] (ImageNet-normalised) → FrameFeatures
+export function encodeFrame(encoder: ImageEncoder, decoder: MaskDecoder, image: tf.Tensor4D): FrameFeatures {
+  return tf.tidy(() => {
+    const { backboneFpn, visionPosEnc } = encoder.call(image);
+    const last = backboneFpn.length - 1;
+    const highRes = decoder.projectHighResFeatures(backboneFpn[0], backboneFpn[1]);
+    return { visionFeats: backboneFpn[last], visionPos: visionPosEnc[last], highRes };
+  });
 }
 
 export type { PointPrompt };
@@ -91,12 +106,12 @@ export class Sam2Model {
   // image [1, S, S, 3] (ImageNet-normalised)
   encodeImage(image: tf.Tensor4D): FrameFeatures {
     this.calls.imageEncoder++;
-    return tf.tidy(() => {
-      const { backboneFpn, visionPosEnc } = this.imageEncoder.call(image);
-      const last = backboneFpn.length - 1;
-      const highRes = this.heads.maskDecoder.projectHighResFeatures(backboneFpn[0], backboneFpn[1]);
-      return { visionFeats: backboneFpn[last], visionPos: visionPosEnc[last], highRes };
-    });
+    return encodeFrame(this.imageEncoder, this.heads.maskDecoder, image);
+  }
+
+  /** The checkpoint arrays under the given key prefixes (an encoder worker builds its own copy from them). */
+  hostWeights(prefixes: readonly string[]): Map<string, HostArray> {
+    return this.store.entries(prefixes);
   }
 
   /** A conditioning frame: no memory, only `no_mem_embed` added (directly_add_no_mem_embed). */

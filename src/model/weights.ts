@@ -32,6 +32,11 @@ export class WeightStore {
     return this.tensors.has(name);
   }
 
+  /** The host arrays of every key that starts with one of `prefixes` (to build part of the model elsewhere). */
+  entries(prefixes: readonly string[]): Map<string, HostArray> {
+    return new Map([...this.tensors].filter(([key]) => prefixes.some((p) => key.startsWith(p))));
+  }
+
   /** The tensor `name` as float32, checked against `shape`; a zero placeholder when missing or mis-shaped. */
   take(name: string, shape: readonly number[]): tf.Tensor {
     this.used.add(name);

@@ -12,7 +12,8 @@ import type { SamHeadsOutput } from '../model/sam-heads.js';
 import { selectGreedyMemory, type GreedyMemoryOptions } from './memory-bank.js';
 import { SourceFrames } from './frame-provider.js';
 import type { FrameInput, FrameSource } from '../io/frames.js';
-import { VideoState, disposeOutput, storedMask, type FrameProvider, type MaskOutput, type ObjectState, type StoredOutput, type PointsInput } from './video-state.js';
+import { VideoState, disposeOutput, storedMask, type FramePipeline, type FrameProvider, type MaskOutput, type ObjectState, type StoredOutput, type PointsInput } from './video-state.js';
+import type { PipelinePlan } from './encoder-pool.js';
 import { toNHWC } from '../model/common.js';
 import { NO_OBJ_SCORE, resizeBilinearAntialias } from '../model/sam-heads.js';
 import { upsampleLogits, fillHoles, scalePoints } from './transforms.js';
@@ -35,7 +36,17 @@ export interface VideoPredictorOptions {
   tree?: Partial<TreeOptions> | false;
   /** Fill background holes up to this area (pixels of the low-res mask); 0 = off (default). */
   fillHoleArea?: number;
+  /**
+   * Encode the next frame in a worker thread while the current one is tracked (Node, two cores). 'auto'
+   * (default): on for the single-threaded wasm and cpu backends at image_size ≥ 512, where encoding a frame
+   * costs more than starting a worker; off in a browser. true: always (a WorkerError if no worker can start).
+   */
+  pipeline?: boolean | 'auto';
 }
+
+/** Below this image size a frame encodes faster than a worker starts. */
+const AUTO_PIPELINE_MIN_IMAGE_SIZE = 512;
+const AUTO_PIPELINE_BACKENDS = ['wasm', 'cpu'];
 
 export interface FrameResult {
   frame: number;
@@ -272,19 +283,36 @@ export class VideoPredictor {
     state.checkFrame(start, 'startFrame');
     const maxFrames = opts.maxFrames ?? state.numFrames;
     const order = this.framesThatExist(state, processingOrder(start, maxFrames, state.numFrames, reverse));
-    if (this.treeOptions) {
-      if (reverse) throw new InputError('the SAM2Long tree tracks forward only (reverse is not supported)');
-      yield* new TreeTracker(this, state, this.treeOptions).run(order);
-      return;
+    if (this.treeOptions && reverse) throw new InputError('the SAM2Long tree tracks forward only (reverse is not supported)');
+    const plan = { step: reverse ? -1 : 1, last: lastFrame(start, maxFrames, state.numFrames, reverse), streamReadAheadFrom: this.config.max_obj_ptrs_in_encoder } as const;
+    state.usePipeline(await this.startPipeline(state, plan));
+    try {
+      if (this.treeOptions) {
+        yield* new TreeTracker(this, state, this.treeOptions).run(order);
+        return;
+      }
+      for await (const frame of order) {
+        const toRun = state.objects.filter((o) => !o.cond.has(frame));
+        if (toRun.length) await this.trackObjects(state, toRun, frame, reverse);
+        for (const o of state.objects) o.tracked.set(frame, reverse);
+        yield this.frameResult(state, frame, (o) => storedMask(o.cond.get(frame) ?? o.nonCond.get(frame)), true);
+        this.forgetOutsideWindow(state, frame, reverse);
+      }
+      state.dropFeatures();
+    } finally {
+      state.usePipeline(null);
     }
-    for await (const frame of order) {
-      const toRun = state.objects.filter((o) => !o.cond.has(frame));
-      if (toRun.length) await this.trackObjects(state, toRun, frame, reverse);
-      for (const o of state.objects) o.tracked.set(frame, reverse);
-      yield this.frameResult(state, frame, (o) => storedMask(o.cond.get(frame) ?? o.nonCond.get(frame)), true);
-      this.forgetOutsideWindow(state, frame, reverse);
-    }
-    state.dropFeatures();
+  }
+
+  /** The worker that encodes frames ahead of tracking, when the `pipeline` option wants one here. */
+  private async startPipeline(state: VideoState, plan: PipelinePlan): Promise<FramePipeline | null> {
+    const want = this.options.pipeline ?? 'auto';
+    const inNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
+    const worthIt = AUTO_PIPELINE_BACKENDS.includes(tf.getBackend()) && this.config.image_size >= AUTO_PIPELINE_MIN_IMAGE_SIZE;
+    if (want === false || (want === 'auto' && !(inNode && worthIt))) return null;
+    if (!inNode) throw new InputError('pipeline: true needs Node worker threads; leave it unset in a browser');
+    const { EncoderPool } = await import('./encoder-pool.js');
+    return EncoderPool.start(this.model, state.frames, plan, { required: want === true });
   }
 
   /** `order`, stopped at the end of the video (which a stream only reveals when it is reached). */
@@ -374,14 +402,18 @@ export function disposeHeads(out: SamHeadsOutput): void {
   tf.dispose(Object.values(out).filter((v) => v instanceof tf.Tensor) as tf.Tensor[]);
 }
 
+/** The last frame propagate visits from `start` (numFrames may be Infinity for a stream). */
+export function lastFrame(start: number, maxFrames: number, numFrames: number, reverse: boolean): number {
+  return reverse ? Math.max(start - maxFrames, 0) : Math.min(start + maxFrames, numFrames - 1);
+}
+
 /** The frames propagate visits, as the official predictor orders them (numFrames may be Infinity for a stream). */
 export function* processingOrder(start: number, maxFrames: number, numFrames: number, reverse: boolean): Generator<number> {
+  const end = lastFrame(start, maxFrames, numFrames, reverse);
   if (reverse) {
-    const end = Math.max(start - maxFrames, 0);
     if (start > 0) for (let f = start; f >= end; f--) yield f;
     return;
   }
-  const end = Math.min(start + maxFrames, numFrames - 1);
   for (let f = start; f <= end; f++) yield f;
 }
 

@@ -65,9 +65,19 @@ export interface ObjectState {
   tracked: Map<number, boolean>;
 }
 
+/** Encodes frames ahead of tracking on another thread while propagation runs (the predictor's `pipeline`). */
+export interface FramePipeline {
+  /** The features of `frame`, from the pipeline, or from `encodeHere` when it has none ready to come. */
+  features(frame: number, encodeHere: () => Promise<FrameFeatures>): Promise<FrameFeatures>;
+  close(): void;
+}
+
 export class VideoState {
   readonly objects: ObjectState[] = [];
+  /** Frames encoded on this thread and by the pipeline (tests and benchmarks read it). */
+  readonly encodedFrames = { here: 0, pipeline: 0 };
   private cached: { frame: number; features: FrameFeatures } | null = null;
+  private pipeline: FramePipeline | null = null;
 
   constructor(readonly frames: FrameProvider) {}
 
@@ -95,15 +105,30 @@ export class VideoState {
     }
   }
 
-  /** Features of one frame; only the most recent frame's are kept (the official predictor does the same). */
+  /** Features of one frame (from the pipeline when one runs); only the most recent frame's are kept, as officially. */
   async features(frame: number, encode: (image: tf.Tensor4D) => FrameFeatures): Promise<FrameFeatures> {
     if (this.cached?.frame === frame) return this.cached.features;
-    const input = await this.frames.input(frame);
-    const features = encode(input);
-    input.dispose();
+    let here = false;
+    const encodeHere = async () => {
+      here = true;
+      const input = await this.frames.input(frame);
+      try {
+        return encode(input);
+      } finally {
+        input.dispose();
+      }
+    };
+    const features = this.pipeline ? await this.pipeline.features(frame, encodeHere) : await encodeHere();
+    this.encodedFrames[here ? 'here' : 'pipeline']++;
     this.dropFeatures();
     this.cached = { frame, features };
     return features;
+  }
+
+  /** Hands frame encoding to `pipeline` (null: back to this thread); a previous pipeline is closed. */
+  usePipeline(pipeline: FramePipeline | null): void {
+    this.pipeline?.close();
+    this.pipeline = pipeline;
   }
 
   dropFeatures(): void {
@@ -121,6 +146,7 @@ export class VideoState {
   }
 
   dispose(): void {
+    this.usePipeline(null);
     this.reset();
     this.frames.close?.();
   }
