@@ -4,28 +4,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, useBackend, type BackendName } from '../src/backend.js';
 import { BackendError } from '../src/errors.js';
 import { Conv2d, LayerNorm, Linear } from '../src/model/common.js';
-import { WeightStore, type HostArray } from '../src/model/weights.js';
+import { WeightStore } from '../src/model/weights.js';
 import { diff, setupBackend } from './helpers/golden.js';
+import { blockWeights, seededValues } from './helpers/ops.js';
 
-/** Seeded values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
-
-const WEIGHTS = new Map<string, HostArray>([
-  ['lin.weight', { shape: [24, 40], data: values(24 * 40, 1) }],
-  ['lin.bias', { shape: [24], data: values(24, 2) }],
-  ['conv.weight', { shape: [16, 8, 3, 3], data: values(16 * 8 * 9, 3) }],
-  ['conv.bias', { shape: [16], data: values(16, 4) }],
-  ['dw.weight', { shape: [8, 1, 7, 7], data: values(8 * 49, 5) }],
-  ['dw.bias', { shape: [8], data: values(8, 6) }],
-  ['norm.weight', { shape: [40], data: values(40, 7) }],
-  ['norm.bias', { shape: [40], data: values(40, 8) }],
-]);
+const WEIGHTS = blockWeights(24);
 
 /** matMul (Linear), conv2d (3×3 stride 2 and depthwise 7×7) and layer norm, on the current backend. */
 function runOps(): Record<string, Float32Array> {
@@ -38,8 +21,8 @@ function runOps(): Record<string, Float32Array> {
     norm: new LayerNorm(w, 'norm', 40, 1e-6),
   };
   store.finish();
-  const seq = tf.tensor3d(values(2 * 33 * 40, 9), [2, 33, 40]);
-  const map = tf.tensor4d(values(2 * 15 * 13 * 8, 10), [2, 15, 13, 8]);
+  const seq = tf.tensor3d(seededValues(2 * 33 * 40, 9), [2, 33, 40]);
+  const map = tf.tensor4d(seededValues(2 * 15 * 13 * 8, 10), [2, 15, 13, 8]);
   const outputs = [layers.linear.call(seq), layers.conv.call(map), layers.depthwise.call(map), layers.norm.call(seq)];
   const result = Object.fromEntries(['linear', 'conv', 'depthwise', 'norm'].map((k, i) => [k, outputs[i].dataSync() as Float32Array]));
   tf.dispose([seq, map, ...outputs]);

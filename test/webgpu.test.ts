@@ -14,34 +14,17 @@ import { resolveModelConfig } from '../src/config.js';
 import { GpuError } from '../src/errors.js';
 import { Conv2d, LayerNorm, Linear, gelu, multiHeadAttention } from '../src/model/common.js';
 import { Sam2Model } from '../src/model/sam2.js';
-import { WeightStore, type HostArray } from '../src/model/weights.js';
+import { WeightStore } from '../src/model/weights.js';
 import { VideoPredictor } from '../src/predictor/video-predictor.js';
 import { diff, goldenJson, setupBackend } from './helpers/golden.js';
 import { GoldenFrames, collect, compareRun } from './helpers/video.js';
 import { miniStateDict } from './helpers/weights.js';
+import { blockWeights, seededValues } from './helpers/ops.js';
 
 /** Golden frames the webgpu video run covers (all 24 take about two minutes on llvmpipe). */
 const VIDEO_FRAMES = 8;
 
-/** Seeded values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
-
-const WEIGHTS = new Map<string, HostArray>([
-  ['lin.weight', { shape: [48, 40], data: values(48 * 40, 1) }],
-  ['lin.bias', { shape: [48], data: values(48, 2) }],
-  ['conv.weight', { shape: [16, 8, 3, 3], data: values(16 * 8 * 9, 3) }],
-  ['conv.bias', { shape: [16], data: values(16, 4) }],
-  ['dw.weight', { shape: [8, 1, 7, 7], data: values(8 * 49, 5) }],
-  ['dw.bias', { shape: [8], data: values(8, 6) }],
-  ['norm.weight', { shape: [40], data: values(40, 7) }],
-  ['norm.bias', { shape: [40], data: values(40, 8) }],
-]);
+const WEIGHTS = blockWeights(48);
 
 /** The model's building blocks on the current backend, read back with dataSync (a synchronous GPU read). */
 function runOps(): Record<string, Float32Array> {
@@ -53,11 +36,11 @@ function runOps(): Record<string, Float32Array> {
   const norm = new LayerNorm(w, 'norm', 40, 1e-6);
   store.finish();
   const outputs = tf.tidy(() => {
-    const seq = tf.tensor3d(values(2 * 33 * 40, 9), [2, 33, 40]);
-    const map = tf.tensor4d(values(2 * 15 * 13 * 8, 10), [2, 15, 13, 8]);
+    const seq = tf.tensor3d(seededValues(2 * 33 * 40, 9), [2, 33, 40]);
+    const map = tf.tensor4d(seededValues(2 * 15 * 13 * 8, 10), [2, 15, 13, 8]);
     const qkv = linear.call(seq) as tf.Tensor3D;
     const [q, k, v] = tf.split(qkv, 3, 2) as tf.Tensor3D[];
-    const keyBias = tf.tensor2d(values(2 * 33, 11), [2, 33]);
+    const keyBias = tf.tensor2d(seededValues(2 * 33, 11), [2, 33]);
     return {
       linear: qkv,
       conv: conv.call(map),
@@ -113,8 +96,8 @@ describe('webgpu backend (Dawn in Node)', function () {
       console.log(`      ${op}: max|Δ| cpu vs webgpu ${d.maxAbs.toExponential(2)} (tol 1e-4)`);
       assert.ok(d.maxAbs <= 1e-4, `${op}: ${d.maxAbs}`);
     }
-    const viaAsync = tf.tidy(() => tf.add(tf.tensor1d(values(1000, 12)), 1));
-    assert.deepEqual(await viaAsync.data(), Float32Array.from(values(1000, 12), (x) => Math.fround(x + 1)));
+    const viaAsync = tf.tidy(() => tf.add(tf.tensor1d(seededValues(1000, 12)), 1));
+    assert.deepEqual(await viaAsync.data(), Float32Array.from(seededValues(1000, 12), (x) => Math.fround(x + 1)));
     viaAsync.dispose();
   });
 
