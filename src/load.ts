@@ -6,11 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from './errors.js';
-import { loadConfigFile, resolveModelConfig, type Sam2ConfigFile, type Sam2ModelConfig } from './config.js';
+import { loadConfigFile, type Sam2ModelConfig } from './config.js';
 import { openSafetensors } from './io/files.js';
 import { openTorchCheckpoint } from './io/torch-checkpoint.js';
-import { checkConfigFits, detectVariant } from './presets/detect.js';
-import { officialModelSection } from './presets/official.js';
+import { checkpointConfig } from './presets/detect.js';
 import { Sam2Model } from './model/sam2.js';
 import type { HostArray } from './model/weights.js';
 
@@ -44,23 +43,11 @@ async function stateDictOf(file: string): Promise<{ shapes: Map<string, number[]
 }
 
 async function configOf(file: string, shapes: Map<string, number[]>, fromTorch: boolean, override?: string): Promise<Sam2ModelConfig> {
-  let doc: Sam2ConfigFile;
-  let source: string;
-  if (override) {
-    doc = await loadConfigFile(override);
-    source = override;
-  } else if (!fromTorch) {
-    source = siblingConfig(file);
-    if (!fs.existsSync(source)) throw new ConfigError(`no config for '${file}': expected '${source}' beside it (written by convert), or pass a config`);
-    doc = await loadConfigFile(source);
-  } else {
-    const v = detectVariant(shapes);
-    doc = { name: v.name, sam2_version: v.version, model: officialModelSection(v.version, v.size) };
-    source = `detected ${v.name}`;
-  }
-  const config = resolveModelConfig(doc);
-  checkConfigFits(config, shapes, source);
-  return config;
+  if (override) return checkpointConfig(shapes, { doc: await loadConfigFile(override), source: override });
+  if (fromTorch) return checkpointConfig(shapes);
+  const source = siblingConfig(file);
+  if (!fs.existsSync(source)) throw new ConfigError(`no config for '${file}': expected '${source}' beside it (written by convert), or pass a config`);
+  return checkpointConfig(shapes, { doc: await loadConfigFile(source), source });
 }
 
 /** Loads a model from a `.safetensors` (+ `.json`) or an official `.pt` checkpoint. */

@@ -4,10 +4,9 @@
  * checkpoint's keys and shapes, and a checkpoint without a config must be an official variant.
  */
 import { ConfigError } from '../errors.js';
-import { parseConfigText, resolveModelConfig, type Sam2ConfigFile, type Sam2ModelConfig } from '../config.js';
+import { parseConfigText, type Sam2ModelConfig } from '../config.js';
 import { SafetensorsReader, memorySource } from '../io/safetensors.js';
-import { checkConfigFits, detectVariant } from '../presets/detect.js';
-import { officialModelSection } from '../presets/official.js';
+import { checkpointConfig } from '../presets/detect.js';
 import { Sam2Model } from '../model/sam2.js';
 import type { HostArray } from '../model/weights.js';
 
@@ -25,19 +24,9 @@ function configFormat(text: string): 'json' | 'yaml' {
 }
 
 function configOf(bytes: CheckpointBytes, shapes: Map<string, number[]>, label: string): Sam2ModelConfig {
-  let doc: Sam2ConfigFile;
-  let source: string;
-  if (bytes.config !== undefined) {
-    source = `config of ${label}`;
-    doc = parseConfigText(bytes.config, configFormat(bytes.config), source);
-  } else {
-    const v = detectVariant(shapes);
-    doc = { name: v.name, sam2_version: v.version, model: officialModelSection(v.version, v.size) };
-    source = `detected ${v.name}`;
-  }
-  const config = resolveModelConfig(doc);
-  checkConfigFits(config, shapes, source);
-  return config;
+  if (bytes.config === undefined) return checkpointConfig(shapes);
+  const source = `config of ${label}`;
+  return checkpointConfig(shapes, { doc: parseConfigText(bytes.config, configFormat(bytes.config), source), source });
 }
 
 /** A model from a converted checkpoint held in memory. */

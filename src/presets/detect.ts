@@ -5,7 +5,7 @@
  * the official configs, and a given config is checked against it the same way.
  */
 import { ConfigError } from '../errors.js';
-import { resolveModelConfig, type Sam2ModelConfig } from '../config.js';
+import { resolveModelConfig, type Sam2ConfigFile, type Sam2ModelConfig } from '../config.js';
 import { OFFICIAL_VARIANTS, officialModelSection, type OfficialVariant } from './official.js';
 
 export interface ModelFingerprint {
@@ -113,4 +113,21 @@ export function detectVariant(shapes: KeyShapes): OfficialVariant {
 export function checkConfigFits(config: Sam2ModelConfig, shapes: KeyShapes, source = 'config'): void {
   const diffs = fingerprintDifferences(fingerprintOfConfig(config), fingerprintOfStateDict(shapes));
   if (diffs.length) throw new ConfigError(`${source} does not fit the checkpoint (config vs checkpoint):\n  ${diffs.join('\n  ')}`);
+}
+
+/**
+ * The model config for a checkpoint: the given config document, else the official variant its keys and shapes
+ * match; either way checked against those shapes (ConfigError naming the source when it does not fit).
+ */
+export function checkpointConfig(shapes: KeyShapes, given?: { doc: Sam2ConfigFile; source: string }): Sam2ModelConfig {
+  let doc = given?.doc;
+  let source = given?.source;
+  if (!doc) {
+    const v = detectVariant(shapes);
+    doc = { name: v.name, sam2_version: v.version, model: officialModelSection(v.version, v.size) };
+    source = `detected ${v.name}`;
+  }
+  const config = resolveModelConfig(doc);
+  checkConfigFits(config, shapes, source);
+  return config;
 }
