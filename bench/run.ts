@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { BACKEND_NAMES, initBackend, type BackendName } from '../src/backend.js';
 import { modelFlops, total } from './flops.js';
 import { MODULE_UNITS, benchModelUnits, type ModelBenchResult, type UnitName } from './model-bench.js';
@@ -38,13 +39,19 @@ type Job =
   | { kind: 'model'; model: BenchModelName; imageSize: number; backend: BackendName; paths: number; reps: number; warmup: number; units?: UnitName[] }
   | { kind: 'video'; model: BenchModelName; imageSize: number; backend: BackendName; frames: number; modes: VideoMode[] };
 
-type JobResult = { job: Job; model?: ModelBenchResult; video?: VideoBenchResult; error?: string };
+type JobResult = { job: Job; model?: ModelBenchResult; video?: VideoBenchResult; wasmThreads?: number; error?: string };
+
+/** Threads of the job's wasm backend (multi-threaded XNNPACK; SAM2LONG_WASM_THREADS sets them), else none. */
+function wasmThreads(): number | undefined {
+  return tf.getBackend() === 'wasm' ? getThreadsCount() : undefined;
+}
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 
 async function runJob(job: Job): Promise<ModelBenchResult | VideoBenchResult> {
   await initBackend(job.backend);
   const log = (line: string) => console.log(line);
+  if (job.backend === 'wasm') log(`wasm threads: ${wasmThreads()}`);
   if (job.kind === 'model') return benchModelUnits({ ...job, log });
   return benchVideo({ ...job, log });
 }
@@ -59,8 +66,8 @@ function spawnJob(job: Job): JobResult {
   });
   try {
     if (child.status !== 0) return { job, error: `exit ${child.status ?? child.signal}` };
-    const result = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
-    return job.kind === 'model' ? { job, model: result } : { job, video: result };
+    const { wasmThreads: threads, ...result } = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
+    return job.kind === 'model' ? { job, model: result, wasmThreads: threads } : { job, video: result, wasmThreads: threads };
   } finally {
     fs.rmSync(path.dirname(resultFile), { recursive: true, force: true });
   }
@@ -147,12 +154,16 @@ function planJobs(values: Record<string, string | boolean | undefined>, best: Ba
   return { jobs, skipped };
 }
 
-/** bench/results/<date>-<backend>-<size or 'mini'>[-quick].json, one per backend and model size. */
+/**
+ * bench/results/<date>-<backend>[x<threads>]-<size or 'mini'>[-quick].json, one per backend and model size
+ * (x2: wasm on two threads).
+ */
 function writeResults(outDir: string, results: JobResult[], skipped: string[], quick: boolean): string[] {
   const date = new Date().toISOString().slice(0, 10);
   const groups = new Map<string, JobResult[]>();
   for (const r of results) {
-    const key = `${r.job.backend}-${r.job.model === 'mini' ? 'mini' : r.job.imageSize}`;
+    const threads = (r.wasmThreads ?? 1) > 1 ? `x${r.wasmThreads}` : '';
+    const key = `${r.job.backend}${threads}-${r.job.model === 'mini' ? 'mini' : r.job.imageSize}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   fs.mkdirSync(outDir, { recursive: true });
@@ -163,6 +174,7 @@ function writeResults(outDir: string, results: JobResult[], skipped: string[], q
       date: new Date().toISOString(),
       machine: info,
       backend: rs[0].job.backend,
+      wasmThreads: rs[0].wasmThreads ?? null,
       model: rs[0].job.model,
       imageSize: rs[0].job.imageSize,
       flops: 'analytic, bench/flops.ts: 2 per multiply-add of products and convolutions; gflop = official algorithm, executedGflop = ours',
@@ -197,7 +209,7 @@ async function main(): Promise<void> {
   });
   if (values.job) {
     const result = await runJob(JSON.parse(values.job) as Job);
-    fs.writeFileSync(values.result as string, JSON.stringify(result));
+    fs.writeFileSync(values.result as string, JSON.stringify({ ...result, wasmThreads: wasmThreads() }));
     return;
   }
   const started = performance.now();

@@ -4,12 +4,14 @@
  * optional `webgpu` package, on a hardware adapter only) → wasm → cpu.
  * `SAM2LONG_BACKEND=cpu|wasm|tensorflow|webgpu|webgl` (or the `name` argument) forces one; a forced backend
  * that cannot start is a BackendError, never a silent fallback. Forced webgpu also accepts a software adapter.
+ * wasm starts multi-threaded (one thread per core, SAM2LONG_WASM_THREADS or `wasmThreads` to change it).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import { BackendError } from './errors.js';
 import { mayHaveGpu, noAdapterHint, startWebGpu } from './backend-webgpu.js';
+import { wasmThreadsWanted, withWasmThreads } from './backend-wasm-threads.js';
 
 export { maxTensorBytes } from './backend-limits.js';
 export { webGpuAdapter, type WebGpuAdapterSummary } from './backend-webgpu.js';
@@ -20,6 +22,8 @@ export type BackendName = (typeof BACKEND_NAMES)[number];
 export interface BackendOptions {
   /** Options for Dawn (webgpu): 'backend=vulkan', 'adapter=NAME', ... Default: SAM2LONG_DAWN_FLAGS. */
   dawnFlags?: readonly string[];
+  /** Threads of the wasm backend, read when it first starts. Default: SAM2LONG_WASM_THREADS, else one per core. */
+  wasmThreads?: number;
 }
 
 /** Packages that provide the native 'tensorflow' backend, best first. */
@@ -67,8 +71,12 @@ async function start(name: BackendName, forced = false, options: BackendOptions 
   }
   if (!tf.engine().registryFactory[name]) return false;
   try {
+    if (name === 'wasm' && !tf.engine().registry.wasm) {
+      return await withWasmThreads(wasmThreadsWanted(options.wasmThreads), () => tf.setBackend(name));
+    }
     return await tf.setBackend(name);
-  } catch {
+  } catch (err) {
+    if (err instanceof BackendError) throw err;
     return false;
   }
 }

@@ -4,6 +4,7 @@
  * one batch dimension of every model call.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import type { Sam2ModelConfig } from '../config.js';
 import { InputError } from '../errors.js';
 import type { Sam2Model, FrameFeatures, PointPrompt } from '../model/sam2.js';
@@ -38,15 +39,21 @@ export interface VideoPredictorOptions {
   fillHoleArea?: number;
   /**
    * Encode the next frame in a worker thread while the current one is tracked (Node, two cores). 'auto'
-   * (default): on for the single-threaded wasm and cpu backends at image_size ≥ 512, where encoding a frame
-   * costs more than starting a worker; off in a browser. true: always (a WorkerError if no worker can start).
+   * (default): on for the cpu backend and single-threaded wasm at image_size ≥ 512, where encoding a frame
+   * costs more than starting a worker; off in a browser, and for multi-threaded wasm, whose threads already
+   * use every core. true: always (a WorkerError if no worker can start).
    */
   pipeline?: boolean | 'auto';
 }
 
 /** Below this image size a frame encodes faster than a worker starts. */
 const AUTO_PIPELINE_MIN_IMAGE_SIZE = 512;
-const AUTO_PIPELINE_BACKENDS = ['wasm', 'cpu'];
+
+/** Whether the current backend computes on one core, leaving the others idle for a pipeline worker. */
+function singleThreaded(): boolean {
+  const backend = tf.getBackend();
+  return backend === 'cpu' || (backend === 'wasm' && getThreadsCount() <= 1);
+}
 
 export interface FrameResult {
   frame: number;
@@ -308,7 +315,7 @@ export class VideoPredictor {
   private async startPipeline(state: VideoState, plan: PipelinePlan): Promise<FramePipeline | null> {
     const want = this.options.pipeline ?? 'auto';
     const inNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
-    const worthIt = AUTO_PIPELINE_BACKENDS.includes(tf.getBackend()) && this.config.image_size >= AUTO_PIPELINE_MIN_IMAGE_SIZE;
+    const worthIt = singleThreaded() && this.config.image_size >= AUTO_PIPELINE_MIN_IMAGE_SIZE;
     if (want === false || (want === 'auto' && !(inNode && worthIt))) return null;
     if (!inNode) throw new InputError('pipeline: true needs Node worker threads; leave it unset in a browser');
     const { EncoderPool } = await import('./encoder-pool.js');

@@ -17,7 +17,8 @@ let encoder: FrameEncoder | null = null;
 
 async function handle(msg: ToWorker): Promise<FromWorker> {
   if (msg.type === 'init') {
-    await initBackend(msg.backend as BackendName);
+    // The worker is itself the second core's work: one wasm thread.
+    await initBackend(msg.backend as BackendName, { wasmThreads: 1 });
     encoder = FrameEncoder.fromStateDict(msg.config, new Map(msg.weights));
     return { type: 'ready' };
   }
