@@ -24,6 +24,7 @@ export { TREE_DEFAULTS, type TreeOptions, type TreeStepInfo } from './predictor/
 export { toRgbImage, type RgbImage, type PixelsLike } from './predictor/transforms.js';
 export type { FrameSource, VideoFrame } from './io/frames.js';
 export * as tree from './tree/index.js';
+export { maxTensorBytes, setMaxTensorBytes } from './backend-limits.js';
 export { initBrowserBackend, BROWSER_BACKENDS, type BrowserBackendName, type BrowserBackendOptions, type WasmBinaryName } from './browser/backend.js';
 export { loadSam2FromBytes, loadSam2FromUrl, siblingConfigUrl, type CheckpointBytes } from './browser/load.js';
 export {

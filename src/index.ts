@@ -7,6 +7,7 @@ export * from './io/safetensors.js';
 export * from './io/files.js';
 export * from './io/torch-checkpoint.js';
 export * from './backend.js';
+export { maxTensorBytes, setMaxTensorBytes } from './backend-limits.js';
 export { loadSam2, type LoadOptions } from './load.js';
 export { Sam2Model, type FrameFeatures, type StepOptions, type Prompt } from './model/sam2.js';
 export { WeightStore, WeightScope, type HostArray } from './model/weights.js';

@@ -6,6 +6,66 @@ import * as tf from '@tensorflow/tfjs-core';
 import { maxTensorBytes } from '../backend-limits.js';
 import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './weights.js';
 
+/** Every tensor the model splits is float32 (or int32 / bool, which no backend stores wider). */
+export const FLOAT_BYTES = 4;
+
+/** Rows [start, start + count) of a computation split over its leading axis. */
+export interface RowChunk {
+  start: number;
+  count: number;
+  /** This chunk's rows of `t` (its leading axis); `t` itself when the rows are not split. */
+  take<T extends tf.Tensor>(t: T): T;
+}
+
+/** What a row-split computation returns; each tensor is concatenated over the chunks along axis 0. */
+export type RowOutputs = tf.Tensor | { [key: string]: tf.Tensor | undefined };
+
+/**
+ * Near-equal row ranges, each small enough that a tensor of `bytesPerRow` per row fits under
+ * maxTensorBytes(); one range when all rows fit. A single row over the limit is still one chunk.
+ */
+export function rowChunks(rows: number, bytesPerRow: number): { start: number; count: number }[] {
+  const fit = Math.max(1, Math.floor(maxTensorBytes() / Math.max(1, bytesPerRow)));
+  if (fit >= rows) return [{ start: 0, count: rows }];
+  const n = Math.ceil(rows / fit);
+  return Array.from({ length: n }, (_, i) => {
+    const start = Math.floor((i * rows) / n);
+    return { start, count: Math.floor(((i + 1) * rows) / n) - start };
+  });
+}
+
+/**
+ * Runs `fn` on chunks of `rows` leading-axis rows, sized so that no tensor it makes (at most `bytesPerRow`
+ * per row) exceeds the backend's binding limit, and concatenates the chunks' outputs along axis 0. When all
+ * rows fit, `fn` runs once on the whole input with nothing copied.
+ */
+// fn's outputs [count, ...] per chunk → [rows, ...]
+export function mapRowChunks<R extends RowOutputs>(rows: number, bytesPerRow: number, fn: (chunk: RowChunk) => R): R {
+  const chunks = rowChunks(rows, bytesPerRow);
+  if (chunks.length === 1) return fn({ start: 0, count: rows, take: (t) => t });
+  return tf.tidy(() => {
+    const parts = chunks.map(({ start, count }) => tf.tidy(() => fn({ start, count, take: (t) => gatherRowRange(t, start, count) })));
+    return concatRows(parts);
+  });
+}
+
+/** Rows [start, start + count) of `t`'s leading axis, by gather: on wasm a slice copies its whole source per call. */
+// [N, ...] → [count, ...]
+export function gatherRowRange<T extends tf.Tensor>(t: T, start: number, count: number): T {
+  if (start === 0 && count === t.shape[0]) return t;
+  return tf.tidy(() => tf.gather(t, tf.range(start, start + count, 1, 'int32')) as T);
+}
+
+// R[] (chunks) → R
+function concatRows<R extends RowOutputs>(parts: R[]): R {
+  if (parts[0] instanceof tf.Tensor) return tf.concat(parts as tf.Tensor[], 0) as R;
+  const records = parts as { [key: string]: tf.Tensor | undefined }[];
+  return Object.fromEntries(Object.keys(records[0]).map((key) => {
+    const first = records[0][key];
+    return [key, first === undefined ? undefined : tf.concat(records.map((r) => r[key] as tf.Tensor), 0)];
+  })) as R;
+}
+
 /** nn.Linear over the last axis, as one 2-D matMul. */
 export class Linear {
   readonly w: tf.Tensor2D;
@@ -54,14 +114,20 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
   return activation === 'relu' ? tf.relu(x) : gelu(x);
 }
 
-/** SAM's MLP: `numLayers` linears named `layers.i`, the activation between them, optional sigmoid at the end. */
+/**
+ * SAM's MLP: `numLayers` linears named `layers.i`, the activation between them, optional sigmoid at the end.
+ * Tokens are independent, so they run in row chunks when the widest layer would exceed the binding limit
+ * (Hiera-L's first stage at 1024 px: [65536, 576] is 144 MiB).
+ */
 export class Mlp {
   readonly layers: Linear[];
+  /** Widest activation (channels) one token row carries through the layers. */
+  private readonly widest: number;
   constructor(
     weights: WeightScope,
-    inDim: number,
+    readonly inDim: number,
     hiddenDim: number,
-    outDim: number,
+    readonly outDim: number,
     numLayers: number,
     readonly activation: Activation = 'relu',
     readonly sigmoidOutput = false,
@@ -69,18 +135,26 @@ export class Mlp {
   ) {
     const dims = [inDim, ...Array(numLayers - 1).fill(hiddenDim), outDim];
     this.layers = dims.slice(0, -1).map((d, i) => new Linear(weights, layerName(i), d, dims[i + 1]));
+    this.widest = Math.max(...dims);
   }
 
   // [..., in] → [..., out]
   call(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
-      let h = x;
-      this.layers.forEach((layer, i) => {
-        h = layer.call(h);
-        if (i < this.layers.length - 1) h = activate(h, this.activation);
-      });
-      return this.sigmoidOutput ? tf.sigmoid(h) : h;
+      const tokens = tf.reshape(x, [-1, this.inDim]) as tf.Tensor2D;
+      const out = mapRowChunks(tokens.shape[0], FLOAT_BYTES * this.widest, ({ take }) => this.rows(take(tokens)));
+      return tf.reshape(out, [...x.shape.slice(0, -1), this.outDim]);
     });
+  }
+
+  // [N, in] → [N, out]
+  private rows(x: tf.Tensor2D): tf.Tensor {
+    let h: tf.Tensor = x;
+    this.layers.forEach((layer, i) => {
+      h = layer.call(h);
+      if (i < this.layers.length - 1) h = activate(h, this.activation);
+    });
+    return this.sigmoidOutput ? tf.sigmoid(h) : h;
   }
 }
 
@@ -137,7 +211,7 @@ const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
  * the largest tensor the backend can bind (a WebGPU device's limit).
  */
 export function scoreChunkRows(nq: number, nk: number, maxElements = DEFAULT_MAX_SCORE_ELEMENTS): number {
-  const elements = Math.min(maxElements, Math.floor(maxTensorBytes() / 4));
+  const elements = Math.min(maxElements, Math.floor(maxTensorBytes() / FLOAT_BYTES));
   return Math.max(1, Math.min(nq, Math.floor(elements / Math.max(1, nk))));
 }
 

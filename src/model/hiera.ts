@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { HieraConfig } from '../config.js';
 import { ConfigError, ShapeError, assertShape } from '../errors.js';
-import { Conv2d, LayerNorm, Linear, Mlp, multiHeadAttention } from './common.js';
+import { Conv2d, LayerNorm, Linear, Mlp, multiHeadAttention, scoreChunkRows } from './common.js';
 import type { WeightScope } from './weights.js';
 
 const HIERA_NORM_EPS = 1e-6;
@@ -69,7 +69,7 @@ export function bicubicResize(x: tf.Tensor4D, outH: number, outW: number): tf.Te
  * softmax(q·kᵀ/√d)·v for G independent attention problems at once (the groups: windows × heads). Group c is
  * channel c of a depthwise convolution over a [queries × d] image with a 1×d filter per key, so the
  * scores come out as channels c·Tk + j, and the same trick with the probabilities applies v. Queries are
- * processed in chunks so that no score block exceeds `maxScoreElements`.
+ * processed in chunks so that no score block exceeds `maxScoreElements` or the backend's binding limit.
  */
 // q [Tq, G, d], k [Tk, G, d], v [Tk, G, dv] → [Tq, G, dv]
 export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maxScoreElements = DEFAULT_MAX_SCORE_ELEMENTS): tf.Tensor3D {
@@ -80,12 +80,13 @@ export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D,
     const keyFilter = tf.reshape(tf.transpose(k, [2, 1, 0]), [1, d, groups, tk]) as tf.Tensor4D;
     const valueFilter = tf.reshape(v, [1, tk, groups, dv]) as tf.Tensor4D;
     const queries = tf.reshape(tf.transpose(tf.mul(q, 1 / Math.sqrt(d)), [0, 2, 1]), [1, tq, d, groups]) as tf.Tensor4D;
-    const rows = Math.max(1, Math.min(tq, Math.floor(maxScoreElements / (groups * tk))));
+    const rows = scoreChunkRows(tq, groups * tk, maxScoreElements);
     const parts: tf.Tensor3D[] = [];
     for (let start = 0; start < tq; start += rows) {
       const n = Math.min(rows, tq - start);
       parts.push(tf.tidy(() => {
-        const chunk = n === tq ? queries : tf.slice(queries, [0, start, 0, 0], [1, n, d, groups]);
+        // gather, not slice: on wasm a slice copies its whole source for every chunk.
+        const chunk = n === tq ? queries : tf.gather(queries, tf.range(start, start + n, 1, 'int32'), 1) as tf.Tensor4D;
         const scores = tf.reshape(tf.depthwiseConv2d(chunk, keyFilter, 1, 'valid'), [n, groups, tk]);
         const probs = tf.reshape(tf.transpose(tf.softmax(scores), [0, 2, 1]), [1, n, tk, groups]) as tf.Tensor4D;
         return tf.reshape(tf.depthwiseConv2d(probs, valueFilter, 1, 'valid'), [n, groups, dv]) as tf.Tensor3D;

@@ -24,7 +24,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MemoryAttentionConfig, MemoryAttentionLayerConfig, RoPEAttentionConfig } from '../config.js';
 import { assertShape, InputError, ShapeError } from '../errors.js';
-import { activate, LayerNorm, Linear, multiHeadAttention, type Activation } from './common.js';
+import { activate, FLOAT_BYTES, LayerNorm, Linear, multiHeadAttention, type Activation } from './common.js';
 import { AxialRope, pairSwap } from './rope.js';
 import type { WeightScope } from './weights.js';
 
@@ -261,6 +261,18 @@ export class MemoryAttention {
       });
       return this.norm.call(x) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * Bytes of the largest tensor `call` makes per batch row for `hw` current-frame tokens and `nmem` memory
+   * tokens, score blocks aside (multiHeadAttention chunks those itself): the FFN's hidden layer or the
+   * rotated keys, at full size [4096, 2048] and [28736, 256].
+   */
+  rowBytes(hw: number, nmem: number): number {
+    const { selfAttn, crossAttn } = this.layers[0];
+    const memoryWidth = Math.max(crossAttn.internalDim, crossAttn.numHeads * crossAttn.kvInDim);
+    const tokenWidth = Math.max(this.dModel, this.cfg.layer.dim_feedforward, selfAttn.internalDim, memoryWidth);
+    return FLOAT_BYTES * Math.max(hw * tokenWidth, nmem * memoryWidth);
   }
 
   private check({ curr, currPos, memory, memoryPos, numObjPtrTokens, keyWeights, keyValid }: MemoryAttentionInputs): void {

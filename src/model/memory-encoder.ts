@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CXBlockConfig, MaskDownSamplerConfig, Sam2ModelConfig } from '../config.js';
 import { derivedSizes } from '../config.js';
 import { assertShape, ConfigError } from '../errors.js';
-import { Conv2d, gelu, LayerNorm, Linear } from './common.js';
+import { Conv2d, FLOAT_BYTES, gelu, LayerNorm, Linear } from './common.js';
 import { sinePositionEncoding } from './position-encoding.js';
 import type { WeightScope } from './weights.js';
 
@@ -38,6 +38,18 @@ export class MaskDownSampler {
       channels = next;
     }
     this.out = new Conv2d(weights, `encoder.${3 * numSteps}`, channels, cfg.embed_dim, 1);
+  }
+
+  /** Elements per batch row of the largest map for an S × S mask: a padded step input or a step output. */
+  rowElements(size: number): number {
+    let [side, channels, largest] = [size, 1, size * size];
+    for (const { conv } of this.steps) {
+      const padded = (side + 2 * conv.padding) ** 2 * channels;
+      side = Math.floor((side + 2 * conv.padding - conv.kernel) / conv.stride) + 1;
+      channels = conv.outDim;
+      largest = Math.max(largest, padded, side * side * channels);
+    }
+    return largest;
   }
 
   // [B, S, S, 1] → [B, S/total_stride, S/total_stride, embed_dim]
@@ -116,6 +128,16 @@ export class MemoryEncoder {
     this.fuser = Array.from({ length: me.fuser.num_layers }, (_, i) => new CXBlock(weights.scope(`fuser.layers.${i}`), me.fuser.layer));
     this.outProj = me.out_dim !== me.in_dim ? new Conv2d(weights, 'out_proj', me.in_dim, me.out_dim, 1) : null;
     this.noObjEmbedSpatial = cfg.no_obj_embed_spatial ? root.tensor('no_obj_embed_spatial', [1, this.memDim]) as tf.Tensor2D : null;
+  }
+
+  /**
+   * Bytes of the largest tensor `encodeNewMemory` makes per batch row, for S × S masks and an h × w feature
+   * map: the mask downsampler's maps (S² each at full size) or a fuser block's 4×-wide hidden layer.
+   */
+  rowBytes(maskSize: number, h: number, w: number): number {
+    const c = this.cfg.memory_encoder.in_dim;
+    const fuser = this.fuser.map(({ dwconv: { padding: p }, pwconv1 }) => Math.max((h + 2 * p) * (w + 2 * p) * c, h * w * pwconv1.outDim));
+    return FLOAT_BYTES * Math.max(this.maskDownsampler.rowElements(maskSize), h * w * c, ...fuser);
   }
 
   /** MemoryEncoder.forward: mask (sigmoid unless skipped) downsampled and added to the projected features, fused. */

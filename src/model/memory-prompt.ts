@@ -93,6 +93,12 @@ export class MemoryPrompt {
     });
   }
 
+  /** Memory tokens per row of the batch `build` makes for `items`, with `hw` tokens per frame. */
+  tokens(items: ItemMemory[], hw: number): number {
+    const most = (count: (m: ItemMemory) => number) => Math.max(...items.map(count));
+    return most((m) => m.frames.length) * hw + most((m) => m.pointers.length) * this.tokensPerPointer;
+  }
+
   /**
    * Batches the memories of `items` with padding. `maskmemPosEnc` is the spatial encoding shared by every
    * memory frame; `maxObjPtrs` = min(num_frames, max_obj_ptrs_in_encoder).

@@ -4,9 +4,9 @@
  * and its no-object gating). Also the "mask input used as output" path, which skips SAM for the mask.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Sam2ModelConfig } from '../config.js';
+import { MASK_DECODER_CONSTANTS, type Sam2ModelConfig } from '../config.js';
 import { assertShape } from '../errors.js';
-import { Conv2d, Linear, Mlp, broadcastByAdd } from './common.js';
+import { Conv2d, FLOAT_BYTES, Linear, Mlp, broadcastByAdd } from './common.js';
 import { MaskDecoder, maskDecoderSettings, pickPerItem } from './mask-decoder.js';
 import { POINT_LABEL, PromptEncoder, promptEncoderSizes, type PointPrompt } from './prompt-encoder.js';
 import type { WeightScope } from './weights.js';
@@ -58,6 +58,12 @@ export type SamHeadsInputs = {
 export interface SamHeadsOptions {
   /** Also return one hard-gated pointer per output token (SAM2Long keeps one per candidate mask). */
   allPointers?: boolean;
+  /**
+   * Also upsample the masks to the image size (default true). Trackers leave it off and hand the low-res
+   * masks to Sam2Model.encodeMemory, which upsamples them a few rows at a time: B × 3 image-size masks
+   * need not fit one tensor.
+   */
+  highRes?: boolean;
 }
 
 export type SamHeadsOutput = {
@@ -78,6 +84,9 @@ export type SamHeadsOutput = {
   /** [B, T, C] with `allPointers` (T: the decoder's samTokensOut count): pointer if the object is present, else no_obj_ptr. */
   objPtrAll?: tf.Tensor3D;
 }
+
+/** SamHeadsOutput without the image-size masks (`highRes: false`). */
+export type LowResHeadsOutput = Omit<SamHeadsOutput, 'highResMultimasks' | 'highResMasks'>;
 
 export class SamHeads {
   readonly settings: SamHeadsSettings;
@@ -103,7 +112,9 @@ export class SamHeads {
     this.maskDownsample = s.useObjPtrsInEncoder ? new Conv2d(weights, 'mask_downsample', 1, 1, 4, 4) : null;
   }
 
-  call(inputs: SamHeadsInputs, options: SamHeadsOptions = {}): SamHeadsOutput {
+  call(inputs: SamHeadsInputs, options: SamHeadsOptions & { highRes: false }): LowResHeadsOutput;
+  call(inputs: SamHeadsInputs, options?: SamHeadsOptions): SamHeadsOutput;
+  call(inputs: SamHeadsInputs, options: SamHeadsOptions = {}): SamHeadsOutput | LowResHeadsOutput {
     const { dim, embeddingSize: e, imageSize } = this.settings;
     assertShape('backboneFeatures', inputs.backboneFeatures.shape, [-1, e, e, dim]);
     const batch = inputs.backboneFeatures.shape[0];
@@ -126,7 +137,7 @@ export class SamHeads {
       const { iouPred: ious, samTokensOut, objectScoreLogits } = decoded;
       const isObjAppearing = tf.greater(objectScoreLogits, 0);
       const lowResMultimasks = this.settings.predObjScores ? markAbsent(decoded.masks, objectScoreLogits) : decoded.masks;
-      const highResMultimasks = upsampleMasks(lowResMultimasks, imageSize);
+      const highResMultimasks = (options.highRes ?? true) ? upsampleMasks(lowResMultimasks, imageSize) : null;
 
       let lowResMasks = lowResMultimasks;
       let highResMasks = highResMultimasks;
@@ -134,17 +145,17 @@ export class SamHeads {
       if (inputs.multimaskOutput) {
         const best = tf.argMax(ious, -1) as tf.Tensor1D;
         lowResMasks = pickPerItem(lowResMultimasks, best);
-        highResMasks = pickPerItem(highResMultimasks, best);
+        if (highResMultimasks) highResMasks = pickPerItem(highResMultimasks, best);
         if (samTokensOut.shape[1] > 1) token = tf.reshape(pickPerItem(samTokensOut, best), [batch, dim]);
       }
 
       const lambda = this.settings.softNoObjPtr ? tf.sigmoid(objectScoreLogits) : tf.cast(isObjAppearing, 'float32');
-      const out: SamHeadsOutput = {
+      const out: LowResHeadsOutput & Partial<SamHeadsOutput> = {
         lowResMultimasks,
-        highResMultimasks,
+        ...(highResMultimasks ? { highResMultimasks } : {}),
         ious,
         lowResMasks,
-        highResMasks,
+        ...(highResMasks ? { highResMasks } : {}),
         objPtr: this.gatePointer(this.projectPointer(token), lambda, this.settings.fixedNoObjPtr),
         objectScoreLogits,
       };
@@ -154,6 +165,17 @@ export class SamHeads {
       }
       return out;
     });
+  }
+
+  /**
+   * Bytes of the largest tensor `call` makes per batch row: the upscaled image tokens [4h, 4w, C/8], the four
+   * masks [4, 4h, 4w], or with `highRes` the masks at the image size [M, S, S].
+   */
+  rowBytes(multimask: boolean, highRes: boolean): number {
+    const { embeddingSize: e, dim, imageSize } = this.settings;
+    const lowRes = (4 * e) ** 2;
+    const masks = highRes ? (multimask ? MASK_DECODER_CONSTANTS.numMultimaskOutputs : 1) * imageSize ** 2 : 0;
+    return FLOAT_BYTES * Math.max(lowRes * Math.max(dim / 8, MASK_DECODER_CONSTANTS.numMultimaskOutputs + 1), masks);
   }
 
   /** obj_ptr_proj (identity for a model without pointers). */

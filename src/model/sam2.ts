@@ -10,7 +10,8 @@ import type { MaskDecoder } from './mask-decoder.js';
 import { MemoryAttention } from './memory-attention.js';
 import { MemoryEncoder, roundToBfloat16 } from './memory-encoder.js';
 import { MemoryPrompt, type ItemMemory } from './memory-prompt.js';
-import { SamHeads, useMaskAsOutput, type SamHeadsOutput } from './sam-heads.js';
+import { mapRowChunks } from './common.js';
+import { SamHeads, upsampleMasks, useMaskAsOutput, type LowResHeadsOutput, type SamHeadsOutput } from './sam-heads.js';
 import { sinePositionEncoding } from './position-encoding.js';
 import type { PointPrompt } from './prompt-encoder.js';
 import { WeightStore, type HostArray } from './weights.js';
@@ -55,6 +56,8 @@ export interface StepOptions {
   multimask: boolean;
   /** Also return one hard-gated pointer per candidate mask (SAM2Long). */
   allPointers?: boolean;
+  /** Also return the masks at the image size (default true); see trackStep. */
+  highRes?: boolean;
 }
 
 export class Sam2Model {
@@ -66,7 +69,7 @@ export class Sam2Model {
   readonly memoryPrompt: MemoryPrompt;
   /** [1, C] added to the features of a conditioning frame (directly_add_no_mem_embed). */
   readonly noMemEmbed: tf.Tensor2D;
-  /** How often each heavy part ran (tests check batching with it: one decoder call per frame). */
+  /** How often each heavy part ran (tests check batching with it: one decoder call per frame; a call run in row groups counts once). */
   readonly calls = { imageEncoder: 0, decoder: 0, memoryAttention: 0, memoryEncoder: 0, trackedRows: 0 };
   /** Spatial encoding every stored memory shares. [HW, memDim] */
   private maskmemPosEnc: tf.Tensor2D | null = null;
@@ -115,7 +118,9 @@ export class Sam2Model {
   }
 
   /** A conditioning frame: no memory, only `no_mem_embed` added (directly_add_no_mem_embed). */
-  promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions): SamHeadsOutput {
+  promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions & { highRes: false }): LowResHeadsOutput;
+  promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions): SamHeadsOutput;
+  promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions): SamHeadsOutput | LowResHeadsOutput {
     this.calls.decoder++;
     return tf.tidy(() => {
       const pix = tf.add(features.visionFeats, tf.reshape(this.noMemEmbed, [1, 1, 1, -1])) as tf.Tensor4D;
@@ -125,15 +130,40 @@ export class Sam2Model {
         maskInputs: prompt.maskInputs,
         highResFeatures: features.highRes,
         multimaskOutput: opts.multimask,
-      }, { allPointers: opts.allPointers });
+      }, { allPointers: opts.allPointers, highRes: opts.highRes });
     });
   }
 
-  /** A tracking frame: each row attends to its own memory, then decodes (with prompts when correcting a tracked frame). */
-  trackStep(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions, prompt: Prompt = {}): SamHeadsOutput {
+  /**
+   * A tracking frame: each row attends to its own memory, then decodes (with prompts when correcting a tracked
+   * frame). Rows run in groups when one batch would make a tensor over the backend's binding limit; the
+   * outputs are the groups' rows concatenated. With `highRes: false` no image-size masks are made (pass the
+   * low-res masks to encodeMemory), so any number of rows fits.
+   */
+  // memories: B rows → SamHeadsOutput with batch B (features are batch 1, shared)
+  trackStep(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions & { highRes: false }, prompt?: Prompt): LowResHeadsOutput;
+  trackStep(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions, prompt?: Prompt): SamHeadsOutput;
+  trackStep(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions, prompt: Prompt = {}): SamHeadsOutput | LowResHeadsOutput {
     this.calls.memoryAttention++;
     this.calls.decoder++;
     this.calls.trackedRows += memories.length;
+    const { embedSize: h } = this.sizes;
+    const rowBytes = Math.max(
+      this.memoryAttention.rowBytes(h * h, this.memoryPrompt.tokens(memories, h * h)),
+      this.heads.rowBytes(opts.multimask, opts.highRes ?? true),
+    );
+    return mapRowChunks(memories.length, rowBytes, ({ start, count, take }) => {
+      const rowPrompt: Prompt = {
+        points: prompt.points && { coords: take(prompt.points.coords), labels: take(prompt.points.labels) },
+        maskInputs: prompt.maskInputs && take(prompt.maskInputs),
+      };
+      return this.trackRows(features, memories.slice(start, start + count), maxObjPtrs, opts, rowPrompt);
+    });
+  }
+
+  /** trackStep on one group of rows. */
+  // memories: b rows → SamHeadsOutput with batch b
+  private trackRows(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions, prompt: Prompt): SamHeadsOutput | LowResHeadsOutput {
     return tf.tidy(() => {
       const b = memories.length;
       const { embedSize: h, hiddenDim: c } = this.sizes;
@@ -154,7 +184,7 @@ export class Sam2Model {
         maskInputs: prompt.maskInputs,
         highResFeatures: features.highRes,
         multimaskOutput: opts.multimask,
-      }, { allPointers: opts.allPointers });
+      }, { allPointers: opts.allPointers, highRes: opts.highRes });
     });
   }
 
@@ -173,18 +203,24 @@ export class Sam2Model {
   }
 
   /**
-   * New memory features for each row from its high-resolution mask logits, rounded to bfloat16 as the
-   * official predictor stores them.
+   * New memory features for each row from its mask logits, rounded to bfloat16 as the official predictor
+   * stores them. Low-res masks (a tracking step's) are upsampled to the image size here, bilinearly as the
+   * SAM heads do, so the values are the same; rows run in groups that keep every tensor under the binding limit.
    */
-  // highResMasks [B, S, S, 1], objectScores [B, 1] → [B, HW, memDim]
-  encodeMemory(features: FrameFeatures, highResMasks: tf.Tensor4D, objectScores: tf.Tensor2D, fromPoints: boolean): tf.Tensor3D {
+  // masks [B, S, S, 1] or [B, S/4, S/4, 1], objectScores [B, 1] → [B, HW, memDim]
+  encodeMemory(features: FrameFeatures, masks: tf.Tensor4D, objectScores: tf.Tensor2D, fromPoints: boolean): tf.Tensor3D {
     this.calls.memoryEncoder++;
     return tf.tidy(() => {
-      const b = highResMasks.shape[0];
+      const b = masks.shape[0];
       const { embedSize: h, memDim } = this.sizes;
-      const pix = b > 1 ? tf.tile(features.visionFeats, [b, 1, 1, 1]) : features.visionFeats;
-      const { features: mem } = this.memoryEncoder.encodeNewMemory({
-        pixFeat: pix as tf.Tensor4D, highResMasks, objectScoreLogits: objectScores, isMaskFromPts: fromPoints,
+      const s = this.config.image_size;
+      const mem = mapRowChunks(b, this.memoryEncoder.rowBytes(s, h, h), ({ count, take }) => {
+        const rows = take(masks);
+        const pix = count > 1 ? tf.tile(features.visionFeats, [count, 1, 1, 1]) : features.visionFeats;
+        return this.memoryEncoder.encodeNewMemory({
+          pixFeat: pix as tf.Tensor4D, highResMasks: rows.shape[1] === s ? rows : upsampleMaskMap(rows, s),
+          objectScoreLogits: take(objectScores), isMaskFromPts: fromPoints,
+        }).features;
       });
       return tf.reshape(roundToBfloat16(mem), [b, h * h, memDim]) as tf.Tensor3D;
     });
@@ -200,4 +236,13 @@ export class Sam2Model {
     }
     return this.maskmemPosEnc;
   }
+}
+
+/** A one-channel NHWC mask map upsampled as SamHeads upsamples its masks (same values). */
+// [B, h, w, 1] → [B, size, size, 1]
+function upsampleMaskMap(masks: tf.Tensor4D, size: number): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [b, h, w] = masks.shape;
+    return tf.reshape(upsampleMasks(tf.reshape(masks, [b, 1, h, w]), size), [b, size, size, 1]);
+  });
 }

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
 import type { Sam2Model, FrameFeatures } from '../model/sam2.js';
 import { disposeFeatures } from '../model/sam2.js';
-import { resizeForImagePredictor, scalePoints, toRgbImage, upsampleLogits, type PixelsLike, type RgbImage } from './transforms.js';
+import { resizeForImagePredictor, scalePoints, toRgbImage, upsampledMaskBytes, type PixelsLike, type RgbImage } from './transforms.js';
 
 export type ImageInput = string | Uint8Array | PixelsLike | tf.Tensor;
 
@@ -93,19 +93,17 @@ export class ImagePredictor {
       const m = decoded.masks.shape[1];
       // Each candidate mask is upsampled as its own single-channel map.
       const perMask = tf.reshape(decoded.masks, [m, 1, h4, h4]) as tf.Tensor4D;
-      const masks = tf.greater(upsampleLogits(perMask, height, width), 0);
-      return { masks: tf.cast(masks, 'int32'), ious: decoded.iouPred, lowRes: tf.clipByValue(decoded.masks, -32, 32) };
+      return { perMask, ious: decoded.iouPred, lowRes: tf.clipByValue(decoded.masks, -32, 32) };
     });
     const m = out.ious.shape[1];
-    const maskData = out.masks.dataSync();
+    const masks = upsampledMaskBytes(out.perMask, height, width);
     const lowRes = out.lowRes.dataSync() as Float32Array;
     const scores = Array.from(out.ious.dataSync());
     tf.dispose(out);
-    const n = width * height;
     return {
       width,
       height,
-      masks: Array.from({ length: m }, (_, i) => Uint8Array.from(maskData.subarray(i * n, (i + 1) * n))),
+      masks,
       scores,
       lowResLogits: Array.from({ length: m }, (_, i) => lowRes.slice(i * h4 * h4, (i + 1) * h4 * h4)),
     };

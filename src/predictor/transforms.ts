@@ -11,6 +11,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError, ShapeError } from '../errors.js';
+import { FLOAT_BYTES, gatherRowRange, rowChunks } from '../model/common.js';
 
 /** An 8-bit RGB image: `data` is row-major H·W·3. */
 export interface RgbImage {
@@ -364,6 +365,24 @@ export function upsampleLogits(lowRes: tf.Tensor4D, height: number, width: numbe
     const up = tf.image.resizeBilinear(nhwc, [height, width], false, true);
     return (nchw ? tf.reshape(up, [b, 1, height, width]) : up) as tf.Tensor4D;
   });
+}
+
+/**
+ * Each of `n` masks' logits upsampled to height × width (as upsampleLogits) and thresholded at 0, as 0/1
+ * bytes. A few masks at a time, so no [k, height, width] tensor exceeds the backend's binding limit (many
+ * objects in a video, or a large photo).
+ */
+// lowRes [n, 1, h, w] or [n, h, w, 1] → n × [height·width]
+export function upsampledMaskBytes(lowRes: tf.Tensor4D, height: number, width: number): Uint8Array[] {
+  const area = height * width;
+  const out: Uint8Array[] = [];
+  for (const { start, count } of rowChunks(lowRes.shape[0], FLOAT_BYTES * area)) {
+    const masks = tf.tidy(() => tf.cast(tf.greater(upsampleLogits(gatherRowRange(lowRes, start, count), height, width), 0), 'int32'));
+    const data = masks.dataSync();
+    masks.dispose();
+    for (let i = 0; i < count; i++) out.push(Uint8Array.from(data.subarray(i * area, (i + 1) * area)));
+  }
+  return out;
 }
 
 /** `logits > threshold` as 0/1 bytes, in the input's element order. */

@@ -150,8 +150,8 @@ export class TreeTracker {
       pointers: [{ pointer: t.cond.objPtr, tdiff: Math.abs(frame - this.start) }],
     }));
     const out = tf.tidy(() => {
-      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(), { multimask: this.multimask() });
-      const maskmem = this.model.encodeMemory(features, toNHWC(heads.highResMasks), heads.objectScoreLogits, false);
+      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(), { multimask: this.multimask(), highRes: false });
+      const maskmem = this.model.encodeMemory(features, toNHWC(heads.lowResMasks), heads.objectScoreLogits, false);
       return { maskmem, objPtr: heads.objPtr, lowRes: tf.squeeze(heads.lowResMasks, [1]), ious: tf.max(heads.ious, 1), scores: tf.reshape(heads.objectScoreLogits, [-1]) };
     });
     const ious = out.ious.dataSync();
@@ -205,9 +205,10 @@ export class TreeTracker {
     const { unique, rowOf } = distinctRows(selections.flatMap((sels, o) => sels.map((sel) => `${o}:${this.memoryKey(this.trees[o], sel)}`)));
     const decoded = tf.tidy(() => {
       const memories = unique.map((r) => this.pathMemory(this.trees[Math.floor(r / P)], selections[Math.floor(r / P)][r % P]));
-      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(), { multimask: true, allPointers: true });
+      // Low-res candidates only: the kept ones are upsampled by encodeMemory, a few rows at a time.
+      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(), { multimask: true, allPointers: true, highRes: false });
       return {
-        lowRes: heads.lowResMultimasks, highRes: heads.highResMultimasks, ious: heads.ious,
+        lowRes: heads.lowResMultimasks, ious: heads.ious,
         scores: tf.reshape(heads.objectScoreLogits, [-1]), pointers: heads.objPtrAll as tf.Tensor3D,
       };
     });
@@ -236,15 +237,14 @@ export class TreeTracker {
       const pickIdx = tf.tensor1d(distinctPicks.unique.map((i) => picks[i]), 'int32');
       const expand = tf.tensor1d(distinctPicks.rowOf, 'int32');
       const [b, , h4, w4] = decoded.lowRes.shape;
-      const s = decoded.highRes.shape[2];
       const n = distinctPicks.unique.length;
-      const hi = tf.reshape(tf.gather(tf.reshape(decoded.highRes, [b * m, s, s]), pickIdx), [n, s, s, 1]) as tf.Tensor4D;
+      const picked = tf.gather(tf.reshape(decoded.lowRes, [b * m, h4 * w4]), pickIdx) as tf.Tensor2D;
       const scores = tf.tensor2d(distinctPicks.unique.map((i) => keptScores[i]), [n, 1]);
-      const maskmem = this.model.encodeMemory(features, hi, scores, false);
+      const maskmem = this.model.encodeMemory(features, tf.reshape(picked, [n, h4, w4, 1]), scores, false);
       return {
         maskmem: tf.gather(maskmem, expand) as tf.Tensor3D,
         objPtr: tf.gather(tf.gather(tf.reshape(decoded.pointers, [b * m, -1]), pickIdx), expand) as tf.Tensor2D,
-        lowRes: tf.gather(tf.gather(tf.reshape(decoded.lowRes, [b * m, h4 * w4]), pickIdx), expand) as tf.Tensor2D,
+        lowRes: tf.gather(picked, expand) as tf.Tensor2D,
       };
     });
     tf.dispose(decoded);

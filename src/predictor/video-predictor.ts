@@ -9,7 +9,7 @@ import type { Sam2ModelConfig } from '../config.js';
 import { InputError } from '../errors.js';
 import type { Sam2Model, FrameFeatures, PointPrompt } from '../model/sam2.js';
 import type { ItemMemory } from '../model/memory-prompt.js';
-import type { SamHeadsOutput } from '../model/sam-heads.js';
+import type { LowResHeadsOutput } from '../model/sam-heads.js';
 import { selectGreedyMemory, type GreedyMemoryOptions } from './memory-bank.js';
 import { SourceFrames } from './frame-provider.js';
 import type { FrameInput, FrameSource } from '../io/frames.js';
@@ -17,7 +17,7 @@ import { VideoState, disposeOutput, storedMask, type FramePipeline, type FramePr
 import type { PipelinePlan } from './encoder-pool.js';
 import { toNHWC } from '../model/common.js';
 import { NO_OBJ_SCORE, resizeBilinearAntialias } from '../model/sam-heads.js';
-import { upsampleLogits, fillHoles, scalePoints } from './transforms.js';
+import { upsampleLogits, upsampledMaskBytes, fillHoles, scalePoints } from './transforms.js';
 import { TreeTracker, resolveTreeOptions, type TreeOptions } from './tree-tracker.js';
 
 export { NO_OBJ_SCORE };
@@ -187,9 +187,9 @@ export class VideoPredictor {
         labels: tf.tensor2d(input.labels, [1, input.labels.length], 'int32'),
       };
       const maskInputs = prev ? (tf.reshape(tf.clipByValue(prev.predMasks, -32, 32), [1, ...prev.predMasks.shape, 1]) as tf.Tensor4D) : undefined;
-      if (isInit) return this.model.promptStep(features, 1, { points: prompt, maskInputs }, { multimask });
+      if (isInit) return this.model.promptStep(features, 1, { points: prompt, maskInputs }, { multimask, highRes: false });
       const memory = this.greedyMemories(state, [obj], frame, obj.tracked.get(frame) ?? false);
-      return this.model.trackStep(features, memory, this.maxObjPtrs(state), { multimask }, { points: prompt, maskInputs });
+      return this.model.trackStep(features, memory, this.maxObjPtrs(state), { multimask, highRes: false }, { points: prompt, maskInputs });
     });
     this.storeTemp(obj, frame, out);
     return this.frameResult(state, frame, (o) => storedMask(o.temp.get(frame) ?? o.cond.get(frame) ?? o.nonCond.get(frame)), true);
@@ -202,7 +202,7 @@ export class VideoPredictor {
   }
 
   /** Keeps a prompted frame's output until propagation encodes its memory; a later prompt on the frame replaces it. */
-  private storeTemp(obj: ObjectState, frame: number, out: SamHeadsOutput): void {
+  private storeTemp(obj: ObjectState, frame: number, out: LowResHeadsOutput): void {
     const [, , h4, w4] = out.lowResMasks.shape;
     const stored: StoredOutput = {
       maskmem: null,
@@ -335,8 +335,8 @@ export class VideoPredictor {
     const features = await state.features(frame, (img) => this.model.encodeImage(img));
     const outputs = tf.tidy(() => {
       const memories = this.greedyMemories(state, objects, frame, reverse);
-      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(state), { multimask: this.useMultimask(false, 0) });
-      const maskmem = this.model.encodeMemory(features, toNHWC(heads.highResMasks), heads.objectScoreLogits, false);
+      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(state), { multimask: this.useMultimask(false, 0), highRes: false });
+      const maskmem = this.model.encodeMemory(features, toNHWC(heads.lowResMasks), heads.objectScoreLogits, false);
       const lowRes = this.postprocessLowRes(heads.lowResMasks);
       return { maskmem, lowRes, objPtr: heads.objPtr, scores: heads.objectScoreLogits };
     });
@@ -380,17 +380,14 @@ export class VideoPredictor {
     const h4 = this.model.sizes.lowResSize;
     const outs = state.objects.map(pick);
     const lowRes = outs.map((o) => (o ? o.logits.slice() : new Float32Array(h4 * h4).fill(NO_OBJ_SCORE)));
-    const masks = tf.tidy(() => {
-      const stacked = tf.tensor4d(concatFloat(lowRes), [lowRes.length, h4, h4, 1]);
-      return tf.cast(tf.greater(upsampleLogits(stacked, height, width), 0), "int32");
-    });
-    const data = masks.dataSync();
-    masks.dispose();
+    const stacked = tf.tensor4d(concatFloat(lowRes), [lowRes.length, h4, h4, 1]);
+    const masks = upsampledMaskBytes(stacked, height, width);
+    stacked.dispose();
     return {
       frame,
       name: state.frames.name(frame),
       objIds: state.objIds,
-      masks: lowRes.map((_, i) => Uint8Array.from(data.subarray(i * width * height, (i + 1) * width * height))),
+      masks,
       lowResLogits: lowRes,
       objectScores: outs.map((o) => o?.objectScore ?? NO_OBJ_SCORE),
       final,
@@ -405,7 +402,7 @@ function concatFloat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-export function disposeHeads(out: SamHeadsOutput): void {
+export function disposeHeads(out: LowResHeadsOutput): void {
   tf.dispose(Object.values(out).filter((v) => v instanceof tf.Tensor) as tf.Tensor[]);
 }
 
