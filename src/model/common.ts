@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { maxTensorBytes } from '../backend-limits.js';
+import { rowBlocks, rowIndices, takeRows } from './take-rows.js';
 import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './weights.js';
 
 /** Every tensor the model splits is float32 (or int32 / bool, which no backend stores wider). */
@@ -217,8 +218,8 @@ export function scoreChunkRows(nq: number, nk: number, maxElements = DEFAULT_MAX
 
 /**
  * Splits [B, N, H·d] into one 2-D [N, d] block per (batch, head), batch-major. With several blocks the
- * tensor is transposed once to heads-first and each block taken with gather: on wasm `slice` reads its
- * whole source per call, so per-head slicing would cost B·H full copies.
+ * tensor is transposed once to heads-first and the blocks taken as rows (takeRows: a host copy on the CPU
+ * backends, whose gather and slice kernels are slow).
  */
 // [B, N, H·d] → (B·H) × [N, d]  (or × [d, N] when `transposed`)
 function headBlocks(x: tf.Tensor3D, numHeads: number, transposed = false): tf.Tensor2D[] {
@@ -231,7 +232,7 @@ function headBlocks(x: tf.Tensor3D, numHeads: number, transposed = false): tf.Te
   const perm = transposed ? [0, 2, 3, 1] : [0, 2, 1, 3];
   const blocks = tf.reshape(tf.transpose(tf.reshape(x, [batch, n, numHeads, d]), perm), [batch * numHeads, -1]);
   const shape: [number, number] = transposed ? [d, n] : [n, d];
-  return Array.from({ length: batch * numHeads }, (_, i) => tf.reshape(tf.gather(blocks, [i]), shape) as tf.Tensor2D);
+  return takeRows(blocks, rowIndices(batch * numHeads)).map((block) => tf.reshape(block, shape) as tf.Tensor2D);
 }
 
 /**
@@ -248,22 +249,16 @@ export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
     const qs = headBlocks(tf.mul(q, 1 / Math.sqrt(d)) as tf.Tensor3D, numHeads);
     const kTs = headBlocks(k, numHeads, true);
     const vs = headBlocks(v, numHeads);
-    const biases = options.keyBias && batch > 1
-      ? Array.from({ length: batch }, (_, b) => tf.gather(options.keyBias as tf.Tensor2D, [b]))
-      : [options.keyBias];
+    const biases = options.keyBias && batch > 1 ? takeRows(options.keyBias, rowIndices(batch)) : [options.keyBias];
     const rows: tf.Tensor2D[] = [];
     for (let b = 0; b < batch; b++) {
       const heads = Array.from({ length: numHeads }, (_, h) => {
         const i = b * numHeads + h;
         const bias = biases[b];
-        const parts: tf.Tensor2D[] = [];
-        for (let start = 0; start < nq; start += chunk) {
-          const n = Math.min(chunk, nq - start);
-          parts.push(tf.tidy(() => {
-            const scores = tf.matMul(n === nq ? qs[i] : tf.slice(qs[i], [start, 0], [n, d]), kTs[i]);
-            return tf.matMul(tf.softmax(bias ? tf.add(scores, bias) : scores), vs[i]);
-          }));
-        }
+        const parts = rowBlocks(qs[i], chunk).map((queries) => tf.tidy(() => {
+          const scores = tf.matMul(queries, kTs[i]);
+          return tf.matMul(tf.softmax(bias ? tf.add(scores, bias) : scores), vs[i]) as tf.Tensor2D;
+        }));
         return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
       });
       rows.push(heads.length === 1 ? heads[0] : tf.concat(heads, 1));
@@ -282,6 +277,12 @@ export function toNHWC(x: tf.Tensor4D): tf.Tensor4D {
 // [B, H, W, C] → [B, C, H, W]
 export function toNCHW(x: tf.Tensor4D): tf.Tensor4D {
   return tf.transpose(x, [0, 3, 1, 2]);
+}
+
+/** `x`'s single leading row repeated `n` times (tf.tile on axis 0, by broadcastByAdd). */
+// [1, ...rest] → [n, ...rest]
+export function repeatRows<T extends tf.Tensor>(x: T, n: number): T {
+  return broadcastByAdd(x, [n, ...x.shape.slice(1)]);
 }
 
 /**

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CXBlockConfig, MaskDownSamplerConfig, Sam2ModelConfig } from '../config.js';
 import { derivedSizes } from '../config.js';
 import { assertShape, ConfigError } from '../errors.js';
-import { Conv2d, FLOAT_BYTES, gelu, LayerNorm, Linear } from './common.js';
+import { Conv2d, FLOAT_BYTES, gelu, LayerNorm, Linear, repeatRows } from './common.js';
 import { sinePositionEncoding } from './position-encoding.js';
 import type { WeightScope } from './weights.js';
 
@@ -154,7 +154,7 @@ export class MemoryEncoder {
       for (const block of this.fuser) x = block.call(x);
       const features = this.outProj ? this.outProj.call(x) : x;
       const pos = sinePositionEncoding(this.cfg.memory_encoder.position_encoding, h, w);
-      return { features, posEnc: tf.tile(pos, [batch, 1, 1, 1]) as tf.Tensor4D };
+      return { features, posEnc: repeatRows(pos as tf.Tensor4D, batch) };
     });
   }
 

@@ -10,7 +10,7 @@ import type { MaskDecoder } from './mask-decoder.js';
 import { MemoryAttention } from './memory-attention.js';
 import { MemoryEncoder, roundToBfloat16 } from './memory-encoder.js';
 import { MemoryPrompt, type ItemMemory } from './memory-prompt.js';
-import { mapRowChunks } from './common.js';
+import { mapRowChunks, repeatRows } from './common.js';
 import { SamHeads, upsampleMasks, useMaskAsOutput, type LowResHeadsOutput, type SamHeadsOutput } from './sam-heads.js';
 import { sinePositionEncoding } from './position-encoding.js';
 import type { PointPrompt } from './prompt-encoder.js';
@@ -125,7 +125,7 @@ export class Sam2Model {
     return tf.tidy(() => {
       const pix = tf.add(features.visionFeats, tf.reshape(this.noMemEmbed, [1, 1, 1, -1])) as tf.Tensor4D;
       return this.heads.call({
-        backboneFeatures: batch > 1 ? tf.tile(pix, [batch, 1, 1, 1]) : pix,
+        backboneFeatures: batch > 1 ? repeatRows(pix, batch) : pix,
         pointInputs: prompt.points,
         maskInputs: prompt.maskInputs,
         highResFeatures: features.highRes,
@@ -168,7 +168,7 @@ export class Sam2Model {
       const b = memories.length;
       const { embedSize: h, hiddenDim: c } = this.sizes;
       const batch = this.memoryPrompt.build(memories, this.getMaskmemPosEnc(), maxObjPtrs);
-      const tileRows = (t: tf.Tensor) => (b > 1 ? tf.tile(t, [b, 1, 1]) : t);
+      const tileRows = (t: tf.Tensor) => (b > 1 ? repeatRows(t, b) : t);
       const conditioned = this.memoryAttention.call({
         curr: tileRows(tf.reshape(features.visionFeats, [1, h * h, c])) as tf.Tensor3D,
         currPos: tileRows(tf.reshape(features.visionPos, [1, h * h, c])) as tf.Tensor3D,
@@ -195,7 +195,7 @@ export class Sam2Model {
     return tf.tidy(() => {
       const b = mask.shape[0];
       return useMaskAsOutput(this.heads, {
-        backboneFeatures: b > 1 ? tf.tile(features.visionFeats, [b, 1, 1, 1]) : features.visionFeats,
+        backboneFeatures: b > 1 ? repeatRows(features.visionFeats, b) : features.visionFeats,
         highResFeatures: features.highRes,
         maskInputs: mask,
       });
@@ -216,7 +216,7 @@ export class Sam2Model {
       const s = this.config.image_size;
       const mem = mapRowChunks(b, this.memoryEncoder.rowBytes(s, h, h), ({ count, take }) => {
         const rows = take(masks);
-        const pix = count > 1 ? tf.tile(features.visionFeats, [count, 1, 1, 1]) : features.visionFeats;
+        const pix = count > 1 ? repeatRows(features.visionFeats, count) : features.visionFeats;
         return this.memoryEncoder.encodeNewMemory({
           pixFeat: pix as tf.Tensor4D, highResMasks: rows.shape[1] === s ? rows : upsampleMaskMap(rows, s),
           objectScoreLogits: take(objectScores), isMaskFromPts: fromPoints,

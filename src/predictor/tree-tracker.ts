@@ -18,6 +18,7 @@ import {
 } from '../tree/index.js';
 import type { FrameResult, VideoPredictor } from './video-predictor.js';
 import { toNHWC } from '../model/common.js';
+import { gatherRows, takeRows } from '../model/take-rows.js';
 import { storedMask, type MaskOutput, type ObjectState, type StoredOutput, type VideoState } from './video-state.js';
 
 export interface TreeOptions {
@@ -72,12 +73,29 @@ export function resolveTreeOptions(o: Partial<TreeOptions>): TreeOptions {
   return r;
 }
 
-/** The stacked tensors of one tracked frame for one object. */
+/**
+ * The tensors of one tracked frame for one object, one per slot (1 on frame s+1, P after): paths read them
+ * as they are, with no per-step gather.
+ */
 interface SlotTensors {
-  /** [n, HW, memDim] (n = 1 on frame s+1, P after) */
-  maskmem: tf.Tensor3D;
-  /** [n, C] */
-  objPtr: tf.Tensor2D;
+  /** n × [HW, memDim] */
+  maskmem: tf.Tensor2D[];
+  /** n × [C] */
+  objPtr: tf.Tensor1D[];
+}
+
+/** Rows [first, first + n) of stacked per-slot outputs, one tensor per slot. */
+// maskmem [R, HW, memDim], objPtr [R, C] → SlotTensors of n slots
+function slotTensors(maskmem: tf.Tensor3D, objPtr: tf.Tensor2D, first: number, n: number): SlotTensors {
+  const rows = Array.from({ length: n }, (_, k) => first + k);
+  return {
+    maskmem: tf.tidy(() => takeRows(maskmem, rows)) as tf.Tensor2D[],
+    objPtr: tf.tidy(() => takeRows(objPtr, rows)) as tf.Tensor1D[],
+  };
+}
+
+function disposeSlots(st: SlotTensors): void {
+  tf.dispose([...st.maskmem, ...st.objPtr]);
 }
 
 interface ObjectTree {
@@ -160,10 +178,7 @@ export class TreeTracker {
     const area = lowRes.length / this.trees.length;
     this.trees.forEach((t, i) => {
       t.tree = createTree({ startFrame: this.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: scores[i] });
-      t.tensors.set(frame, tf.tidy(() => ({
-        maskmem: tf.slice(out.maskmem, [i, 0, 0], [1, -1, -1]),
-        objPtr: tf.slice(out.objPtr, [i, 0], [1, -1]),
-      })));
+      t.tensors.set(frame, slotTensors(out.maskmem, out.objPtr, i, 1));
       t.masks.set(frame, [lowRes.slice(i * area, (i + 1) * area)]);
       this.opts.onSlots?.(frame, t.obj.id, t.masks.get(frame) as Float32Array[]);
       t.sameAs.set(frame, [0]);
@@ -179,11 +194,8 @@ export class TreeTracker {
   /** One path's memory as model inputs, with SAM2Long's key weights. */
   private pathMemory(t: ObjectTree, sel: MemorySelection): ItemMemory {
     const w = keyWeights(sel, this.opts.memoryWeights, this.opts.weighting);
-    // gather, not slice: on wasm a slice reads its whole source.
-    const slotFeatures = (frame: number, slot: number) =>
-      tf.squeeze(tf.gather((t.tensors.get(frame) as SlotTensors).maskmem, [slot]), [0]) as tf.Tensor2D;
-    const slotPointer = (frame: number, slot: number) =>
-      tf.squeeze(tf.gather((t.tensors.get(frame) as SlotTensors).objPtr, [slot]), [0]) as tf.Tensor1D;
+    const slotFeatures = (frame: number, slot: number) => (t.tensors.get(frame) as SlotTensors).maskmem[slot];
+    const slotPointer = (frame: number, slot: number) => (t.tensors.get(frame) as SlotTensors).objPtr[slot];
     return {
       frames: [
         { features: t.cond.maskmem as tf.Tensor2D, tpos: 0, keyWeight: w?.frames[0] },
@@ -234,27 +246,24 @@ export class TreeTracker {
     // Kept candidates that are the same decoded mask (identical paths) are encoded once.
     const distinctPicks = distinctRows(picks.map(String));
     const kept = tf.tidy(() => {
-      const pickIdx = tf.tensor1d(distinctPicks.unique.map((i) => picks[i]), 'int32');
-      const expand = tf.tensor1d(distinctPicks.rowOf, 'int32');
+      const pickIdx = distinctPicks.unique.map((i) => picks[i]);
+      const expand = distinctPicks.rowOf;
       const [b, , h4, w4] = decoded.lowRes.shape;
       const n = distinctPicks.unique.length;
-      const picked = tf.gather(tf.reshape(decoded.lowRes, [b * m, h4 * w4]), pickIdx) as tf.Tensor2D;
+      const picked = gatherRows(tf.reshape(decoded.lowRes, [b * m, h4 * w4]) as tf.Tensor2D, pickIdx);
       const scores = tf.tensor2d(distinctPicks.unique.map((i) => keptScores[i]), [n, 1]);
       const maskmem = this.model.encodeMemory(features, tf.reshape(picked, [n, h4, w4, 1]), scores, false);
       return {
-        maskmem: tf.gather(maskmem, expand) as tf.Tensor3D,
-        objPtr: tf.gather(tf.gather(tf.reshape(decoded.pointers, [b * m, -1]), pickIdx), expand) as tf.Tensor2D,
-        lowRes: tf.gather(picked, expand) as tf.Tensor2D,
+        maskmem: gatherRows(maskmem, expand),
+        objPtr: gatherRows(gatherRows(tf.reshape(decoded.pointers, [b * m, -1]) as tf.Tensor2D, pickIdx), expand),
+        lowRes: gatherRows(picked, expand),
       };
     });
     tf.dispose(decoded);
     const lowRes = kept.lowRes.dataSync() as Float32Array;
     const area = kept.lowRes.shape[1];
     this.trees.forEach((t, o) => {
-      t.tensors.set(frame, tf.tidy(() => ({
-        maskmem: tf.slice(kept.maskmem, [o * P, 0, 0], [P, -1, -1]),
-        objPtr: tf.slice(kept.objPtr, [o * P, 0], [P, -1]),
-      })));
+      t.tensors.set(frame, slotTensors(kept.maskmem, kept.objPtr, o * P, P));
       t.masks.set(frame, Array.from({ length: P }, (_, p) => lowRes.slice((o * P + p) * area, (o * P + p + 1) * area)));
       this.opts.onSlots?.(frame, t.obj.id, t.masks.get(frame) as Float32Array[]);
       const own = distinctPicks.rowOf.slice(o * P, (o + 1) * P);
@@ -280,7 +289,7 @@ export class TreeTracker {
     }
     for (const [frame, st] of t.tensors) {
       if (!needed.has(frame)) {
-        tf.dispose([st.maskmem, st.objPtr]);
+        disposeSlots(st);
         t.tensors.delete(frame);
         t.sameAs.delete(frame);
       }
@@ -322,7 +331,7 @@ export class TreeTracker {
 
   private dispose(): void {
     for (const t of this.trees) {
-      t.tensors.forEach((st) => tf.dispose([st.maskmem, st.objPtr]));
+      t.tensors.forEach(disposeSlots);
       t.tensors.clear();
       t.masks.clear();
     }

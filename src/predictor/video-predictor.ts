@@ -16,6 +16,7 @@ import type { FrameInput, FrameSource } from '../io/frames.js';
 import { VideoState, disposeOutput, storedMask, type FramePipeline, type FrameProvider, type MaskOutput, type ObjectState, type StoredOutput, type PointsInput } from './video-state.js';
 import type { PipelinePlan } from './encoder-pool.js';
 import { toNHWC } from '../model/common.js';
+import { rowIndices, takeRows } from '../model/take-rows.js';
 import { NO_OBJ_SCORE, resizeBilinearAntialias } from '../model/sam-heads.js';
 import { upsampleLogits, upsampledMaskBytes, fillHoles, scalePoints } from './transforms.js';
 import { TreeTracker, resolveTreeOptions, type TreeOptions } from './tree-tracker.js';
@@ -341,13 +342,19 @@ export class VideoPredictor {
       return { maskmem, lowRes, objPtr: heads.objPtr, scores: heads.objectScoreLogits };
     });
     const scores = outputs.scores.dataSync();
+    const rows = rowIndices(objects.length);
+    const perObject = tf.tidy(() => ({
+      maskmem: takeRows(outputs.maskmem, rows) as tf.Tensor2D[],
+      predMasks: takeRows(tf.squeeze(outputs.lowRes, [1]), rows) as tf.Tensor2D[],
+      objPtr: takeRows(outputs.objPtr, rows) as tf.Tensor1D[],
+    }));
     objects.forEach((obj, b) => {
-      const stored: StoredOutput = tf.tidy(() => ({
-        maskmem: tf.squeeze(tf.slice(outputs.maskmem, [b, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D,
-        predMasks: tf.squeeze(tf.slice(outputs.lowRes, [b, 0, 0, 0], [1, 1, -1, -1]), [0, 1]) as tf.Tensor2D,
-        objPtr: tf.squeeze(tf.slice(outputs.objPtr, [b, 0], [1, -1]), [0]) as tf.Tensor1D,
+      const stored: StoredOutput = {
+        maskmem: perObject.maskmem[b],
+        predMasks: perObject.predMasks[b],
+        objPtr: perObject.objPtr[b],
         objectScore: scores[b],
-      }));
+      };
       disposeOutput(obj.nonCond.get(frame));
       obj.nonCond.set(frame, stored);
     });

@@ -1,0 +1,61 @@
+/**
+ * Taking rows out of a tensor, the way each backend does it fastest. tfjs-wasm's Gather, Slice and Tile kernels
+ * move ~20–50 M elements/s (per-element index arithmetic; a slice also reads its whole source), against GB/s for
+ * a plain copy: on the CPU backends rows are copied through host memory instead (one read of the source, one
+ * write per result). Where tensors live on a GPU (webgpu, webgl) or in native TensorFlow, reading them back
+ * would cost far more than their own gather.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+const HOST_COPY_BACKENDS = new Set(['wasm', 'cpu']);
+
+/** `x`'s values as host floats, when copying rows through the host is the fast way here. */
+function hostRows(x: tf.Tensor, indices: readonly number[], what: string): Float32Array | null {
+  const rows = x.shape[0];
+  for (const i of indices) {
+    if (!Number.isInteger(i) || i < 0 || i >= rows) throw new RangeError(`${what}: row ${i} is outside [0, ${rows})`);
+  }
+  return HOST_COPY_BACKENDS.has(tf.getBackend()) && x.dtype === 'float32' ? (x.dataSync() as Float32Array) : null;
+}
+
+/** Rows `indices` of `x` along its first axis, each as its own tensor of `x.shape.slice(1)`. */
+// x [R, ...rest], indices (k) → k × [...rest]
+export function takeRows(x: tf.Tensor, indices: readonly number[]): tf.Tensor[] {
+  const [rows, ...rest] = x.shape;
+  if (rows === 1 && indices.length === 1 && indices[0] === 0) return [tf.reshape(x, rest)];
+  const data = hostRows(x, indices, 'takeRows');
+  if (!data) return indices.map((i) => tf.reshape(tf.gather(x, [i]), rest));
+  const size = data.length / rows;
+  return indices.map((i) => tf.tensor(data.subarray(i * size, (i + 1) * size), rest, 'float32'));
+}
+
+/** Rows `indices` of `x` stacked: tf.gather(x, indices) on axis 0. */
+// x [R, ...rest], indices (k) → [k, ...rest]
+export function gatherRows<T extends tf.Tensor>(x: T, indices: readonly number[]): T {
+  const data = hostRows(x, indices, 'gatherRows');
+  if (!data) return tf.gather(x, [...indices]) as T;
+  const size = data.length / x.shape[0];
+  const out = new Float32Array(indices.length * size);
+  indices.forEach((i, k) => out.set(data.subarray(i * size, (i + 1) * size), k * size));
+  return tf.tensor(out, [indices.length, ...x.shape.slice(1)], 'float32') as T;
+}
+
+/** 0, 1, …, n − 1. */
+export function rowIndices(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** `x` cut along its first axis into consecutive blocks of `size` rows (the last may be shorter). */
+// x [R, ...rest] → ⌈R / size⌉ × [≤ size, ...rest]
+export function rowBlocks<T extends tf.Tensor>(x: T, size: number): T[] {
+  const [rows, ...rest] = x.shape;
+  if (size >= rows) return [x];
+  const starts = Array.from({ length: Math.ceil(rows / size) }, (_, i) => i * size);
+  const data = hostRows(x, [], 'rowBlocks');
+  if (!data) return starts.map((s) => tf.slice(x, [s, ...rest.map(() => 0)], [Math.min(size, rows - s), ...rest]) as T);
+  const perRow = data.length / rows;
+  return starts.map((s) => {
+    const n = Math.min(size, rows - s);
+    return tf.tensor(data.subarray(s * perRow, (s + n) * perRow), [n, ...rest], 'float32') as T;
+  });
+}

@@ -1,0 +1,49 @@
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend, type BackendName } from '../src/backend.js';
+import { gatherRows, rowBlocks, rowIndices, takeRows } from '../src/model/take-rows.js';
+import { setupBackend } from './helpers/golden.js';
+import { seededValues } from './helpers/ops.js';
+
+function same(a: tf.Tensor, b: tf.Tensor): void {
+  assert.deepEqual(a.shape, b.shape);
+  assert.deepEqual(Array.from(a.dataSync()), Array.from(b.dataSync()));
+}
+
+describe('takeRows / gatherRows / rowBlocks (row copies without wasm gather)', () => {
+  let original: string;
+  before(async () => {
+    await setupBackend();
+    original = tf.getBackend();
+  });
+  after(async () => {
+    await useBackend(original as BackendName);
+  });
+
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`equal tf.gather / tf.slice exactly on ${backend}, without leaking tensors`, async () => {
+      await useBackend(backend);
+      const x = tf.tensor3d(seededValues(5 * 7 * 3, 11), [5, 7, 3]);
+      const before = tf.memory().numTensors;
+      const rows = takeRows(x, [4, 0, 2]);
+      [4, 0, 2].forEach((i, k) => tf.tidy(() => same(rows[k], tf.reshape(tf.gather(x, [i]), [7, 3]))));
+      const gathered = gatherRows(x, [1, 1, 3]);
+      tf.tidy(() => same(gathered, tf.gather(x, [1, 1, 3])));
+      const blocks = rowBlocks(x, 2);
+      assert.deepEqual(blocks.map((b) => b.shape[0]), [2, 2, 1]);
+      tf.tidy(() => same(tf.concat(blocks, 0), x));
+      assert.equal(rowBlocks(x, 5)[0], x, 'one block is the tensor itself');
+      tf.dispose([...rows, gathered, ...blocks]);
+      assert.equal(tf.memory().numTensors, before);
+      assert.deepEqual(rowIndices(3), [0, 1, 2]);
+      x.dispose();
+    });
+  }
+
+  it('a row outside the tensor is a RangeError naming it', () => {
+    const x = tf.zeros([2, 3]);
+    assert.throws(() => takeRows(x, [2]), /row 2 is outside \[0, 2\)/);
+    assert.throws(() => gatherRows(x, [-1]), /row -1 is outside/);
+    x.dispose();
+  });
+});
