@@ -5,7 +5,7 @@ import { initBackend, useBackend, type BackendName } from '../src/backend.js';
 import { BackendError } from '../src/errors.js';
 import { Conv2d, LayerNorm, Linear } from '../src/model/common.js';
 import { WeightStore } from '../src/model/weights.js';
-import { diff, setupBackend } from './helpers/golden.js';
+import { diff, restoreBackendAfterSuite } from './helpers/golden.js';
 import { blockWeights, seededValues } from './helpers/ops.js';
 
 const WEIGHTS = blockWeights(24);
@@ -40,14 +40,7 @@ function installed(pkg: string): boolean {
 }
 
 describe('backends', () => {
-  let original: string;
-  before(async () => {
-    await setupBackend();
-    original = tf.getBackend();
-  });
-  after(async () => {
-    await useBackend(original as BackendName);
-  });
+  const original = restoreBackendAfterSuite();
 
   it('cpu and wasm give the same matMul, conv2d and layer norm (common.ts layers)', async () => {
     await useBackend('cpu');
@@ -74,7 +67,7 @@ describe('backends', () => {
       if (saved === undefined) delete process.env.SAM2LONG_BACKEND;
       else process.env.SAM2LONG_BACKEND = saved;
     }
-    assert.equal(tf.getBackend(), original);
+    assert.equal(tf.getBackend(), original());
   });
 
   // Node has no WebGL context even with the package installed; tfjs-node is not installed here (its install needs
@@ -90,7 +83,7 @@ describe('backends', () => {
         if (saved === undefined) delete process.env.SAM2LONG_BACKEND;
         else process.env.SAM2LONG_BACKEND = saved;
       }
-      assert.equal(tf.getBackend(), original);
+      assert.equal(tf.getBackend(), original());
     });
   }
 });

@@ -1,8 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, type BackendName } from '../src/backend.js';
+import { useBackend } from '../src/backend.js';
 import { gatherRows, rowBlocks, rowIndices, takeRows } from '../src/model/take-rows.js';
-import { setupBackend } from './helpers/golden.js';
+import { restoreBackendAfterSuite } from './helpers/golden.js';
 import { seededValues } from './helpers/ops.js';
 
 function same(a: tf.Tensor, b: tf.Tensor): void {
@@ -11,14 +11,7 @@ function same(a: tf.Tensor, b: tf.Tensor): void {
 }
 
 describe('takeRows / gatherRows / rowBlocks (row copies without wasm gather)', () => {
-  let original: string;
-  before(async () => {
-    await setupBackend();
-    original = tf.getBackend();
-  });
-  after(async () => {
-    await useBackend(original as BackendName);
-  });
+  restoreBackendAfterSuite();
 
   for (const backend of ['wasm', 'cpu'] as const) {
     it(`equal tf.gather / tf.slice exactly on ${backend}, without leaking tensors`, async () => {

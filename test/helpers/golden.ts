@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { SafetensorsReader, memorySource, type HostTensor } from '../../src/io/safetensors.js';
-import { initBackend } from '../../src/backend.js';
+import { initBackend, useBackend, type BackendName } from '../../src/backend.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/golden');
 
@@ -74,4 +74,19 @@ export function assertClose(label: string, actual: tf.Tensor, expected: tf.Tenso
 /** Initialises the default backend for a test file (SAM2LONG_BACKEND picks another). */
 export async function setupBackend(): Promise<string> {
   return initBackend();
+}
+
+/**
+ * For a suite that switches backends: sets the default one up before it and goes back to it after. Returns
+ * the default's name (once the suite has started).
+ */
+export function restoreBackendAfterSuite(): () => string {
+  let original = '';
+  before(async () => {
+    original = await setupBackend();
+  });
+  after(async () => {
+    await useBackend(original as BackendName);
+  });
+  return () => original;
 }
