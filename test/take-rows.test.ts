@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend.js';
-import { gatherRows, rowBlocks, rowIndices, takeRows } from '../src/model/take-rows.js';
+import { gatherRows, rowBlocks, rowIndices, rowRange, takeRows } from '../src/model/take-rows.js';
 import { restoreBackendAfterSuite } from './helpers/golden.js';
 import { seededValues } from './helpers/ops.js';
 
@@ -10,7 +10,7 @@ function same(a: tf.Tensor, b: tf.Tensor): void {
   assert.deepEqual(Array.from(a.dataSync()), Array.from(b.dataSync()));
 }
 
-describe('takeRows / gatherRows / rowBlocks (row copies without wasm gather)', () => {
+describe('takeRows / gatherRows / rowBlocks / rowRange (row copies without wasm gather)', () => {
   restoreBackendAfterSuite();
 
   for (const backend of ['wasm', 'cpu'] as const) {
@@ -26,9 +26,13 @@ describe('takeRows / gatherRows / rowBlocks (row copies without wasm gather)', (
       assert.deepEqual(blocks.map((b) => b.shape[0]), [2, 2, 1]);
       tf.tidy(() => same(tf.concat(blocks, 0), x));
       assert.equal(rowBlocks(x, 5)[0], x, 'one block is the tensor itself');
-      tf.dispose([...rows, gathered, ...blocks]);
+      const range = rowRange(x, 1, 3);
+      tf.tidy(() => same(range, tf.slice(x, [1, 0, 0], [3, -1, -1])));
+      assert.equal(rowRange(x, 0, 5), x, 'all rows are the tensor itself');
+      tf.dispose([...rows, gathered, ...blocks, range]);
       assert.equal(tf.memory().numTensors, before);
       assert.deepEqual(rowIndices(3), [0, 1, 2]);
+      assert.deepEqual(rowIndices(2, 3), [3, 4]);
       x.dispose();
     });
   }

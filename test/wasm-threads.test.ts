@@ -3,11 +3,11 @@ import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { useBackend } from '../src/backend.js';
 import { MAX_WASM_THREADS, wasmThreadsWanted } from '../src/backend-wasm-threads.js';
 import { BackendError } from '../src/errors.js';
-import { setupBackend } from './helpers/golden.js';
+import { restoreBackendAfterSuite } from './helpers/golden.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -22,16 +22,16 @@ function runChild(threads: number): { threads: number; digest: string } {
 }
 
 describe('multi-threaded wasm in Node', () => {
-  it('the wasm backend computes with one thread per core (the golden tests run on it)', async function () {
-    await setupBackend();
-    if (tf.getBackend() !== 'wasm') this.skip(); // SAM2LONG_BACKEND chose another backend for this run
+  restoreBackendAfterSuite();
+
+  it('the wasm backend computes with one thread per core (the golden tests run on it)', async () => {
+    await useBackend('wasm');
     const fromEnv = process.env.SAM2LONG_WASM_THREADS;
     const expected = fromEnv ? Number(fromEnv) : Math.min(os.availableParallelism(), MAX_WASM_THREADS);
     assert.equal(getThreadsCount(), expected);
   });
 
-  it('two threads give bit-identical matMul and convolutions to one, and Node still exits by itself', function () {
-    if (os.availableParallelism() < 2) this.skip();
+  it('two threads give bit-identical matMul and convolutions to one, and Node still exits by itself', () => {
     const one = runChild(1);
     const two = runChild(2);
     assert.equal(one.threads, 1);

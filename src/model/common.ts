@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { maxTensorBytes } from '../backend-limits.js';
-import { rowBlocks, rowIndices, takeRows } from './take-rows.js';
+import { rowBlocks, rowIndices, rowRange, takeRows } from './take-rows.js';
 import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './weights.js';
 
 /** Every tensor the model splits is float32 (or int32 / bool, which no backend stores wider). */
@@ -45,16 +45,9 @@ export function mapRowChunks<R extends RowOutputs>(rows: number, bytesPerRow: nu
   const chunks = rowChunks(rows, bytesPerRow);
   if (chunks.length === 1) return fn({ start: 0, count: rows, take: (t) => t });
   return tf.tidy(() => {
-    const parts = chunks.map(({ start, count }) => tf.tidy(() => fn({ start, count, take: (t) => gatherRowRange(t, start, count) })));
+    const parts = chunks.map(({ start, count }) => tf.tidy(() => fn({ start, count, take: (t) => rowRange(t, start, count) })));
     return concatRows(parts);
   });
-}
-
-/** Rows [start, start + count) of `t`'s leading axis, by gather: on wasm a slice copies its whole source per call. */
-// [N, ...] → [count, ...]
-export function gatherRowRange<T extends tf.Tensor>(t: T, start: number, count: number): T {
-  if (start === 0 && count === t.shape[0]) return t;
-  return tf.tidy(() => tf.gather(t, tf.range(start, start + count, 1, 'int32')) as T);
 }
 
 // R[] (chunks) → R

@@ -40,9 +40,15 @@ export function gatherRows<T extends tf.Tensor>(x: T, indices: readonly number[]
   return tf.tensor(out, [indices.length, ...x.shape.slice(1)], 'float32') as T;
 }
 
-/** 0, 1, …, n − 1. */
-export function rowIndices(n: number): number[] {
-  return Array.from({ length: n }, (_, i) => i);
+/** first, first + 1, …, first + n − 1. */
+export function rowIndices(n: number, first = 0): number[] {
+  return Array.from({ length: n }, (_, i) => first + i);
+}
+
+/** Rows [start, start + count) of `x` stacked (`x` itself when that is all of it). */
+// x [R, ...rest] → [count, ...rest]
+export function rowRange<T extends tf.Tensor>(x: T, start: number, count: number): T {
+  return start === 0 && count === x.shape[0] ? x : gatherRows(x, rowIndices(count, start));
 }
 
 /** `x` cut along its first axis into consecutive blocks of `size` rows (the last may be shorter). */

@@ -84,10 +84,9 @@ interface SlotTensors {
   objPtr: tf.Tensor1D[];
 }
 
-/** Rows [first, first + n) of stacked per-slot outputs, one tensor per slot. */
-// maskmem [R, HW, memDim], objPtr [R, C] → SlotTensors of n slots
-function slotTensors(maskmem: tf.Tensor3D, objPtr: tf.Tensor2D, first: number, n: number): SlotTensors {
-  const rows = Array.from({ length: n }, (_, k) => first + k);
+/** Rows `rows` of stacked per-slot outputs, one tensor per slot (a row may serve several slots). */
+// maskmem [R, HW, memDim], objPtr [R, C] → SlotTensors of rows.length slots
+function slotTensors(maskmem: tf.Tensor3D, objPtr: tf.Tensor2D, rows: readonly number[]): SlotTensors {
   return {
     maskmem: tf.tidy(() => takeRows(maskmem, rows)) as tf.Tensor2D[],
     objPtr: tf.tidy(() => takeRows(objPtr, rows)) as tf.Tensor1D[],
@@ -178,7 +177,7 @@ export class TreeTracker {
     const area = lowRes.length / this.trees.length;
     this.trees.forEach((t, i) => {
       t.tree = createTree({ startFrame: this.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: scores[i] });
-      t.tensors.set(frame, slotTensors(out.maskmem, out.objPtr, i, 1));
+      t.tensors.set(frame, slotTensors(out.maskmem, out.objPtr, [i]));
       t.masks.set(frame, [lowRes.slice(i * area, (i + 1) * area)]);
       this.opts.onSlots?.(frame, t.obj.id, t.masks.get(frame) as Float32Array[]);
       t.sameAs.set(frame, [0]);
@@ -245,28 +244,27 @@ export class TreeTracker {
     }
     // Kept candidates that are the same decoded mask (identical paths) are encoded once.
     const distinctPicks = distinctRows(picks.map(String));
+    // The distinct kept candidates: slot k of object o reads row distinctPicks.rowOf[o·P + k].
     const kept = tf.tidy(() => {
       const pickIdx = distinctPicks.unique.map((i) => picks[i]);
-      const expand = distinctPicks.rowOf;
       const [b, , h4, w4] = decoded.lowRes.shape;
       const n = distinctPicks.unique.length;
-      const picked = gatherRows(tf.reshape(decoded.lowRes, [b * m, h4 * w4]) as tf.Tensor2D, pickIdx);
+      const lowRes = gatherRows(tf.reshape(decoded.lowRes, [b * m, h4 * w4]) as tf.Tensor2D, pickIdx);
       const scores = tf.tensor2d(distinctPicks.unique.map((i) => keptScores[i]), [n, 1]);
-      const maskmem = this.model.encodeMemory(features, tf.reshape(picked, [n, h4, w4, 1]), scores, false);
       return {
-        maskmem: gatherRows(maskmem, expand),
-        objPtr: gatherRows(gatherRows(tf.reshape(decoded.pointers, [b * m, -1]) as tf.Tensor2D, pickIdx), expand),
-        lowRes: gatherRows(picked, expand),
+        lowRes,
+        maskmem: this.model.encodeMemory(features, tf.reshape(lowRes, [n, h4, w4, 1]), scores, false),
+        objPtr: gatherRows(tf.reshape(decoded.pointers, [b * m, -1]) as tf.Tensor2D, pickIdx),
       };
     });
     tf.dispose(decoded);
     const lowRes = kept.lowRes.dataSync() as Float32Array;
     const area = kept.lowRes.shape[1];
     this.trees.forEach((t, o) => {
-      t.tensors.set(frame, slotTensors(kept.maskmem, kept.objPtr, o * P, P));
-      t.masks.set(frame, Array.from({ length: P }, (_, p) => lowRes.slice((o * P + p) * area, (o * P + p + 1) * area)));
-      this.opts.onSlots?.(frame, t.obj.id, t.masks.get(frame) as Float32Array[]);
       const own = distinctPicks.rowOf.slice(o * P, (o + 1) * P);
+      t.tensors.set(frame, slotTensors(kept.maskmem, kept.objPtr, own));
+      t.masks.set(frame, own.map((row) => lowRes.slice(row * area, (row + 1) * area)));
+      this.opts.onSlots?.(frame, t.obj.id, t.masks.get(frame) as Float32Array[]);
       t.sameAs.set(frame, own.map((u) => own.indexOf(u)));
       this.forgetUnreachable(t, frame + 1, selOpts);
     });
