@@ -11,8 +11,7 @@ import type { Sam2Model } from '../src/model/sam2.js';
 import type { FrameProvider } from '../src/predictor/video-state.js';
 import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
 import { VideoPredictor } from '../src/predictor/video-predictor.js';
-import { openSafetensors } from '../src/io/files.js';
-import { normalizeFrame } from '../src/predictor/transforms.js';
+import { GoldenFrames } from '../test/helpers/video.js';
 import { elapsed, median, memorySnapshot, stamp, type MemorySnapshot, type Stamp } from './measure.js';
 import { GOLDEN, SyntheticVideo, benchModel, type BenchModelName } from './synthetic.js';
 
@@ -62,40 +61,6 @@ export interface VideoBenchOptions {
   frames: number;
   modes: VideoMode[];
   log?: (line: string) => void;
-}
-
-/** The golden video1 frames (decoded RGB, 256 px). */
-class GoldenVideo implements FrameProvider {
-  readonly numFrames: number;
-  readonly width: number;
-  readonly height: number;
-  private readonly pixels: Uint8Array;
-
-  /** `limit`: only the first frames (0 = all). */
-  constructor(limit: number) {
-    const reader = openSafetensors(path.join(GOLDEN, 'video1/frames.safetensors'));
-    try {
-      const t = reader.read('frames_rgb_u8');
-      [this.numFrames, this.height, this.width] = t.shape;
-      if (limit > 0) this.numFrames = Math.min(limit, this.numFrames);
-      this.pixels = t.data as Uint8Array;
-    } finally {
-      reader.close();
-    }
-  }
-
-  async input(i: number): Promise<tf.Tensor4D> {
-    const n = this.width * this.height * 3;
-    return normalizeFrame({ width: this.width, height: this.height, data: this.pixels.subarray(i * n, (i + 1) * n) });
-  }
-
-  async has(i: number): Promise<boolean> {
-    return i >= 0 && i < this.numFrames;
-  }
-
-  name(i: number): string {
-    return String(i).padStart(5, '0');
-  }
 }
 
 /** The positive point of video1's golden point prompt (on frame 0). */
@@ -197,7 +162,7 @@ export async function benchVideo(opts: VideoBenchOptions): Promise<VideoBenchRes
   const model = await benchModel(opts.model, opts.imageSize);
   const mini = opts.model === 'mini';
   const synthetic = new SyntheticVideo(opts.frames, opts.imageSize);
-  const video: FrameProvider = mini ? new GoldenVideo(opts.frames) : synthetic;
+  const video: FrameProvider = mini ? new GoldenFrames('video1', opts.frames > 0 ? opts.frames : undefined) : synthetic;
   const disc = synthetic.disc(0);
   const prompt = mini ? goldenPromptPoint() : [disc.x, disc.y] as [number, number];
   // The bank is full once num_maskmem − 1 frames have been tracked after the prompt frame.
