@@ -105,8 +105,9 @@ class Units {
     this.single = randomFullMemories(cfg, 1, false);
     this.tree = randomFullMemories(cfg, paths, true);
     const maskmemPosEnc = tf.tidy(() => tf.reshape(sinePositionEncoding(cfg.memory_encoder.position_encoding, h, h), [h * h, memDim]) as tf.Tensor2D);
-    const batch = model.memoryPrompt.build(this.single, maskmemPosEnc, cfg.max_obj_ptrs_in_encoder);
-    maskmemPosEnc.dispose();
+    const framePositions = model.memoryPrompt.framePositions(maskmemPosEnc);
+    const batch = model.memoryPrompt.build(this.single, framePositions, cfg.max_obj_ptrs_in_encoder);
+    tf.dispose([maskmemPosEnc, ...framePositions]);
     const flat = (t: tf.Tensor4D) => tf.reshape(t, [1, h * h, c]) as tf.Tensor3D;
     this.attentionInputs = {
       curr: flat(this.features.visionFeats), currPos: flat(this.features.visionPos), memory: batch.memory, memoryPos: batch.memoryPos,

@@ -7,20 +7,17 @@
  * per-window 2-D products drown in op overhead (and tf.slice copies its whole source there), and batched
  * matMul runs a slow generic kernel, so every window × head becomes one channel of a depthwise convolution
  * whose channel multiplier enumerates the keys: one grouped GEMM for the scores, one for the values
- * (see `groupedAttention`; timings in test/image-encoder.test.ts's header).
+ * (see `groupedAttention` in common.ts; timings in test/image-encoder.test.ts's header).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { HieraConfig } from '../config.js';
 import { ConfigError, ShapeError, assertShape } from '../errors.js';
-import { Conv2d, LayerNorm, Linear, Mlp, multiHeadAttention, scoreChunkRows } from './common.js';
+import { Conv2d, LayerNorm, Linear, Mlp, groupedAttention, multiHeadAttention } from './common.js';
 import type { WeightScope } from './weights.js';
 
 const HIERA_NORM_EPS = 1e-6;
 const MLP_RATIO = 4;
 const PATCH = { kernel: 7, stride: 4, padding: 3 };
-/** Same default bound as multiHeadAttention (common.ts): 64 MB of float32 scores. */
-const DEFAULT_MAX_SCORE_ELEMENTS = 1 << 24;
-
 /** PyTorch's bicubic kernel parameter (a = -0.75). */
 const CUBIC_A = -0.75;
 
@@ -62,37 +59,6 @@ export function bicubicResize(x: tf.Tensor4D, outH: number, outW: number): tf.Te
     const byCol = tf.reshape(tf.transpose(tf.reshape(rows, [outH, b, w, c]), [2, 1, 0, 3]), [w, b * outH * c]);
     const cols = tf.reshape(tf.matMul(bicubicMatrix(w, outW), byCol), [outW, b, outH, c]);
     return tf.transpose(cols, [1, 2, 0, 3]) as tf.Tensor4D;
-  });
-}
-
-/**
- * softmax(q·kᵀ/√d)·v for G independent attention problems at once (the groups: windows × heads). Group c is
- * channel c of a depthwise convolution over a [queries × d] image with a 1×d filter per key, so the
- * scores come out as channels c·Tk + j, and the same trick with the probabilities applies v. Queries are
- * processed in chunks so that no score block exceeds `maxScoreElements` or the backend's binding limit.
- */
-// q [Tq, G, d], k [Tk, G, d], v [Tk, G, dv] → [Tq, G, dv]
-export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maxScoreElements = DEFAULT_MAX_SCORE_ELEMENTS): tf.Tensor3D {
-  const [tq, groups, d] = q.shape;
-  const [tk, , dv] = v.shape;
-  assertShape('attention keys', k.shape, [tk, groups, d]);
-  return tf.tidy(() => {
-    const keyFilter = tf.reshape(tf.transpose(k, [2, 1, 0]), [1, d, groups, tk]) as tf.Tensor4D;
-    const valueFilter = tf.reshape(v, [1, tk, groups, dv]) as tf.Tensor4D;
-    const queries = tf.reshape(tf.transpose(tf.mul(q, 1 / Math.sqrt(d)), [0, 2, 1]), [1, tq, d, groups]) as tf.Tensor4D;
-    const rows = scoreChunkRows(tq, groups * tk, maxScoreElements);
-    const parts: tf.Tensor3D[] = [];
-    for (let start = 0; start < tq; start += rows) {
-      const n = Math.min(rows, tq - start);
-      parts.push(tf.tidy(() => {
-        // gather, not slice: on wasm a slice copies its whole source for every chunk.
-        const chunk = n === tq ? queries : tf.gather(queries, tf.range(start, start + n, 1, 'int32'), 1) as tf.Tensor4D;
-        const scores = tf.reshape(tf.depthwiseConv2d(chunk, keyFilter, 1, 'valid'), [n, groups, tk]);
-        const probs = tf.reshape(tf.transpose(tf.softmax(scores), [0, 2, 1]), [1, n, tk, groups]) as tf.Tensor4D;
-        return tf.reshape(tf.depthwiseConv2d(probs, valueFilter, 1, 'valid'), [n, groups, dv]) as tf.Tensor3D;
-      }));
-    }
-    return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
   });
 }
 

@@ -8,6 +8,7 @@ import { MASK_DECODER_CONSTANTS, type MaskDecoderExtraArgs, type Sam2ModelConfig
 import { assertShape, InputError } from '../errors.js';
 import { Conv2d, LayerNorm, Linear, Mlp, broadcastByAdd, gelu } from './common.js';
 import { TwoWayTransformer } from './two-way-transformer.js';
+import { rowIndices, takeRows } from './take-rows.js';
 import type { WeightScope } from './weights.js';
 
 /** LayerNorm2d's eps. */
@@ -281,12 +282,11 @@ export function masksFromHypernetworks(hyper: tf.Tensor3D, upscaled: tf.Tensor4D
   return tf.tidy(() => {
     const [batch, m, c] = hyper.shape;
     const [, hh, ww] = upscaled.shape;
-    // gather, not slice: wasm's slice copies its whole source first.
-    const item = (x: tf.Tensor, b: number) => (batch === 1 ? x : tf.gather(x, [b]));
-    const perItem = Array.from({ length: batch }, (_, b) => {
-      const pixels = tf.reshape(item(upscaled, b), [hh * ww, c]);
-      const weights = tf.transpose(tf.reshape(item(hyper, b), [m, c]));
-      return tf.transpose(tf.matMul(pixels, weights));
+    const items = rowIndices(batch);
+    const hypers = takeRows(hyper, items);
+    const perItem = takeRows(upscaled, items).map((image, b) => {
+      const pixels = tf.reshape(image, [hh * ww, c]);
+      return tf.transpose(tf.matMul(pixels, tf.transpose(hypers[b])));
     });
     return tf.reshape(tf.stack(perItem), [batch, m, hh, ww]) as tf.Tensor4D;
   });

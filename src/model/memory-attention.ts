@@ -32,7 +32,7 @@ import type { WeightScope } from './weights.js';
 const MASKED_KEY_BIAS = -1e30;
 
 export interface RopeAttentionInputs {
-  /** [B, Nq, C] */
+  /** [B, Nq, C], or [1, Nq, C] when every row has the same queries */
   q: tf.Tensor3D;
   /** [B, Nk, kvInDim] */
   k: tf.Tensor3D;
@@ -134,7 +134,7 @@ export class RopeAttention {
 
   // → [B, Nq, internalDim]
   private attendThenProjectValues(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, keyBias?: tf.Tensor2D): tf.Tensor3D {
-    const [batch, nq] = q.shape;
+    const [batch, nq] = [v.shape[0], q.shape[1]];
     const perHead = this.numHeads === 1 ? v : tf.tile(v, [1, 1, this.numHeads]) as tf.Tensor3D;
     const mixed = multiHeadAttention(q, k, perHead, this.numHeads, { keyBias });
     const projected = tf.add(tf.matMul(tf.reshape(mixed, [-1, this.numHeads * this.kvInDim]), this.valueProjectionAfter!), this.v.b!);
@@ -159,9 +159,9 @@ function blockDiagonalHeads(w: tf.Tensor2D, numHeads: number): tf.Tensor2D {
 
 /** Inputs of one memory-attention layer; `keyInput` is the cross-attention key input, already encoded/weighted. */
 interface LayerInputs {
-  /** [B, HW, C] */
+  /** [B, HW, C], or [1, HW, C] when every row has the same current frame (then the self-attention runs once) */
   x: tf.Tensor3D;
-  /** [B, HW, C] */
+  /** [B or 1, HW, C] */
   currPos: tf.Tensor3D;
   /** [B, Nmem, memDim] */
   memory: tf.Tensor3D;
@@ -212,9 +212,12 @@ export class MemoryAttentionLayer {
 }
 
 export interface MemoryAttentionInputs {
-  /** Current frame tokens. [B, HW, C] */
+  /**
+   * Current frame tokens. [B, HW, C], or [1, HW, C] for one frame shared by every row (SAM2Long's paths,
+   * several objects): the first layer's self-attention and query projection then run once, not B times.
+   */
   curr: tf.Tensor3D;
-  /** [B, HW, C] */
+  /** [B or 1, HW, C], as curr */
   currPos: tf.Tensor3D;
   /** Memory tokens: frame tokens, then `numObjPtrTokens` pointer tokens. [B, Nmem, memDim] */
   memory: tf.Tensor3D;
@@ -276,10 +279,10 @@ export class MemoryAttention {
   }
 
   private check({ curr, currPos, memory, memoryPos, numObjPtrTokens, keyWeights, keyValid }: MemoryAttentionInputs): void {
-    const [batch, hw] = curr.shape;
-    const nmem = memory.shape[1];
-    assertShape('memory attention curr', curr.shape, [-1, -1, this.dModel]);
-    assertShape('memory attention currPos', currPos.shape, [batch, hw, this.dModel]);
+    const [batch, nmem] = memory.shape;
+    const [currBatch, hw] = curr.shape;
+    assertShape('memory attention curr', curr.shape, [currBatch === 1 ? 1 : batch, -1, this.dModel]);
+    assertShape('memory attention currPos', currPos.shape, [currBatch, hw, this.dModel]);
     assertShape('memory attention memory', memory.shape, [batch, -1, this.memDim]);
     assertShape('memory attention memoryPos', memoryPos.shape, [batch, nmem, this.memDim]);
     if (keyWeights) assertShape('memory attention keyWeights', keyWeights.shape, [batch, nmem]);

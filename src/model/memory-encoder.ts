@@ -96,7 +96,7 @@ export interface MemoryEncoderOutput {
 }
 
 export interface NewMemoryInputs {
-  /** The frame's top-level features. [B, h, w, C] */
+  /** The frame's top-level features. [B, h, w, C], or [1, h, w, C] shared by every mask (projected once) */
   pixFeat: tf.Tensor4D;
   /** Predicted mask logits at image resolution. [B, S, S, 1] */
   highResMasks: tf.Tensor4D;
@@ -141,11 +141,12 @@ export class MemoryEncoder {
   }
 
   /** MemoryEncoder.forward: mask (sigmoid unless skipped) downsampled and added to the projected features, fused. */
-  // pixFeat [B, h, w, C], masks [B, S, S, 1] → features/posEnc [B, h, w, memDim]
+  // pixFeat [B or 1, h, w, C], masks [B, S, S, 1] → features/posEnc [B, h, w, memDim]
   call(pixFeat: tf.Tensor4D, masks: tf.Tensor4D, skipMaskSigmoid: boolean): MemoryEncoderOutput {
-    const [batch, h, w] = pixFeat.shape;
-    assertShape('memory encoder pixFeat', pixFeat.shape, [-1, -1, -1, this.cfg.memory_encoder.in_dim]);
-    assertShape('memory encoder masks', masks.shape, [batch, -1, -1, 1]);
+    const [pixBatch, h, w] = pixFeat.shape;
+    const batch = masks.shape[0];
+    assertShape('memory encoder pixFeat', pixFeat.shape, [pixBatch === 1 ? 1 : batch, -1, -1, this.cfg.memory_encoder.in_dim]);
+    assertShape('memory encoder masks', masks.shape, [-1, -1, -1, 1]);
     return tf.tidy(() => {
       const maskFeatures = this.maskDownsampler.call(skipMaskSigmoid ? masks : tf.sigmoid(masks));
       assertShape('downsampled masks', maskFeatures.shape, [batch, h, w, -1]);
@@ -165,7 +166,7 @@ export class MemoryEncoder {
    */
   // → features/posEnc [B, h, w, memDim]
   encodeNewMemory({ pixFeat, highResMasks, objectScoreLogits, isMaskFromPts }: NewMemoryInputs): MemoryEncoderOutput {
-    assertShape('objectScoreLogits', objectScoreLogits.shape, [pixFeat.shape[0], 1]);
+    assertShape('objectScoreLogits', objectScoreLogits.shape, [highResMasks.shape[0], 1]);
     return tf.tidy(() => {
       const binarize = isMaskFromPts && this.cfg.binarize_mask_from_pts_for_mem_enc;
       const probabilities = binarize ? tf.cast(tf.greater(highResMasks, 0), 'float32') : tf.sigmoid(highResMasks);

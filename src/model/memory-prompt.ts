@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Sam2ModelConfig } from '../config.js';
 import { derivedSizes } from '../config.js';
+import { InputError } from '../errors.js';
 import { Linear } from './common.js';
 import type { WeightScope } from './weights.js';
 
@@ -99,28 +100,39 @@ export class MemoryPrompt {
     return most((m) => m.frames.length) * hw + most((m) => m.pointers.length) * this.tokensPerPointer;
   }
 
+  /** The position encoding of a memory frame at each t_pos: the spatial encoding plus maskmem_tpos_enc. */
+  // maskmemPosEnc [HW, memDim] → num_maskmem × [HW, memDim] (index t_pos)
+  framePositions(maskmemPosEnc: tf.Tensor2D): tf.Tensor2D[] {
+    return Array.from({ length: this.cfg.num_maskmem }, (_, tpos) => tf.tidy(() =>
+      tf.add(maskmemPosEnc, tf.slice(this.maskmemTposEnc, [this.cfg.num_maskmem - tpos - 1, 0], [1, this.memDim])) as tf.Tensor2D));
+  }
+
   /**
-   * Batches the memories of `items` with padding. `maskmemPosEnc` is the spatial encoding shared by every
-   * memory frame; `maxObjPtrs` = min(num_frames, max_obj_ptrs_in_encoder).
+   * Batches the memories of `items` with padding. `framePositions` are the `framePositions` of the spatial
+   * encoding every memory frame shares; `maxObjPtrs` = min(num_frames, max_obj_ptrs_in_encoder).
    */
-  build(items: ItemMemory[], maskmemPosEnc: tf.Tensor2D, maxObjPtrs: number): MemoryBatch {
-    const hw = maskmemPosEnc.shape[0];
+  build(items: ItemMemory[], framePositions: readonly tf.Tensor2D[], maxObjPtrs: number): MemoryBatch {
+    const hw = framePositions[0].shape[0];
     const maxPointers = Math.max(...items.map((m) => m.pointers.length));
     const t = tf.tidy(() => {
       const tpp = this.tokensPerPointer;
       const maxFrames = Math.max(...items.map((m) => m.frames.length));
       const padded = items.some((m) => m.frames.length < maxFrames || m.pointers.length < maxPointers);
       const weighted = items.some((m) => [...m.frames, ...m.pointers].some((r) => (r.keyWeight ?? 1) !== 1));
-      const rows = items.map((item) => this.row(item, maskmemPosEnc, maxObjPtrs, maxFrames, maxPointers));
       const n = maxFrames * hw + maxPointers * tpp;
+      const memParts: tf.Tensor2D[] = [];
+      const posParts: tf.Tensor2D[] = [];
+      for (const item of items) this.appendRow(item, framePositions, maxObjPtrs, maxFrames, maxPointers, memParts, posParts);
+      // Every row is n tokens long, so the rows are one concatenation (no per-row copy, then a stack).
+      const rows = (parts: tf.Tensor2D[]) => tf.reshape(tf.concat(parts, 0), [items.length, n, this.memDim]) as tf.Tensor3D;
       const tokenTable = (value: (item: ItemMemory, r: MemoryFrameRef | PointerRef | undefined) => number) =>
         tf.tensor2d(items.flatMap((item) => [
           ...Array.from({ length: maxFrames }, (_, f) => Array(hw).fill(value(item, item.frames[f]))),
           ...Array.from({ length: maxPointers }, (_, p) => Array(tpp).fill(value(item, item.pointers[p]))),
         ].flat()), [items.length, n]);
       return {
-        memory: tf.stack(rows.map((r) => r.memory)) as tf.Tensor3D,
-        memoryPos: tf.stack(rows.map((r) => r.pos)) as tf.Tensor3D,
+        memory: rows(memParts),
+        memoryPos: rows(posParts),
         ...(padded ? { keyValid: tokenTable((_, r) => (r ? 1 : 0)) } : {}),
         ...(weighted ? { keyWeights: tokenTable((_, r) => r?.keyWeight ?? 1) } : {}),
       };
@@ -128,16 +140,17 @@ export class MemoryPrompt {
     return { ...t, keyValid: t.keyValid ?? null, keyWeights: t.keyWeights ?? null, numObjPtrTokens: maxPointers * this.tokensPerPointer };
   }
 
-  // → memory [N, memDim], pos [N, memDim]
-  private row(item: ItemMemory, maskmemPosEnc: tf.Tensor2D, maxObjPtrs: number, maxFrames: number, maxPointers: number) {
-    const hw = maskmemPosEnc.shape[0];
+  /** Appends one row's memory and position parts ([tokens, memDim] each, n tokens in all) to the lists. */
+  private appendRow(item: ItemMemory, framePositions: readonly tf.Tensor2D[], maxObjPtrs: number, maxFrames: number, maxPointers: number,
+    memParts: tf.Tensor2D[], posParts: tf.Tensor2D[]): void {
+    const hw = framePositions[0].shape[0];
     const tpp = this.tokensPerPointer;
-    const memParts: tf.Tensor2D[] = [];
-    const posParts: tf.Tensor2D[] = [];
     for (const f of item.frames) {
+      if (!Number.isInteger(f.tpos) || !framePositions[f.tpos]) {
+        throw new InputError(`memory frame t_pos ${f.tpos} is not in 0..${framePositions.length - 1}`);
+      }
       memParts.push(f.features);
-      const tposIndex = this.cfg.num_maskmem - f.tpos - 1;
-      posParts.push(tf.add(maskmemPosEnc, tf.slice(this.maskmemTposEnc, [tposIndex, 0], [1, this.memDim])) as tf.Tensor2D);
+      posParts.push(framePositions[f.tpos]);
     }
     const padFrames = maxFrames - item.frames.length;
     if (padFrames > 0) {
@@ -156,6 +169,5 @@ export class MemoryPrompt {
       memParts.push(tf.zeros([padPointers * tpp, this.memDim]));
       posParts.push(tf.zeros([padPointers * tpp, this.memDim]));
     }
-    return { memory: tf.concat(memParts, 0), pos: tf.concat(posParts, 0) };
   }
 }

@@ -71,8 +71,8 @@ export class Sam2Model {
   readonly noMemEmbed: tf.Tensor2D;
   /** How often each heavy part ran (tests check batching with it: one decoder call per frame; a call run in row groups counts once). */
   readonly calls = { imageEncoder: 0, decoder: 0, memoryAttention: 0, memoryEncoder: 0, trackedRows: 0 };
-  /** Spatial encoding every stored memory shares. [HW, memDim] */
-  private maskmemPosEnc: tf.Tensor2D | null = null;
+  /** Position encoding of a memory frame at each t_pos (the spatial part is the same for every frame). num_maskmem × [HW, memDim] */
+  private framePositions: tf.Tensor2D[] | null = null;
 
   constructor(readonly config: Sam2ModelConfig, private readonly store: WeightStore) {
     this.sizes = derivedSizes(config);
@@ -101,7 +101,7 @@ export class Sam2Model {
   }
 
   dispose(): void {
-    this.maskmemPosEnc?.dispose();
+    if (this.framePositions) tf.dispose(this.framePositions);
     this.store.dispose();
   }
 
@@ -167,11 +167,11 @@ export class Sam2Model {
     return tf.tidy(() => {
       const b = memories.length;
       const { embedSize: h, hiddenDim: c } = this.sizes;
-      const batch = this.memoryPrompt.build(memories, this.getMaskmemPosEnc(), maxObjPtrs);
-      const tileRows = (t: tf.Tensor) => (b > 1 ? repeatRows(t, b) : t);
+      const batch = this.memoryPrompt.build(memories, this.getFramePositions(), maxObjPtrs);
+      // Every row sees the same frame: memory attention broadcasts it.
       const conditioned = this.memoryAttention.call({
-        curr: tileRows(tf.reshape(features.visionFeats, [1, h * h, c])) as tf.Tensor3D,
-        currPos: tileRows(tf.reshape(features.visionPos, [1, h * h, c])) as tf.Tensor3D,
+        curr: tf.reshape(features.visionFeats, [1, h * h, c]) as tf.Tensor3D,
+        currPos: tf.reshape(features.visionPos, [1, h * h, c]) as tf.Tensor3D,
         memory: batch.memory,
         memoryPos: batch.memoryPos,
         numObjPtrTokens: batch.numObjPtrTokens,
@@ -214,11 +214,10 @@ export class Sam2Model {
       const b = masks.shape[0];
       const { embedSize: h, memDim } = this.sizes;
       const s = this.config.image_size;
-      const mem = mapRowChunks(b, this.memoryEncoder.rowBytes(s, h, h), ({ count, take }) => {
+      const mem = mapRowChunks(b, this.memoryEncoder.rowBytes(s, h, h), ({ take }) => {
         const rows = take(masks);
-        const pix = count > 1 ? repeatRows(features.visionFeats, count) : features.visionFeats;
         return this.memoryEncoder.encodeNewMemory({
-          pixFeat: pix as tf.Tensor4D, highResMasks: rows.shape[1] === s ? rows : upsampleMaskMap(rows, s),
+          pixFeat: features.visionFeats, highResMasks: rows.shape[1] === s ? rows : upsampleMaskMap(rows, s),
           objectScoreLogits: take(objectScores), isMaskFromPts: fromPoints,
         }).features;
       });
@@ -226,15 +225,17 @@ export class Sam2Model {
     });
   }
 
-  /** The memory encoder's position encoding: the same for every stored frame, so computed once. */
-  // → [HW, memDim]
-  private getMaskmemPosEnc(): tf.Tensor2D {
-    if (!this.maskmemPosEnc) {
+  /** Memory frame position encodings by t_pos: the same for every stored frame, so computed once. */
+  // → num_maskmem × [HW, memDim]
+  private getFramePositions(): tf.Tensor2D[] {
+    if (!this.framePositions) {
       const { embedSize: h, memDim } = this.sizes;
-      this.maskmemPosEnc = tf.keep(tf.tidy(() =>
-        tf.reshape(sinePositionEncoding(this.config.memory_encoder.position_encoding, h, h), [h * h, memDim]) as tf.Tensor2D));
+      const spatial = tf.tidy(() => tf.reshape(sinePositionEncoding(this.config.memory_encoder.position_encoding, h, h), [h * h, memDim]) as tf.Tensor2D);
+      // Kept: the first call may come from inside a caller's tf.tidy.
+      this.framePositions = this.memoryPrompt.framePositions(spatial).map((t) => tf.keep(t));
+      spatial.dispose();
     }
-    return this.maskmemPosEnc;
+    return this.framePositions;
   }
 }
 
