@@ -73,7 +73,8 @@ export function formatVideoBench(r: VideoBenchResult): string {
     mb(x.memoryAfter.maxRssBytes),
   ]);
   return [
-    `per-frame video: ${modelTitle(r.model, r.imageSize)} on ${r.backend}, ${r.video} (steady = frames ≥ ${r.steadyFrom}, last excluded)`,
+    `per-frame video: ${modelTitle(r.model, r.imageSize)} on ${r.backend}, ${r.video} (steady = frames ≥ ${r.steadyFrom}, last excluded`
+      + `${(r.runs[0]?.reps ?? 1) > 1 ? `; each frame the median of ${r.runs[0].reps} interleaved runs per mode` : ''})`,
     table(['mode', 'ms/frame', 'steady ms/frame', 'steady cpu ms/frame', '×greedy', '×greedy (cpu)', 'rows decoded/frame', 'rows encoded/frame', 'memory frames/path', 'leaked tensors', 'peak RSS MB'], rows),
     ...(r.p3OverGreedy !== null ? [`P=3 / greedy (steady): ${num(r.p3OverGreedy, 2)}× wall, ${num(r.p3OverGreedyCpu!, 2)}× cpu time`] : []),
   ].join('\n');

@@ -9,7 +9,7 @@
  *                                  ~25 s); no JSON unless --out.
  *
  * Options: --sizes 1024,512  --backends wasm,cpu  --paths 3  --reps N  --warmup N  --video-size 256
- *          --video-frames 14  --video-modes greedy,1,3,5  --no-model  --no-video  --out DIR
+ *          --video-frames 14  --video-modes greedy,1,3,5  --video-reps N  --no-model  --no-video  --out DIR
  * Every job runs in a Node process of its own, so its peak RSS is its own.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -37,7 +37,7 @@ const CPU_MAX_DEFAULT_SIZE = 256;
 
 type Job =
   | { kind: 'model'; model: BenchModelName; imageSize: number; backend: BackendName; paths: number; reps: number; warmup: number; units?: UnitName[] }
-  | { kind: 'video'; model: BenchModelName; imageSize: number; backend: BackendName; frames: number; modes: VideoMode[] };
+  | { kind: 'video'; model: BenchModelName; imageSize: number; backend: BackendName; frames: number; modes: VideoMode[]; reps: number };
 
 type JobResult = { job: Job; model?: ModelBenchResult; video?: VideoBenchResult; wasmThreads?: number; error?: string };
 
@@ -113,6 +113,8 @@ function planJobs(values: Record<string, string | boolean | undefined>, best: Ba
   // At 1024 px one run takes seconds to minutes: the profiled run is the only warm-up and one timed run follows.
   const reps = (size: number) => (values.reps !== undefined ? Number(values.reps) : size > 512 ? 1 : 3);
   const warmup = (size: number) => (values.warmup !== undefined ? Number(values.warmup) : size > 512 ? 0 : 1);
+  // The golden video takes seconds a run: 3 interleaved runs per mode steady its ratios on a shared machine.
+  const videoReps = (model: BenchModelName) => (values['video-reps'] !== undefined ? Number(values['video-reps']) : model === 'mini' && !quick ? 3 : 1);
   const runsHere = (backend: BackendName, size: number, what: string, gflop: number) => {
     if (backend !== 'cpu' || named || size <= CPU_MAX_DEFAULT_SIZE) return true;
     skipped.push(`cpu backend, ${what}: ~${Math.round(gflop / CPU_GFLOP_PER_S / 60)} min for one pass at ${CPU_GFLOP_PER_S} GFLOP/s (pass --backends cpu to run it)`);
@@ -125,7 +127,7 @@ function planJobs(values: Record<string, string | boolean | undefined>, best: Ba
       if (values['no-model'] !== true) {
         jobs.push({ kind: 'model', model: 'mini', imageSize: 256, backend, paths, reps: 1, warmup: cpu ? 0 : 1, ...(cpu ? { units: MODULE_UNITS } : {}) });
       }
-      if (values['no-video'] !== true && !cpu) jobs.push({ kind: 'video', model: 'mini', imageSize: 256, backend, frames: QUICK_VIDEO_FRAMES, modes });
+      if (values['no-video'] !== true && !cpu) jobs.push({ kind: 'video', model: 'mini', imageSize: 256, backend, frames: QUICK_VIDEO_FRAMES, modes, reps: videoReps('mini') });
     }
     if (!named) skipped.push('cpu backend in --quick: frames and video (pass --backends cpu to run them)');
     return { jobs, skipped };
@@ -146,8 +148,8 @@ function planJobs(values: Record<string, string | boolean | undefined>, best: Ba
     const size = Number(values['video-size']);
     const frames = Number(values['video-frames']);
     for (const backend of backends) {
-      jobs.push({ kind: 'video', model: 'mini', imageSize: 256, backend, frames: 0, modes });
-      jobs.push({ kind: 'video', model: 'tiny', imageSize: size, backend, frames, modes });
+      jobs.push({ kind: 'video', model: 'mini', imageSize: 256, backend, frames: 0, modes, reps: videoReps('mini') });
+      jobs.push({ kind: 'video', model: 'tiny', imageSize: size, backend, frames, modes, reps: videoReps('tiny') });
     }
     if (!named) skipped.push('cpu backend, video benchmarks (the mini model runs on cpu with --quick)');
   }
@@ -200,6 +202,7 @@ async function main(): Promise<void> {
       'video-size': { type: 'string', default: '256' },
       'video-frames': { type: 'string', default: '14' },
       'video-modes': { type: 'string', default: 'greedy,1,3,5' },
+      'video-reps': { type: 'string' },
       'no-model': { type: 'boolean', default: false },
       'no-video': { type: 'boolean', default: false },
       out: { type: 'string' },

@@ -21,6 +21,8 @@ export type VideoMode = 'greedy' | number;
 export interface VideoRunResult {
   mode: string;
   frames: number;
+  /** Runs of this mode, interleaved with the other modes' runs; per-frame times are medians over them. */
+  reps: number;
   /** Mean wall time over every tracked frame (the prompt frame excluded). */
   msPerFrame: number;
   /** Median wall time over frames ≥ steadyFrom, the last excluded. */
@@ -60,6 +62,11 @@ export interface VideoBenchOptions {
   /** Synthetic video length; for the mini model (golden video1) the first frames only, 0 = all. */
   frames: number;
   modes: VideoMode[];
+  /**
+   * Runs of each mode, interleaved (greedy, P=1, …, greedy, P=1, …): a slow spell of a shared machine then
+   * touches every mode alike. Each frame's time is the median over the runs.
+   */
+  reps?: number;
   log?: (line: string) => void;
 }
 
@@ -106,7 +113,7 @@ async function countRows<T>(model: Sam2Model, fn: () => Promise<T>): Promise<{ v
   }
 }
 
-async function runVideo(model: Sam2Model, video: FrameProvider, prompt: [number, number], mode: VideoMode, steadyFrom: number): Promise<VideoRunResult> {
+async function runVideo(model: Sam2Model, video: FrameProvider, prompt: [number, number], mode: VideoMode, steadyFrom: number): Promise<VideoRun> {
   const tensorsBefore = tf.memory().numTensors;
   const frames = new TimedFrames(video);
   const memoryFrames: number[] = [];
@@ -123,28 +130,53 @@ async function runVideo(model: Sam2Model, video: FrameProvider, prompt: [number,
   state.dispose();
   const n = video.numFrames;
   const frameTimes = Array.from({ length: n - 1 }, (_, k) => elapsed(frames.requested.get(k + 1)!, k + 2 < n ? frames.requested.get(k + 2)! : end));
-  const tracked = n - 1;
-  const summary = (of: (s: Stamp) => number) => {
-    const all = frameTimes.map(of);
+  return {
+    mode: mode === 'greedy' ? 'greedy' : `P=${mode}`,
+    frameWall: frameTimes.map((t) => t.wall),
+    frameCpu: frameTimes.map((t) => t.cpu),
+    decoded, encoded, memoryFrames,
+    tensorsLeaked: tf.memory().numTensors - tensorsBefore,
+  };
+}
+
+/** What one run of one mode measured. */
+interface VideoRun {
+  mode: string;
+  /** Per tracked frame (frame 1 on). */
+  frameWall: number[];
+  frameCpu: number[];
+  decoded: number;
+  encoded: number;
+  memoryFrames: number[];
+  tensorsLeaked: number;
+}
+
+/** Runs of one mode combined: per-frame medians, then the summary of those. */
+function summariseRuns(runs: VideoRun[], numFrames: number, steadyFrom: number): VideoRunResult {
+  const tracked = numFrames - 1;
+  const perFrame = (of: (r: VideoRun) => number[]) => Array.from({ length: tracked }, (_, k) => median(runs.map((r) => of(r)[k])));
+  const summary = (all: number[]) => {
     const steady = all.slice(Math.max(0, steadyFrom - 1), -1);
     return { mean: all.reduce((a, b) => a + b, 0) / tracked, steady: median(steady.length ? steady : all), all: all.map(Math.round) };
   };
-  const wall = summary((t) => t.wall);
-  const cpu = summary((t) => t.cpu);
+  const wall = summary(perFrame((r) => r.frameWall));
+  const cpu = summary(perFrame((r) => r.frameCpu));
+  const memoryFrames = runs[0].memoryFrames;
   return {
-    mode: mode === 'greedy' ? 'greedy' : `P=${mode}`,
-    frames: n,
+    mode: runs[0].mode,
+    frames: numFrames,
+    reps: runs.length,
     msPerFrame: wall.mean,
     steadyMsPerFrame: wall.steady,
     cpuMsPerFrame: cpu.mean,
     steadyCpuMsPerFrame: cpu.steady,
     frameMs: wall.all,
     frameCpuMs: cpu.all,
-    decodedRowsPerFrame: decoded / tracked,
+    decodedRowsPerFrame: runs[0].decoded / tracked,
     // The prompt frame's memory is encoded once at the start of propagation.
-    encodedRowsPerFrame: (encoded - 1) / tracked,
+    encodedRowsPerFrame: (runs[0].encoded - 1) / tracked,
     memoryFramesPerPath: memoryFrames.length ? memoryFrames.reduce((a, b) => a + b, 0) / memoryFrames.length : null,
-    tensorsLeaked: tf.memory().numTensors - tensorsBefore,
+    tensorsLeaked: Math.max(...runs.map((r) => r.tensorsLeaked)),
     memoryAfter: memorySnapshot(),
   };
 }
@@ -171,10 +203,14 @@ export async function benchVideo(opts: VideoBenchOptions): Promise<VideoBenchRes
   try {
     // A short warm-up: first calls grow the wasm heap and fill the model's caches.
     await warmUp(model, video, prompt);
-    for (const mode of opts.modes) {
-      const r = await runVideo(model, video, prompt, mode, steadyFrom);
+    const byMode = opts.modes.map((): VideoRun[] => []);
+    for (let rep = 0; rep < (opts.reps ?? 1); rep++) {
+      for (const [i, mode] of opts.modes.entries()) byMode[i].push(await runVideo(model, video, prompt, mode, steadyFrom));
+    }
+    for (const modeRuns of byMode) {
+      const r = summariseRuns(modeRuns, video.numFrames, steadyFrom);
       runs.push(r);
-      log(`  ${r.mode}: ${r.msPerFrame.toFixed(0)} ms/frame, steady ${r.steadyMsPerFrame.toFixed(0)} ms/frame (cpu ${r.steadyCpuMsPerFrame.toFixed(0)}), ${r.decodedRowsPerFrame.toFixed(2)} rows decoded/frame`);
+      log(`  ${r.mode}: ${r.msPerFrame.toFixed(0)} ms/frame, steady ${r.steadyMsPerFrame.toFixed(0)} ms/frame (cpu ${r.steadyCpuMsPerFrame.toFixed(0)}), ${r.decodedRowsPerFrame.toFixed(2)} rows decoded/frame, ${r.reps} run(s)`);
     }
   } finally {
     model.dispose();

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend.js';
-import { gatherRows, rowBlocks, rowIndices, rowRange, takeRows } from '../src/model/take-rows.js';
+import { gatherRows, gatherRowsAt, rowBlocks, rowIndices, rowRange, sliceAxis1, takeRows } from '../src/model/take-rows.js';
 import { restoreBackendAfterSuite } from './helpers/golden.js';
 import { seededValues } from './helpers/ops.js';
 
@@ -10,7 +10,7 @@ function same(a: tf.Tensor, b: tf.Tensor): void {
   assert.deepEqual(Array.from(a.dataSync()), Array.from(b.dataSync()));
 }
 
-describe('takeRows / gatherRows / rowBlocks / rowRange (row copies without wasm gather)', () => {
+describe('takeRows / gatherRows / rowBlocks / rowRange / sliceAxis1 (row copies without wasm gather)', () => {
   restoreBackendAfterSuite();
 
   for (const backend of ['wasm', 'cpu'] as const) {
@@ -29,7 +29,16 @@ describe('takeRows / gatherRows / rowBlocks / rowRange (row copies without wasm 
       const range = rowRange(x, 1, 3);
       tf.tidy(() => same(range, tf.slice(x, [1, 0, 0], [3, -1, -1])));
       assert.equal(rowRange(x, 0, 5), x, 'all rows are the tensor itself');
-      tf.dispose([...rows, gathered, ...blocks, range]);
+      const at = tf.tensor1d([3, 0, 3], 'int32');
+      const gatheredAt = gatherRowsAt(x, at);
+      tf.tidy(() => same(gatheredAt, tf.gather(x, at)));
+      const middle = sliceAxis1(x, 2, 4);
+      tf.tidy(() => same(middle, tf.slice(x, [0, 2, 0], [-1, 4, -1])));
+      const flat = tf.reshape(x, [5, 21]);
+      const column = sliceAxis1(flat, 20, 1);
+      tf.tidy(() => same(column, tf.slice(flat, [0, 20], [-1, 1])));
+      assert.equal(sliceAxis1(x, 0, 7), x, 'the whole axis is the tensor itself');
+      tf.dispose([...rows, gathered, ...blocks, range, at, gatheredAt, middle, flat, column]);
       assert.equal(tf.memory().numTensors, before);
       assert.deepEqual(rowIndices(3), [0, 1, 2]);
       assert.deepEqual(rowIndices(2, 3), [3, 4]);

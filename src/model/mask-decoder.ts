@@ -8,7 +8,7 @@ import { MASK_DECODER_CONSTANTS, type MaskDecoderExtraArgs, type Sam2ModelConfig
 import { assertShape, InputError } from '../errors.js';
 import { Conv2d, LayerNorm, Linear, Mlp, broadcastByAdd, gelu } from './common.js';
 import { TwoWayTransformer } from './two-way-transformer.js';
-import { rowIndices, takeRows } from './take-rows.js';
+import { gatherRowsAt, rowIndices, sliceAxis1, takeRows } from './take-rows.js';
 import type { WeightScope } from './weights.js';
 
 /** LayerNorm2d's eps. */
@@ -219,8 +219,8 @@ export class MaskDecoder {
 
   private selectOutputs(all: AllMasks, multimaskOutput: boolean): MaskDecoderOutput {
     const numMasks = this.hypernetworks.length;
-    const multi = (t: tf.Tensor) => tf.slice(t, [0, 1], [-1, numMasks - 1]);
-    const single = (t: tf.Tensor) => tf.slice(t, [0, 0], [-1, 1]);
+    const multi = (t: tf.Tensor) => sliceAxis1(t, 1, numMasks - 1);
+    const single = (t: tf.Tensor) => sliceAxis1(t, 0, 1);
     let masks: tf.Tensor4D;
     let iouPred: tf.Tensor2D;
     if (multimaskOutput) {
@@ -240,10 +240,10 @@ export class MaskDecoder {
   /** The single-mask output, replaced by the best-IoU multimask output where its stability score is low. */
   private stableSingleMask(all: AllMasks, args: MaskDecoderExtraArgs): { masks: tf.Tensor4D; iouPred: tf.Tensor2D } {
     const [batch, numMasks, mh, mw] = all.masks.shape;
-    const singleMasks = tf.slice(all.masks, [0, 0], [-1, 1]) as tf.Tensor4D;
-    const singleIou = tf.slice(all.iouPred, [0, 0], [-1, 1]) as tf.Tensor2D;
-    const multiMasks = tf.slice(all.masks, [0, 1], [-1, numMasks - 1]);
-    const multiIou = tf.slice(all.iouPred, [0, 1], [-1, numMasks - 1]);
+    const singleMasks = sliceAxis1(all.masks, 0, 1);
+    const singleIou = sliceAxis1(all.iouPred, 0, 1);
+    const multiMasks = sliceAxis1(all.masks, 1, numMasks - 1);
+    const multiIou = sliceAxis1(all.iouPred, 1, numMasks - 1);
     const best = tf.argMax(multiIou, -1) as tf.Tensor1D;
     const bestMasks = pickPerItem(multiMasks, best);
     const bestIou = pickPerItem(multiIou, best);
@@ -264,15 +264,15 @@ export class MaskDecoder {
 }
 
 /**
- * x[b, index[b]] for every item b, keeping the axis (a flat gather: wasm's gather with batchDims reads
- * out of bounds for batches above 1).
+ * x[b, index[b]] for every item b, keeping the axis (a flat row gather: wasm's gather with batchDims reads
+ * out of bounds for batches above 1, and its plain gather is slow; take-rows copies on the host there).
  */
 // x [B, M, ...], index [B] int32 → [B, 1, ...]
 export function pickPerItem<T extends tf.Tensor>(x: T, index: tf.Tensor1D): T {
   return tf.tidy(() => {
     const [batch, m, ...rest] = x.shape;
-    const flatIndex = tf.add(tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(m, 'int32')), index);
-    return tf.reshape(tf.gather(tf.reshape(x, [batch * m, ...rest]), flatIndex), [batch, 1, ...rest]) as T;
+    const flatIndex = tf.add(tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(m, 'int32')), index) as tf.Tensor1D;
+    return tf.reshape(gatherRowsAt(tf.reshape(x, [batch * m, ...rest]), flatIndex), [batch, 1, ...rest]) as T;
   });
 }
 

@@ -26,6 +26,7 @@ import type { MemoryAttentionConfig, MemoryAttentionLayerConfig, RoPEAttentionCo
 import { assertShape, InputError, ShapeError } from '../errors.js';
 import { activate, FLOAT_BYTES, LayerNorm, Linear, multiHeadAttention, type Activation } from './common.js';
 import { AxialRope, pairSwap } from './rope.js';
+import { sliceAxis1 } from './take-rows.js';
 import type { WeightScope } from './weights.js';
 
 /** A score bias that takes a masked key's softmax weight to exactly 0 (exp underflows) and stays finite. */
@@ -68,12 +69,12 @@ export class RotaryProjection {
   call(x: tf.Tensor3D, gridLength: number, numRotated = x.shape[1]): tf.Tensor3D {
     return tf.tidy(() => {
       const [batch, n, inDim] = x.shape;
-      const head = numRotated === n ? x : tf.slice(x, [0, 0, 0], [batch, numRotated, inDim]);
+      const head = sliceAxis1(x, 0, numRotated);
       const swapped = tf.add(tf.matMul(tf.reshape(head, [-1, inDim]), this.swappedW), this.swappedB);
       const rotated = this.rope.rotate(this.linear.call(head) as tf.Tensor3D,
         tf.reshape(swapped, [batch, numRotated, -1]) as tf.Tensor3D, gridLength);
       if (numRotated === n) return rotated;
-      const tail = this.linear.call(tf.slice(x, [0, numRotated, 0], [batch, n - numRotated, inDim])) as tf.Tensor3D;
+      const tail = this.linear.call(sliceAxis1(x, numRotated, n - numRotated)) as tf.Tensor3D;
       return tf.concat([rotated, tail], 1) as tf.Tensor3D;
     });
   }

@@ -9,13 +9,18 @@ import * as tf from '@tensorflow/tfjs-core';
 
 const HOST_COPY_BACKENDS = new Set(['wasm', 'cpu']);
 
+/** Whether rows of `x` are taken fastest by a copy through host memory on the current backend. */
+function copiesOnHost(x: tf.Tensor): boolean {
+  return HOST_COPY_BACKENDS.has(tf.getBackend()) && x.dtype === 'float32';
+}
+
 /** `x`'s values as host floats, when copying rows through the host is the fast way here. */
 function hostRows(x: tf.Tensor, indices: readonly number[], what: string): Float32Array | null {
   const rows = x.shape[0];
   for (const i of indices) {
     if (!Number.isInteger(i) || i < 0 || i >= rows) throw new RangeError(`${what}: row ${i} is outside [0, ${rows})`);
   }
-  return HOST_COPY_BACKENDS.has(tf.getBackend()) && x.dtype === 'float32' ? (x.dataSync() as Float32Array) : null;
+  return copiesOnHost(x) ? (x.dataSync() as Float32Array) : null;
 }
 
 /** Rows `indices` of `x` along its first axis, each as its own tensor of `x.shape.slice(1)`. */
@@ -64,4 +69,20 @@ export function rowBlocks<T extends tf.Tensor>(x: T, size: number): T[] {
     const n = Math.min(size, rows - s);
     return tf.tensor(data.subarray(s * perRow, (s + n) * perRow), [n, ...rest], 'float32') as T;
   });
+}
+
+/** Rows `indices` of `x` stacked, the indices a tensor (read back only where rows are copied on the host). */
+// x [R, ...rest], indices [k] int32 → [k, ...rest]
+export function gatherRowsAt<T extends tf.Tensor>(x: T, indices: tf.Tensor1D): T {
+  return copiesOnHost(x) ? gatherRows(x, Array.from(indices.dataSync())) : tf.gather(x, indices) as T;
+}
+
+/** x[:, start : start + count]: each item's block is contiguous, so these are rows of the [B·M, …] view. */
+// x [B, M, ...rest] → [B, count, ...rest]
+export function sliceAxis1<T extends tf.Tensor>(x: T, start: number, count: number): T {
+  const [batch, m, ...rest] = x.shape;
+  if (start === 0 && count === m) return x;
+  if (!copiesOnHost(x)) return tf.slice(x, [0, start], [batch, count, ...rest]) as T;
+  const rows = Array.from({ length: batch }, (_, b) => rowIndices(count, b * m + start)).flat();
+  return tf.tidy(() => tf.reshape(gatherRows(tf.reshape(x, [batch * m, -1]), rows), [batch, count, ...rest]) as T);
 }
