@@ -124,7 +124,8 @@ async function runVideo(model: Sam2Model, video: FrameProvider, prompt: [number,
   const state = await predictor.initState(frames);
   await predictor.addPoints(state, { frame: 0, objId: 1, points: [prompt], labels: [1] });
   const { value: end, decoded, encoded } = await countRows(model, async () => {
-    for await (const r of predictor.propagate(state)) void r;
+    // As an application that keeps the final masks does (the CLI writes those): SAM2Long's provisional ones go unread.
+    for await (const r of predictor.propagate(state)) if (r.final) void r.masks;
     return stamp();
   });
   state.dispose();

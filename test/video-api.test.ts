@@ -1,5 +1,7 @@
 /** The video predictor's other entry points: mask prompts, streamed frames, reverse tracking, objects × paths. */
 import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { upsampledMaskBytes } from '../src/predictor/transforms.js';
 import { VideoPredictor } from '../src/predictor/video-predictor.js';
 import { golden, goldenJson, setupBackend } from './helpers/golden.js';
 import { GoldenFrames, collect, compareRun, maskIou, miniModel } from './helpers/video.js';
@@ -63,5 +65,29 @@ describe('video predictor API', () => {
     // Object 1 alone is the golden SAM2Long point run.
     compareRun('video2/sam21_mini_b.sam2long_P3.point.safetensors', finals, { logitTol: 5e-3, scoreTol: 5e-2 });
     state.dispose();
+  });
+
+  it('makes a result\'s video-size masks on first read only, from its low-res logits, after the run too', async () => {
+    const model = miniModel('sam21_mini');
+    const predictor = new VideoPredictor(model, { tree: { pathways: 3 } });
+    const frames = new GoldenFrames('video1', 8);
+    const state = await predictor.initState(frames);
+    await predictor.addPoints(state, { frame: 0, objId: 1, points: [[46, 128]], labels: [1] });
+    const results = await collect(predictor.propagate(state));
+    state.dispose();
+    const provisional = results.find((r) => !r.final);
+    assert.ok(provisional, 'the tree yields provisional results');
+    const tensors = tf.memory().numTensors;
+    const profile = await tf.profile(() => {
+      const first = provisional.masks;
+      assert.equal(provisional.masks, first, 'read twice: the same arrays');
+    });
+    assert.ok(profile.kernels.length > 0, 'the first read makes the masks');
+    assert.equal((await tf.profile(() => void provisional.masks)).kernels.length, 0, 'a second read makes nothing');
+    assert.equal(tf.memory().numTensors, tensors, 'no tensor left behind');
+    const h4 = model.sizes.lowResSize;
+    const logits = tf.tensor4d(provisional.lowResLogits[0], [1, h4, h4, 1]);
+    assert.deepEqual(provisional.masks[0], upsampledMaskBytes(logits, frames.height, frames.width)[0]);
+    logits.dispose();
   });
 });

@@ -61,8 +61,8 @@ export interface FrameResult {
   /** File stem of the frame, for output names. */
   name: string;
   objIds: number[];
-  /** Binary masks at video resolution, one per object (row-major H×W, 1 = object). */
-  masks: Uint8Array[];
+  /** Binary masks at video resolution, one per object (row-major H×W, 1 = object); made on first read. */
+  readonly masks: Uint8Array[];
   /** Low-resolution mask logits, one per object ([h4 × w4]). */
   lowResLogits: Float32Array[];
   objectScores: number[];
@@ -387,14 +387,25 @@ export class VideoPredictor {
     const h4 = this.model.sizes.lowResSize;
     const outs = state.objects.map(pick);
     const lowRes = outs.map((o) => (o ? o.logits.slice() : new Float32Array(h4 * h4).fill(NO_OBJ_SCORE)));
-    const stacked = tf.tensor4d(concatFloat(lowRes), [lowRes.length, h4, h4, 1]);
-    const masks = upsampledMaskBytes(stacked, height, width);
-    stacked.dispose();
+    let masks: Uint8Array[] | undefined;
+    const videoMasks = () => {
+      const stacked = tf.tensor4d(concatFloat(lowRes), [lowRes.length, h4, h4, 1]);
+      try {
+        return upsampledMaskBytes(stacked, height, width);
+      } finally {
+        stacked.dispose();
+      }
+    };
     return {
       frame,
       name: state.frames.name(frame),
       objIds: state.objIds,
-      masks,
+      // Made on first read (from the low-res logits kept here): a consumer of final results only, like the CLI,
+      // never pays for SAM2Long's provisional masks.
+      get masks() {
+        masks ??= videoMasks();
+        return masks;
+      },
       lowResLogits: lowRes,
       objectScores: outs.map((o) => o?.objectScore ?? NO_OBJ_SCORE),
       final,
