@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, type BackendName } from '../src/backend.js';
 import { resolveModelConfig, type HieraConfig, type ImageEncoderConfig } from '../src/config.js';
 import { ShapeError } from '../src/errors.js';
-import { groupedAttention, toNHWC } from '../src/model/common.js';
+import { groupedAttention, multiHeadAttention, toNHWC } from '../src/model/common.js';
 import { Hiera, bicubicResize, hieraBlockSpecs } from '../src/model/hiera.js';
 import { ImageEncoder } from '../src/model/image-encoder.js';
 import { sinePositionEncoding } from '../src/model/position-encoding.js';
@@ -78,6 +78,37 @@ describe('image encoder', () => {
         }), 1);
         assert.ok(diff(groupedAttention(q, k, v), expected).maxAbs < 1e-5);
         assert.ok(diff(groupedAttention(q, k, v, groups * tk * 2), expected).maxAbs < 1e-5);
+      });
+    });
+
+    it('multi-head attention, small (grouped) and large (2-D blocks): textbook values, key bias, shared queries', () => {
+      tf.tidy(() => {
+        const textbook = (q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, bias?: tf.Tensor2D) => {
+          const [batch, , c] = k.shape;
+          const [d, dv] = [c / heads, v.shape[2] / heads];
+          const head = (t: tf.Tensor3D, b: number, h: number, w: number) => tf.squeeze(tf.slice(t, [Math.min(b, t.shape[0] - 1), 0, h * w], [1, -1, w]), [0]) as tf.Tensor2D;
+          return tf.stack(Array.from({ length: batch }, (_, b) => tf.concat(Array.from({ length: heads }, (_, h) => {
+            const scores = tf.div(tf.matMul(head(q, b, h, d), head(k, b, h, d), false, true), Math.sqrt(d));
+            const biased = bias ? tf.add(scores, tf.slice(bias, [b, 0], [1, -1])) : scores;
+            return tf.matMul(tf.softmax(biased), head(v, b, h, dv));
+          }), 1)));
+        };
+        // [9 × 30] scores per problem take the grouped path, [200 × 300] the 2-D blocks.
+        for (const [nq, nk] of [[9, 30], [200, 300]]) {
+          const [batch, heads, c] = [3, 2, 8];
+          const q = tf.randomNormal([batch, nq, c], 0, 1, 'float32', 4) as tf.Tensor3D;
+          const k = tf.randomNormal([batch, nk, c], 0, 1, 'float32', 5) as tf.Tensor3D;
+          const v = tf.randomNormal([batch, nk, c], 0, 1, 'float32', 6) as tf.Tensor3D;
+          const bias = tf.mul(tf.cast(tf.greater(tf.randomUniform([batch, nk], 0, 1, 'float32', 7), 0.7), 'float32'), -1e30) as tf.Tensor2D;
+          const shared = tf.slice(q, [1, 0, 0], [1, -1, -1]) as tf.Tensor3D;
+          for (const [what, got, want] of [
+            ['plain', multiHeadAttention(q, k, v, heads), textbook(q, k, v, heads)],
+            ['key bias', multiHeadAttention(q, k, v, heads, { keyBias: bias }), textbook(q, k, v, heads, bias)],
+            ['queries of batch 1', multiHeadAttention(shared, k, v, heads, { keyBias: bias }), textbook(shared, k, v, heads, bias)],
+          ] as const) {
+            assert.ok(diff(got, want).maxAbs < 1e-5, `[${nq} × ${nk}] ${what}: max|Δ| ${diff(got, want).maxAbs}`);
+          }
+        }
       });
     });
 
