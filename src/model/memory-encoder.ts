@@ -143,6 +143,47 @@ export class MemoryEncoder {
   /** MemoryEncoder.forward: mask (sigmoid unless skipped) downsampled and added to the projected features, fused. */
   // pixFeat [B or 1, h, w, C], masks [B, S, S, 1] → features/posEnc [B, h, w, memDim]
   call(pixFeat: tf.Tensor4D, masks: tf.Tensor4D, skipMaskSigmoid: boolean): MemoryEncoderOutput {
+    return tf.tidy(() => {
+      const features = this.fuse(pixFeat, masks, skipMaskSigmoid);
+      return { features, posEnc: this.positionEncoding(features) };
+    });
+  }
+
+  /**
+   * SAM2Base._encode_new_memory: the mask becomes sigmoid(logits) (or logits > 0 for a prompted mask when
+   * binarize_mask_from_pts_for_mem_enc), scaled and shifted by sigmoid_scale/bias_for_mem_enc, encoded
+   * with the features; rows whose object score is ≤ 0 get no_obj_embed_spatial added.
+   */
+  // → features/posEnc [B, h, w, memDim]
+  encodeNewMemory(inputs: NewMemoryInputs): MemoryEncoderOutput {
+    return tf.tidy(() => {
+      const features = this.newMemoryFeatures(inputs);
+      return { features, posEnc: this.positionEncoding(features) };
+    });
+  }
+
+  /**
+   * encodeNewMemory's features alone: the position encoding is the same for every frame, so a caller that
+   * stores memories (Sam2Model) keeps one copy of it instead of a new one per call.
+   */
+  // → [B, h, w, memDim]
+  newMemoryFeatures({ pixFeat, highResMasks, objectScoreLogits, isMaskFromPts }: NewMemoryInputs): tf.Tensor4D {
+    assertShape('objectScoreLogits', objectScoreLogits.shape, [highResMasks.shape[0], 1]);
+    return tf.tidy(() => {
+      const binarize = isMaskFromPts && this.cfg.binarize_mask_from_pts_for_mem_enc;
+      const probabilities = binarize ? tf.cast(tf.greater(highResMasks, 0), 'float32') : tf.sigmoid(highResMasks);
+      const maskForMem = tf.add(tf.mul(probabilities, this.cfg.sigmoid_scale_for_mem_enc), this.cfg.sigmoid_bias_for_mem_enc) as tf.Tensor4D;
+      const features = this.fuse(pixFeat, maskForMem, true);
+      if (!this.noObjEmbedSpatial) return features;
+      const absent = tf.reshape(tf.cast(tf.lessEqual(objectScoreLogits, 0), 'float32'), [-1, 1, 1, 1]);
+      const embed = tf.reshape(this.noObjEmbedSpatial, [1, 1, 1, this.memDim]);
+      return tf.add(features, tf.mul(absent, embed)) as tf.Tensor4D;
+    });
+  }
+
+  /** The memory map: downsampled mask + projected features, through the fuser and out_proj. */
+  // pixFeat [B or 1, h, w, C], masks [B, S, S, 1] → [B, h, w, memDim]
+  private fuse(pixFeat: tf.Tensor4D, masks: tf.Tensor4D, skipMaskSigmoid: boolean): tf.Tensor4D {
     const [pixBatch, h, w] = pixFeat.shape;
     const batch = masks.shape[0];
     assertShape('memory encoder pixFeat', pixFeat.shape, [pixBatch === 1 ? 1 : batch, -1, -1, this.cfg.memory_encoder.in_dim]);
@@ -153,30 +194,15 @@ export class MemoryEncoder {
       let x = tf.add(this.pixFeatProj.call(pixFeat), maskFeatures) as tf.Tensor4D;
       if (this.fuserProj) x = this.fuserProj.call(x);
       for (const block of this.fuser) x = block.call(x);
-      const features = this.outProj ? this.outProj.call(x) : x;
-      const pos = sinePositionEncoding(this.cfg.memory_encoder.position_encoding, h, w);
-      return { features, posEnc: repeatRows(pos as tf.Tensor4D, batch) };
+      return this.outProj ? this.outProj.call(x) : x;
     });
   }
 
-  /**
-   * SAM2Base._encode_new_memory: the mask becomes sigmoid(logits) (or logits > 0 for a prompted mask when
-   * binarize_mask_from_pts_for_mem_enc), scaled and shifted by sigmoid_scale/bias_for_mem_enc, encoded
-   * with the features; rows whose object score is ≤ 0 get no_obj_embed_spatial added.
-   */
-  // → features/posEnc [B, h, w, memDim]
-  encodeNewMemory({ pixFeat, highResMasks, objectScoreLogits, isMaskFromPts }: NewMemoryInputs): MemoryEncoderOutput {
-    assertShape('objectScoreLogits', objectScoreLogits.shape, [highResMasks.shape[0], 1]);
-    return tf.tidy(() => {
-      const binarize = isMaskFromPts && this.cfg.binarize_mask_from_pts_for_mem_enc;
-      const probabilities = binarize ? tf.cast(tf.greater(highResMasks, 0), 'float32') : tf.sigmoid(highResMasks);
-      const maskForMem = tf.add(tf.mul(probabilities, this.cfg.sigmoid_scale_for_mem_enc), this.cfg.sigmoid_bias_for_mem_enc) as tf.Tensor4D;
-      const { features, posEnc } = this.call(pixFeat, maskForMem, true);
-      if (!this.noObjEmbedSpatial) return { features, posEnc };
-      const absent = tf.reshape(tf.cast(tf.lessEqual(objectScoreLogits, 0), 'float32'), [-1, 1, 1, 1]);
-      const embed = tf.reshape(this.noObjEmbedSpatial, [1, 1, 1, this.memDim]);
-      return { features: tf.add(features, tf.mul(absent, embed)) as tf.Tensor4D, posEnc };
-    });
+  /** The sine position encoding of a memory map, one copy per row. */
+  // features [B, h, w, memDim] → [B, h, w, memDim]
+  private positionEncoding(features: tf.Tensor4D): tf.Tensor4D {
+    const [batch, h, w] = features.shape;
+    return tf.tidy(() => repeatRows(sinePositionEncoding(this.cfg.memory_encoder.position_encoding, h, w), batch));
   }
 }
 

@@ -216,10 +216,10 @@ export class Sam2Model {
       const s = this.config.image_size;
       const mem = mapRowChunks(b, this.memoryEncoder.rowBytes(s, h, h), ({ take }) => {
         const rows = take(masks);
-        return this.memoryEncoder.encodeNewMemory({
+        return this.memoryEncoder.newMemoryFeatures({
           pixFeat: features.visionFeats, highResMasks: rows.shape[1] === s ? rows : upsampleMaskMap(rows, s),
           objectScoreLogits: take(objectScores), isMaskFromPts: fromPoints,
-        }).features;
+        });
       });
       return tf.reshape(roundToBfloat16(mem), [b, h * h, memDim]) as tf.Tensor3D;
     });
