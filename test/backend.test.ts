@@ -10,7 +10,7 @@ import { blockWeights, seededValues } from './helpers/ops.js';
 
 const WEIGHTS = blockWeights(24);
 
-/** matMul (Linear), conv2d (3×3 stride 2 and depthwise 7×7) and layer norm, on the current backend. */
+/** matMul (Linear), conv2d (3×3 stride 2 and depthwise 7×7) and layer norm (40 and 4 channels), on the current backend. */
 function runOps(): Record<string, Float32Array> {
   const store = new WeightStore(WEIGHTS);
   const w = store.scope('');
@@ -19,15 +19,29 @@ function runOps(): Record<string, Float32Array> {
     conv: new Conv2d(w, 'conv', 8, 16, 3, 2, 1),
     depthwise: new Conv2d(w, 'dw', 8, 8, 7, 1, 3, 8),
     norm: new LayerNorm(w, 'norm', 40, 1e-6),
+    norm4: new LayerNorm(w, 'norm4', 4, 1e-6),
   };
   store.finish();
   const seq = tf.tensor3d(seededValues(2 * 33 * 40, 9), [2, 33, 40]);
   const map = tf.tensor4d(seededValues(2 * 15 * 13 * 8, 10), [2, 15, 13, 8]);
-  const outputs = [layers.linear.call(seq), layers.conv.call(map), layers.depthwise.call(map), layers.norm.call(seq)];
-  const result = Object.fromEntries(['linear', 'conv', 'depthwise', 'norm'].map((k, i) => [k, outputs[i].dataSync() as Float32Array]));
-  tf.dispose([seq, map, ...outputs]);
+  const mask = tf.tensor4d(seededValues(2 * 64 * 64 * 4, 14), [2, 64, 64, 4]);
+  const outputs = [layers.linear.call(seq), layers.conv.call(map), layers.depthwise.call(map), layers.norm.call(seq), layers.norm4.call(mask)];
+  const result = Object.fromEntries(['linear', 'conv', 'depthwise', 'norm', 'norm4'].map((k, i) => [k, outputs[i].dataSync() as Float32Array]));
+  tf.dispose([seq, map, mask, ...outputs]);
   store.dispose();
   return result;
+}
+
+/** LayerNorm over the last axis in float64, the textbook way. */
+function layerNormReference(x: Float32Array, c: number, w: ArrayLike<number>, b: ArrayLike<number>, eps: number): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let r = 0; r < x.length; r += c) {
+    const row = Array.from(x.subarray(r, r + c));
+    const mean = row.reduce((s, v) => s + v, 0) / c;
+    const variance = row.reduce((s, v) => s + (v - mean) ** 2, 0) / c;
+    row.forEach((v, i) => { out[r + i] = ((v - mean) / Math.sqrt(variance + eps)) * w[i] + b[i]; });
+  }
+  return out;
 }
 
 function installed(pkg: string): boolean {
@@ -50,6 +64,9 @@ describe('backends', () => {
     await useBackend('wasm');
     assert.equal(tf.getBackend(), 'wasm');
     const wasm = runOps();
+    const d4 = diff(wasm.norm4, layerNormReference(seededValues(2 * 64 * 64 * 4, 14), 4, WEIGHTS.get('norm4.weight')!.data, WEIGHTS.get('norm4.bias')!.data, 1e-6));
+    console.log(`      norm4: max|Δ| wasm vs float64 reference ${d4.maxAbs.toExponential(2)} (tol 1e-5)`);
+    assert.ok(d4.maxAbs <= 1e-5, `norm4 vs reference: ${d4.maxAbs}`);
     for (const op of Object.keys(cpu)) {
       const d = diff(wasm[op], cpu[op]);
       console.log(`      ${op}: max|Δ| cpu vs wasm ${d.maxAbs.toExponential(2)} (tol 1e-5)`);

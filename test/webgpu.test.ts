@@ -34,6 +34,7 @@ function runOps(): Record<string, Float32Array> {
   const conv = new Conv2d(w, 'conv', 8, 16, 3, 2, 1);
   const depthwise = new Conv2d(w, 'dw', 8, 8, 7, 1, 3, 8);
   const norm = new LayerNorm(w, 'norm', 40, 1e-6);
+  const norm4 = new LayerNorm(w, 'norm4', 4, 1e-6);
   store.finish();
   const outputs = tf.tidy(() => {
     const seq = tf.tensor3d(seededValues(2 * 33 * 40, 9), [2, 33, 40]);
@@ -46,6 +47,7 @@ function runOps(): Record<string, Float32Array> {
       conv: conv.call(map),
       depthwise: depthwise.call(map),
       norm: norm.call(seq),
+      norm4: norm4.call(tf.tensor4d(seededValues(2 * 64 * 64 * 4, 14), [2, 64, 64, 4])),
       gelu: gelu(seq),
       // Two heads, queries in chunks of 10 rows: the attention path the model takes at full size.
       attention: multiHeadAttention(q, k, v, 2, { keyBias, maxScoreElements: 10 * 33 }),

@@ -61,6 +61,39 @@ function concatRows<R extends RowOutputs>(parts: R[]): R {
   })) as R;
 }
 
+/** Rows this wide or wider broadcast a per-channel vector at full speed on tfjs-wasm. */
+const WIDE_ROW = 256;
+/** Regrouping pays for its tile op only on short rows of large tensors. */
+const SHORT_ROW = 32;
+const MIN_REGROUP_ELEMENTS = 1 << 14;
+
+/**
+ * x · scale + shift along the last axis (either may be null). tfjs-wasm broadcasts a short last axis about
+ * 10× slower than a long one ([49152, 4] + [4]: 0.69 ms, [768, 256] + [256]: 0.05 ms), so short rows of a
+ * large tensor are regrouped k at a time into rows of k·C with scale and shift tiled k times: the same values
+ * meet the same elements.
+ */
+// x [..., C], scale/shift [C] → [..., C]
+export function channelAffine(x: tf.Tensor, scale: tf.Tensor1D | null, shift: tf.Tensor1D | null): tf.Tensor {
+  if (!scale && !shift) return x;
+  return tf.tidy(() => {
+    const c = x.shape[x.rank - 1];
+    const k = c <= SHORT_ROW && x.size >= MIN_REGROUP_ELEMENTS ? rowsPerWideRow(x.size / c, c) : 1;
+    const wide = k > 1 ? tf.reshape(x, [-1, k * c]) : x;
+    const widen = (v: tf.Tensor1D) => (k > 1 ? tf.tile(v, [k]) : v);
+    let y = scale ? tf.mul(wide, widen(scale)) : wide;
+    if (shift) y = tf.add(y, widen(shift));
+    return k > 1 ? tf.reshape(y, x.shape) : y;
+  });
+}
+
+/** The largest power of two k ≤ WIDE_ROW / c that divides `rows`. */
+function rowsPerWideRow(rows: number, c: number): number {
+  let k = 1;
+  while (2 * k * c <= WIDE_ROW && rows % (2 * k) === 0) k *= 2;
+  return k;
+}
+
 /** nn.Linear over the last axis, as one 2-D matMul. */
 export class Linear {
   readonly w: tf.Tensor2D;
@@ -74,10 +107,13 @@ export class Linear {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const y = tf.matMul(tf.reshape(x, [-1, this.inDim]), this.w);
-      return tf.reshape(this.b ? tf.add(y, this.b) : y, [...lead, this.outDim]);
+      return tf.reshape(channelAffine(y, null, this.b), [...lead, this.outDim]);
     });
   }
 }
+
+/** Up to this many channels LayerNorm averages with a matMul (see normalizeByMatMul). */
+const MATMUL_NORM_MAX_DIM = 8;
 
 /** nn.LayerNorm over the last axis (eps: 1e-5 in PyTorch's default, 1e-6 in Hiera and LayerNorm2d). */
 export class LayerNorm {
@@ -90,10 +126,35 @@ export class LayerNorm {
   // [..., C] → [..., C]
   call(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
+      const normalized = this.dim <= MATMUL_NORM_MAX_DIM ? this.normalizeByMatMul(x) : this.normalizeByRows(x);
+      return channelAffine(normalized, this.w, this.b);
+    });
+  }
+
+  // [..., C] → [..., C]
+  private normalizeByRows(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
       const mean = tf.mean(x, -1, true);
       const centred = tf.sub(x, mean);
       const variance = tf.mean(tf.square(centred), -1, true);
-      return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, this.eps))), this.w), this.b);
+      return tf.mul(centred, tf.rsqrt(tf.add(variance, this.eps)));
+    });
+  }
+
+  /**
+   * For a few channels: means taken by a [C, C] matMul with every entry 1/C, which leaves them broadcast over
+   * the channels, so every later op is elementwise on equal shapes (a [N, 4] − [N, 1] broadcast costs as much
+   * as the whole matMul on tfjs-wasm).
+   */
+  // [..., C] → [..., C]
+  private normalizeByMatMul(x: tf.Tensor): tf.Tensor {
+    return tf.tidy(() => {
+      const c = this.dim;
+      const rows = tf.reshape(x, [-1, c]) as tf.Tensor2D;
+      const averaging = tf.fill([c, c], 1 / c) as tf.Tensor2D;
+      const centred = tf.sub(rows, tf.matMul(rows, averaging));
+      const variance = tf.matMul(tf.square(centred), averaging);
+      return tf.reshape(tf.mul(centred, tf.rsqrt(tf.add(variance, this.eps))), x.shape);
     });
   }
 }
@@ -153,10 +214,51 @@ export class Mlp {
   }
 }
 
+/** The largest depthwise kernel XNNPACK (tfjs-wasm) runs fast: a 7×7 one costs 8× a 5×5 (2.1 vs 0.26 ms on [3, 16, 16, 64]). */
+const FAST_DEPTHWISE_KERNEL = 5;
+
+/** Backends whose depthwise convolutions larger than FAST_DEPTHWISE_KERNEL run as a sum of 5×5 tiles. */
+const TILED_DEPTHWISE_BACKENDS = new Set(['wasm']);
+
+type ExplicitPadding = [[0, 0], [number, number], [number, number], [0, 0]];
+
+/** A FAST_DEPTHWISE_KERNEL-square part of a larger depthwise kernel, with the padding that puts its taps in place. */
+interface DepthwiseTile {
+  /** [t, t, C, 1]: the taps this tile owns, zero elsewhere */
+  filter: tf.Tensor4D;
+  pad: ExplicitPadding;
+}
+
+/**
+ * Splits a stride-1 k×k depthwise kernel (k > FAST_DEPTHWISE_KERNEL) into t×t tiles whose sum is the same
+ * convolution: along each axis, taps [s, s + t) go to a window starting at min(s, k − t), and the window's
+ * padding shifts it to where those taps read. Null when a window would need negative padding.
+ */
+// w [k, k, C, 1] → tiles of [t, t, C, 1]
+function depthwiseTiles(w: tf.Tensor4D, padding: number): DepthwiseTile[] | null {
+  const [k, , c] = w.shape;
+  const t = FAST_DEPTHWISE_KERNEL;
+  const windows: { start: number; end: number; origin: number; before: number; after: number }[] = [];
+  for (let start = 0; start < k; start += t) {
+    const origin = Math.min(start, k - t);
+    windows.push({ start, end: Math.min(start + t, k), origin, before: padding - origin, after: padding - k + t + origin });
+  }
+  if (windows.some((win) => win.before < 0 || win.after < 0)) return null;
+  return windows.flatMap((rows) => windows.map((cols) => ({
+    filter: tf.tidy(() => tf.pad(
+      tf.slice(w, [rows.start, cols.start, 0, 0], [rows.end - rows.start, cols.end - cols.start, c, 1]),
+      [[rows.start - rows.origin, rows.origin + t - rows.end], [cols.start - cols.origin, cols.origin + t - cols.end], [0, 0], [0, 0]],
+    ) as tf.Tensor4D),
+    pad: [[0, 0], [rows.before, rows.after], [cols.before, cols.after], [0, 0]] as ExplicitPadding,
+  })));
+}
+
 /** nn.Conv2d on NHWC tensors (weights already HWIO, see weights.ts). */
 export class Conv2d {
   readonly w: tf.Tensor4D;
   readonly b: tf.Tensor1D | null;
+  /** A large depthwise kernel as 5×5 tiles, for the backends where that is faster (null: not split). */
+  private readonly tiles: DepthwiseTile[] | null = null;
   constructor(
     weights: WeightScope,
     name: string,
@@ -169,6 +271,10 @@ export class Conv2d {
     bias = true,
   ) {
     ({ w: this.w, b: this.b } = weights.conv2d(name, inDim, outDim, kernel, groups, bias) as ConvWeights);
+    if (groups > 1 && stride === 1 && kernel > FAST_DEPTHWISE_KERNEL) {
+      this.tiles = depthwiseTiles(this.w, padding);
+      for (const tile of this.tiles ?? []) weights.store.own(tile.filter);
+    }
   }
 
   // [B, H, W, in] → [B, H', W', out]
@@ -178,14 +284,17 @@ export class Conv2d {
         // A 1×1 convolution is a linear layer: one 2-D matMul.
         const [b, h, w] = x.shape;
         const y = tf.matMul(tf.reshape(x, [-1, this.inDim]), tf.reshape(this.w, [this.inDim, this.outDim]));
-        const out = tf.reshape(this.b ? tf.add(y, this.b) : y, [b, h, w, this.outDim]);
-        return out as tf.Tensor4D;
+        return tf.reshape(channelAffine(y, null, this.b), [b, h, w, this.outDim]) as tf.Tensor4D;
       }
       // PyTorch's symmetric zero padding, done by the convolution itself (no padded copy of the input).
-      const y = this.groups > 1
-        ? tf.depthwiseConv2d(x, this.w, this.stride, this.padding)
-        : tf.conv2d(x, this.w, this.stride, this.padding);
-      return (this.b ? tf.add(y, this.b) : y) as tf.Tensor4D;
+      if (this.groups === 1) {
+        return tf.fused.conv2d({ x, filter: this.w, strides: this.stride, pad: this.padding, bias: this.b ?? undefined });
+      }
+      if (this.tiles && TILED_DEPTHWISE_BACKENDS.has(tf.getBackend())) {
+        const sum = tf.addN(this.tiles.map(({ filter, pad }) => tf.depthwiseConv2d(x, filter, 1, pad)));
+        return channelAffine(sum, null, this.b) as tf.Tensor4D;
+      }
+      return tf.fused.depthwiseConv2d({ x, filter: this.w, strides: this.stride, pad: this.padding, bias: this.b ?? undefined });
     });
   }
 }

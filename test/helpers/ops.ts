@@ -10,7 +10,10 @@ export function seededValues(n: number, seed: number): Float32Array {
   });
 }
 
-/** A Linear 'lin' (40 → linearOut), a 3×3 conv 'conv' (8 → 16), a depthwise 7×7 'dw' (8) and a LayerNorm 'norm' (40). */
+/**
+ * A Linear 'lin' (40 → linearOut), a 3×3 conv 'conv' (8 → 16), a depthwise 7×7 'dw' (8), a LayerNorm 'norm' (40)
+ * and a LayerNorm 'norm4' over 4 channels (the mask downsampler's first: averaged by matMul, affine regrouped).
+ */
 export function blockWeights(linearOut: number): Map<string, HostArray> {
   return new Map<string, HostArray>([
     ['lin.weight', { shape: [linearOut, 40], data: seededValues(linearOut * 40, 1) }],
@@ -21,5 +24,7 @@ export function blockWeights(linearOut: number): Map<string, HostArray> {
     ['dw.bias', { shape: [8], data: seededValues(8, 6) }],
     ['norm.weight', { shape: [40], data: seededValues(40, 7) }],
     ['norm.bias', { shape: [40], data: seededValues(40, 8) }],
+    ['norm4.weight', { shape: [4], data: seededValues(4, 12) }],
+    ['norm4.bias', { shape: [4], data: seededValues(4, 13) }],
   ]);
 }
