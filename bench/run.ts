@@ -96,6 +96,13 @@ function machine() {
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
+/** The integer option `--name`, checked to be ≥ min (a typo fails here, not deep inside a job). */
+function integer(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name}: expected an integer ≥ ${min}, found '${text}'`);
+  return n;
+}
+
 /**
  * The jobs the options ask for. Without --backends: wasm, and `best` (the backend the library picks by itself)
  * when it is another one (tensorflow with tfjs-node installed, webgpu on a hardware GPU); cpu only where it
@@ -103,18 +110,18 @@ const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
  */
 function planJobs(values: Record<string, string | boolean | undefined>, best: BackendName): { jobs: Job[]; skipped: string[] } {
   const quick = values.quick === true;
-  const paths = Number(values.paths);
-  const modes = list(values['video-modes'] as string).map((m): VideoMode => (m === 'greedy' ? 'greedy' : Number(m)));
+  const paths = integer('paths', values.paths as string, 1);
+  const modes = list(values['video-modes'] as string).map((m): VideoMode => (m === 'greedy' ? 'greedy' : integer('video-modes', m, 1)));
   const named = values.backends !== undefined;
   const backends = (named ? list(values.backends as string) : quick ? ['wasm', 'cpu'] : ['wasm', ...(best !== 'wasm' && best !== 'cpu' ? [best] : [])]) as BackendName[];
   for (const b of backends) if (!(BACKEND_NAMES as readonly string[]).includes(b)) throw new Error(`unknown backend '${b}'`);
   const jobs: Job[] = [];
   const skipped: string[] = [];
   // At 1024 px one run takes seconds to minutes: the profiled run is the only warm-up and one timed run follows.
-  const reps = (size: number) => (values.reps !== undefined ? Number(values.reps) : size > 512 ? 1 : 3);
-  const warmup = (size: number) => (values.warmup !== undefined ? Number(values.warmup) : size > 512 ? 0 : 1);
+  const reps = (size: number) => (values.reps !== undefined ? integer('reps', values.reps as string, 1) : size > 512 ? 1 : 3);
+  const warmup = (size: number) => (values.warmup !== undefined ? integer('warmup', values.warmup as string, 0) : size > 512 ? 0 : 1);
   // The golden video takes seconds a run: 3 interleaved runs per mode steady its ratios on a shared machine.
-  const videoReps = (model: BenchModelName) => (values['video-reps'] !== undefined ? Number(values['video-reps']) : model === 'mini' && !quick ? 3 : 1);
+  const videoReps = (model: BenchModelName) => (values['video-reps'] !== undefined ? integer('video-reps', values['video-reps'] as string, 1) : model === 'mini' && !quick ? 3 : 1);
   const runsHere = (backend: BackendName, size: number, what: string, gflop: number) => {
     if (backend !== 'cpu' || named || size <= CPU_MAX_DEFAULT_SIZE) return true;
     skipped.push(`cpu backend, ${what}: ~${Math.round(gflop / CPU_GFLOP_PER_S / 60)} min for one pass at ${CPU_GFLOP_PER_S} GFLOP/s (pass --backends cpu to run it)`);
@@ -134,7 +141,7 @@ function planJobs(values: Record<string, string | boolean | undefined>, best: Ba
   }
   const allBackends = named ? backends : [...backends, 'cpu' as BackendName];
   if (values['no-model'] !== true) {
-    for (const size of list(values.sizes as string).map(Number)) {
+    for (const size of list(values.sizes as string).map((x) => integer('sizes', x, 1))) {
       const cfg = tinyConfig(size);
       const bank = fullBank(cfg);
       const f = modelFlops(cfg, bank.tokens, bank.pointerTokens, paths, 'reference');
@@ -145,8 +152,9 @@ function planJobs(values: Record<string, string | boolean | undefined>, best: Ba
     }
   }
   if (values['no-video'] !== true) {
-    const size = Number(values['video-size']);
-    const frames = Number(values['video-frames']);
+    const size = integer('video-size', values['video-size'] as string, 1);
+    const frames = integer('video-frames', values['video-frames'] as string, 2);
+    tinyConfig(size); // a ConfigError now for a size the model cannot take
     for (const backend of backends) {
       jobs.push({ kind: 'video', model: 'mini', imageSize: 256, backend, frames: 0, modes, reps: videoReps('mini') });
       jobs.push({ kind: 'video', model: 'tiny', imageSize: size, backend, frames, modes, reps: videoReps('tiny') });
@@ -234,4 +242,10 @@ async function main(): Promise<void> {
   if (results.some((r) => r.error)) process.exitCode = 1;
 }
 
-await main();
+try {
+  await main();
+} catch (err) {
+  // Said in one line: left uncaught, the error would reach the wasm glue's handler, which prints its source.
+  console.error(`bench: ${(err as Error).name}: ${(err as Error).message}`);
+  process.exitCode = 2;
+}

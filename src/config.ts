@@ -302,6 +302,7 @@ export function resolveModelConfig(raw: unknown): Sam2ModelConfig {
   };
 
   const extra = m.sam_mask_decoder_extra_args == null ? null : obj(m.sam_mask_decoder_extra_args, 'model.sam_mask_decoder_extra_args');
+  checkImageSize(m.image_size, trunk, m.backbone_stride);
   return {
     ...(m as object),
     image_encoder,
@@ -309,6 +310,23 @@ export function resolveModelConfig(raw: unknown): Sam2ModelConfig {
     memory_encoder,
     sam_mask_decoder_extra_args: extra as MaskDecoderExtraArgs | null,
   } as Sam2ModelConfig;
+}
+
+/** Hiera's patch embedding stride (a constant of the official Hiera, not in the yaml). */
+const HIERA_PATCH_STRIDE = 4;
+
+/**
+ * The image side must be a whole number of the trunk's coarsest stride (patch stride × q_stride^q_pool: 32 for
+ * every official variant): the neck adds each level to the 2× upsampled coarser one, and the SAM heads read
+ * the stride-`backbone_stride` level, so other sizes give maps that do not line up.
+ */
+function checkImageSize(size: unknown, trunk: HieraConfig, backboneStride: unknown): void {
+  const coarsest = HIERA_PATCH_STRIDE * Math.max(...trunk.q_stride) ** trunk.q_pool;
+  const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+  const stride = Number.isInteger(backboneStride) && (backboneStride as number) > 0 ? (coarsest * (backboneStride as number)) / gcd(coarsest, backboneStride as number) : coarsest;
+  if (typeof size !== 'number' || !Number.isInteger(size) || size <= 0 || size % stride !== 0) {
+    throw new ConfigError(`model.image_size must be a positive multiple of ${stride} (the image encoder's coarsest stride), found ${JSON.stringify(size)}`);
+  }
 }
 
 /** Sizes every module derives from the config (hard-coded in SAM2Base._build_sam_heads where noted). */

@@ -122,6 +122,14 @@ describe('model configs', () => {
       assert.deepEqual(bare, { model: golden.model });
     });
 
+    it('an image size the image encoder cannot tile is a ConfigError naming it; multiples of 32 pass', () => {
+      const withSize = (image_size: unknown) => ({ ...officialModelSection('2.1', 'tiny'), image_size });
+      for (const bad of [0, -32, 1000, 1008, 512.5, '1024']) {
+        throwsConfigError(() => resolveModelConfig(withSize(bad)), /model\.image_size must be a positive multiple of 32 .*found/);
+      }
+      for (const good of [96, 256, 1024]) assert.equal(resolveModelConfig(withSize(good)).image_size, good);
+    });
+
     it('fills the official constructor defaults (RoPEAttention feat_sizes 64×64)', () => {
       const section = structuredClone(officialModelSection('2.1', 'tiny')) as { memory_attention: { layer: { self_attention: Record<string, unknown> } } };
       delete section.memory_attention.layer.self_attention.feat_sizes;
