@@ -74,6 +74,33 @@ describe('backends', () => {
     }
   });
 
+  it('depthwise kernels over 5×5 (5×5 tiles on wasm) give the cpu backend\'s direct convolution, any padding', async () => {
+    const cases = [{ k: 7, pad: 3 }, { k: 7, pad: 2 }, { k: 7, pad: 0 }, { k: 9, pad: 4 }, { k: 11, pad: 5 }];
+    const run = () => cases.map(({ k, pad }, i) => {
+      const store = new WeightStore(new Map([
+        ['dw.weight', { shape: [6, 1, k, k], data: seededValues(6 * k * k, 20 + i) }],
+        ['dw.bias', { shape: [6], data: seededValues(6, 40 + i) }],
+      ]));
+      const conv = new Conv2d(store.scope(''), 'dw', 6, 6, k, 1, pad, 6);
+      store.finish();
+      const out = tf.tidy(() => conv.call(tf.tensor4d(seededValues(2 * 17 * 12 * 6, 60 + i), [2, 17, 12, 6])));
+      const result = { shape: out.shape, data: out.dataSync() as Float32Array };
+      out.dispose();
+      store.dispose();
+      return result;
+    });
+    await useBackend('cpu');
+    const cpu = run();
+    await useBackend('wasm');
+    const wasm = run();
+    cases.forEach(({ k, pad }, i) => {
+      assert.deepEqual(wasm[i].shape, cpu[i].shape);
+      const d = diff(wasm[i].data, cpu[i].data);
+      console.log(`      ${k}×${k} pad ${pad}: max|Δ| cpu vs wasm ${d.maxAbs.toExponential(2)} (tol 1e-5)`);
+      assert.ok(d.maxAbs <= 1e-5, `${k}×${k} pad ${pad}: ${d.maxAbs}`);
+    });
+  });
+
   it('an unknown backend name is a BackendError, from the argument or from SAM2LONG_BACKEND', async () => {
     await assert.rejects(initBackend('metal' as BackendName), (e: unknown) => e instanceof BackendError && /unknown backend 'metal'/.test((e as Error).message));
     const saved = process.env.SAM2LONG_BACKEND;
