@@ -97,6 +97,9 @@ export type MaskDecoderOutput = {
 }
 
 /** The raw decoder outputs for all four mask tokens, before the single/multi-mask choice. */
+/** Masks with their predicted IoUs, [B, M, h, w] and [B, M]. */
+type MaskChoice = Pick<AllMasks, 'masks' | 'iouPred'>;
+
 type AllMasks = {
   /** [B, 4, 4h, 4w] */
   masks: tf.Tensor4D;
@@ -221,44 +224,33 @@ export class MaskDecoder {
     const numMasks = this.hypernetworks.length;
     const multi = (t: tf.Tensor) => sliceAxis1(t, 1, numMasks - 1);
     const single = (t: tf.Tensor) => sliceAxis1(t, 0, 1);
-    let masks: tf.Tensor4D;
-    let iouPred: tf.Tensor2D;
-    if (multimaskOutput) {
-      masks = multi(all.masks) as tf.Tensor4D;
-      iouPred = multi(all.iouPred) as tf.Tensor2D;
-    } else if (this.settings.dynamicMultimask) {
-      ({ masks, iouPred } = this.stableSingleMask(all, this.settings.dynamicMultimask));
-    } else {
-      masks = single(all.masks) as tf.Tensor4D;
-      iouPred = single(all.iouPred) as tf.Tensor2D;
-    }
+    const pick = (slice: (t: tf.Tensor) => tf.Tensor): MaskChoice => ({ masks: slice(all.masks) as tf.Tensor4D, iouPred: slice(all.iouPred) as tf.Tensor2D });
+    const dynamic = this.settings.dynamicMultimask;
+    const { masks, iouPred } = multimaskOutput ? pick(multi) : dynamic ? this.stableSingleMask(pick(single), pick(multi), dynamic) : pick(single);
     // With one mask asked for, the pointer still comes from the single-mask token, as in training.
     const samTokensOut = (multimaskOutput && this.settings.useMultimaskTokenForObjPtr ? multi : single)(all.maskTokensOut) as tf.Tensor3D;
     return { masks, iouPred, samTokensOut, objectScoreLogits: all.objectScoreLogits };
   }
 
   /** The single-mask output, replaced by the best-IoU multimask output where its stability score is low. */
-  private stableSingleMask(all: AllMasks, args: MaskDecoderExtraArgs): { masks: tf.Tensor4D; iouPred: tf.Tensor2D } {
-    const [batch, numMasks, mh, mw] = all.masks.shape;
-    const singleMasks = sliceAxis1(all.masks, 0, 1);
-    const singleIou = sliceAxis1(all.iouPred, 0, 1);
-    const multiMasks = sliceAxis1(all.masks, 1, numMasks - 1);
-    const multiIou = sliceAxis1(all.iouPred, 1, numMasks - 1);
-    const best = tf.argMax(multiIou, -1) as tf.Tensor1D;
-    const bestMasks = pickPerItem(multiMasks, best);
-    const bestIou = pickPerItem(multiIou, best);
+  // single [B, 1, h, w] / [B, 1], multi [B, M−1, h, w] / [B, M−1] → [B, 1, h, w] / [B, 1]
+  private stableSingleMask(single: MaskChoice, multi: MaskChoice, args: MaskDecoderExtraArgs): MaskChoice {
+    const [batch, , mh, mw] = single.masks.shape;
+    const best = tf.argMax(multi.iouPred, -1) as tf.Tensor1D;
+    const bestMasks = pickPerItem(multi.masks, best);
+    const bestIou = pickPerItem(multi.iouPred, best);
 
-    const flat = tf.reshape(singleMasks, [batch, mh * mw]);
+    const flat = tf.reshape(single.masks, [batch, mh * mw]);
     const area = (threshold: number) => tf.sum(tf.cast(tf.greater(flat, threshold), 'float32'), -1);
     const areaInner = area(args.dynamic_multimask_stability_delta);
     const areaOuter = area(-args.dynamic_multimask_stability_delta);
     const stability = tf.where(tf.greater(areaOuter, 0), tf.div(areaInner, areaOuter), tf.onesLike(areaOuter));
     const thresh = args.dynamic_multimask_stability_thresh;
     // Conditions at the full shape: tf.where would broadcast them with a slow tile on wasm.
-    const stablePixels = tf.greaterEqual(broadcastByAdd(tf.reshape(stability, [batch, 1, 1, 1]), singleMasks.shape), thresh);
+    const stablePixels = tf.greaterEqual(broadcastByAdd(tf.reshape(stability, [batch, 1, 1, 1]), single.masks.shape), thresh);
     return {
-      masks: tf.where(stablePixels, singleMasks, bestMasks),
-      iouPred: tf.where(tf.greaterEqual(tf.reshape(stability, [batch, 1]), thresh), singleIou, bestIou),
+      masks: tf.where(stablePixels, single.masks, bestMasks),
+      iouPred: tf.where(tf.greaterEqual(tf.reshape(stability, [batch, 1]), thresh), single.iouPred, bestIou),
     };
   }
 }
