@@ -96,10 +96,10 @@ export type MaskDecoderOutput = {
   objectScoreLogits: tf.Tensor2D;
 }
 
-/** The raw decoder outputs for all four mask tokens, before the single/multi-mask choice. */
 /** Masks with their predicted IoUs, [B, M, h, w] and [B, M]. */
 type MaskChoice = Pick<AllMasks, 'masks' | 'iouPred'>;
 
+/** The raw decoder outputs for all four mask tokens, before the single/multi-mask choice. */
 type AllMasks = {
   /** [B, 4, 4h, 4w] */
   masks: tf.Tensor4D;
