@@ -11,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { derivedSizes, type Sam2ModelConfig } from '../src/config.js';
 import { toNHWC } from '../src/model/common.js';
+import { gatherRows } from '../src/model/take-rows.js';
 import type { MemoryAttentionInputs } from '../src/model/memory-attention.js';
 import type { ItemMemory } from '../src/model/memory-prompt.js';
 import { sinePositionEncoding } from '../src/model/position-encoding.js';
@@ -153,21 +154,22 @@ class Units {
   }
 
   /**
-   * A whole frame: encode, one batched tracking step over `memories`, encode the new memory of each row.
-   * The tree picks one candidate mask per row (a different one each) as the tree tracker does.
+   * A whole frame as the video predictors run it: encode, one batched tracking step over `memories` with low-res
+   * masks only, encode the new memory of each row from its low-res mask (encodeMemory upsamples it). The tree
+   * picks one candidate mask per row (a different one each), as the tree tracker does.
    */
   private frame(memories: ItemMemory[], tree: boolean, maxPtrs: number): { outputs: tf.Tensor[]; parts: Record<string, Stamp> } {
     const m = this.model;
     const marks = [stamp()];
     const features = m.encodeImage(this.image);
     const encoder = lap(marks, features.visionFeats);
-    const heads = m.trackStep(features, memories, maxPtrs, { multimask: true, allPointers: tree });
+    const heads = m.trackStep(features, memories, maxPtrs, { multimask: true, allPointers: tree, highRes: false });
     const maskmem = tf.tidy(() => {
-      if (!tree) return m.encodeMemory(features, toNHWC(heads.highResMasks), heads.objectScoreLogits, false);
-      const [b, k, s] = heads.highResMultimasks.shape;
-      const picks = tf.tensor1d(Array.from({ length: b }, (_, r) => r * k + (r % k)), 'int32');
-      const chosen = tf.reshape(tf.gather(tf.reshape(heads.highResMultimasks, [b * k, s, s]), picks), [b, s, s, 1]) as tf.Tensor4D;
-      return m.encodeMemory(features, chosen, heads.objectScoreLogits, false);
+      if (!tree) return m.encodeMemory(features, toNHWC(heads.lowResMasks), heads.objectScoreLogits, false);
+      const [b, k, h4, w4] = heads.lowResMultimasks.shape;
+      const picks = Array.from({ length: b }, (_, r) => r * k + (r % k));
+      const chosen = gatherRows(tf.reshape(heads.lowResMultimasks, [b * k, h4 * w4]) as tf.Tensor2D, picks);
+      return m.encodeMemory(features, tf.reshape(chosen, [b, h4, w4, 1]) as tf.Tensor4D, heads.objectScoreLogits, false);
     });
     const step = lap(marks, maskmem);
     return { outputs: [maskmem, ...tensorsOf(heads), ...tensorsOf(features)], parts: { encoder, step } };

@@ -9,6 +9,7 @@ import { derivedSizes } from '../config.js';
 import { assertShape, ConfigError } from '../errors.js';
 import { Conv2d, FLOAT_BYTES, gelu, LayerNorm, Linear, repeatRows } from './common.js';
 import { sinePositionEncoding } from './position-encoding.js';
+import { hostCopy } from './take-rows.js';
 import type { WeightScope } from './weights.js';
 
 /** LayerNorm2d's epsilon (channels of an NHWC map are its last axis, so it is a LayerNorm there). */
@@ -212,7 +213,7 @@ export class MemoryEncoder {
  */
 // [...] → [...]
 export function roundToBfloat16(t: tf.Tensor): tf.Tensor {
-  const values = Float32Array.from(t.dataSync());
+  const values = hostCopy(t);
   const bits = new Uint32Array(values.buffer);
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i];
