@@ -1,7 +1,8 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { useBackend } from '../src/backend.js';
-import { gatherRows, gatherRowsAt, rowBlocks, rowIndices, rowRange, sliceAxis1, takeRows } from '../src/model/take-rows.js';
+import { gatherRows, gatherRowsAt, hostCopy, rowBlocks, rowIndices, rowRange, sliceAxis1, takeRows } from '../src/model/take-rows.js';
 import { restoreBackendAfterSuite } from './helpers/golden.js';
 import { seededValues } from './helpers/ops.js';
 
@@ -43,6 +44,24 @@ describe('takeRows / gatherRows / rowBlocks / rowRange / sliceAxis1 (row copies 
       assert.deepEqual(rowIndices(3), [0, 1, 2]);
       assert.deepEqual(rowIndices(2, 3), [3, 4]);
       x.dispose();
+    });
+  }
+
+  for (const backend of ['wasm', 'cpu'] as const) {
+    it(`hostCopy gives dataSync's values as a copy of its own on ${backend} (float32 and int32)`, async () => {
+      await useBackend(backend);
+      const floats = tf.tensor2d(seededValues(6 * 5, 21), [6, 5]);
+      const ints = tf.tensor1d([3, -7, 0, 2 ** 30], 'int32');
+      const f = hostCopy(floats);
+      const i = hostCopy(ints);
+      assert.ok(f instanceof Float32Array && i instanceof Int32Array);
+      assert.deepEqual(Array.from(f), Array.from(floats.dataSync()));
+      assert.deepEqual(Array.from(i), [3, -7, 0, 2 ** 30]);
+      f[0] = 1234;
+      assert.notEqual(floats.dataSync()[0], 1234, 'the copy is not the tensor');
+      // Multi-threaded wasm reads its shared heap in place; other backends go through dataSync.
+      if (backend === 'wasm') console.log(`      wasm threads: ${getThreadsCount()}`);
+      tf.dispose([floats, ints]);
     });
   }
 

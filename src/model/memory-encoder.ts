@@ -213,7 +213,7 @@ export class MemoryEncoder {
  */
 // [...] → [...]
 export function roundToBfloat16(t: tf.Tensor): tf.Tensor {
-  const values = hostCopy(t);
+  const values = hostCopy(t) as Float32Array;
   const bits = new Uint32Array(values.buffer);
   for (let i = 0; i < bits.length; i++) {
     const b = bits[i];

@@ -12,7 +12,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError, ShapeError } from '../errors.js';
 import { FLOAT_BYTES, rowChunks } from '../model/common.js';
-import { rowRange } from '../model/take-rows.js';
+import { hostCopy, rowRange } from '../model/take-rows.js';
 
 /** An 8-bit RGB image: `data` is row-major H·W·3. */
 export interface RgbImage {
@@ -379,7 +379,7 @@ export function upsampledMaskBytes(lowRes: tf.Tensor4D, height: number, width: n
   const out: Uint8Array[] = [];
   for (const { start, count } of rowChunks(lowRes.shape[0], FLOAT_BYTES * area)) {
     const masks = tf.tidy(() => tf.cast(tf.greater(upsampleLogits(rowRange(lowRes, start, count), height, width), 0), 'int32'));
-    const data = masks.dataSync();
+    const data = hostCopy(masks);
     masks.dispose();
     for (let i = 0; i < count; i++) out.push(Uint8Array.from(data.subarray(i * area, (i + 1) * area)));
   }
