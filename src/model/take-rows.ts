@@ -50,7 +50,8 @@ function sharedHeapView(x: tf.Tensor): Float32Array | Int32Array | null {
   const backend = tf.backend() as unknown as Partial<WasmHeap>;
   if (!backend.typedArrayFromHeap || !backend.dataIdMap?.has(x.dataId)) return null;
   const view = backend.typedArrayFromHeap({ dataId: x.dataId, shape: x.shape, dtype: x.dtype });
-  return view.buffer instanceof SharedArrayBuffer ? view : null;
+  // A page that is not cross-origin isolated has no SharedArrayBuffer at all (nor a threaded heap).
+  return typeof SharedArrayBuffer !== 'undefined' && view.buffer instanceof SharedArrayBuffer ? view : null;
 }
 
 /** Rows `indices` of `x` along its first axis, each as its own tensor of `x.shape.slice(1)`. */
