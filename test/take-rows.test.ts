@@ -23,6 +23,9 @@ describe('takeRows / gatherRows / rowBlocks / rowRange / sliceAxis1 (row copies 
       [4, 0, 2].forEach((i, k) => tf.tidy(() => same(rows[k], tf.reshape(tf.gather(x, [i]), [7, 3]))));
       const gathered = gatherRows(x, [1, 1, 3]);
       tf.tidy(() => same(gathered, tf.gather(x, [1, 1, 3])));
+      // Runs of consecutive rows (copied as one block) mixed with jumps and repeats.
+      const runs = gatherRows(x, [0, 1, 2, 4, 3, 4, 1, 2]);
+      tf.tidy(() => same(runs, tf.gather(x, [0, 1, 2, 4, 3, 4, 1, 2])));
       const blocks = rowBlocks(x, 2);
       assert.deepEqual(blocks.map((b) => b.shape[0]), [2, 2, 1]);
       tf.tidy(() => same(tf.concat(blocks, 0), x));
@@ -39,7 +42,7 @@ describe('takeRows / gatherRows / rowBlocks / rowRange / sliceAxis1 (row copies 
       const column = sliceAxis1(flat, 20, 1);
       tf.tidy(() => same(column, tf.slice(flat, [0, 20], [-1, 1])));
       assert.equal(sliceAxis1(x, 0, 7), x, 'the whole axis is the tensor itself');
-      tf.dispose([...rows, gathered, ...blocks, range, at, gatheredAt, middle, flat, column]);
+      tf.dispose([...rows, gathered, runs, ...blocks, range, at, gatheredAt, middle, flat, column]);
       assert.equal(tf.memory().numTensors, before);
       assert.deepEqual(rowIndices(3), [0, 1, 2]);
       assert.deepEqual(rowIndices(2, 3), [3, 4]);

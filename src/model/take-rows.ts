@@ -72,7 +72,13 @@ export function gatherRows<T extends tf.Tensor>(x: T, indices: readonly number[]
   if (!data) return tf.gather(x, [...indices]) as T;
   const size = data.length / x.shape[0];
   const out = new Float32Array(indices.length * size);
-  indices.forEach((i, k) => out.set(data.subarray(i * size, (i + 1) * size), k * size));
+  // Runs of consecutive rows are one copy each.
+  for (let k = 0; k < indices.length;) {
+    let n = 1;
+    while (k + n < indices.length && indices[k + n] === indices[k] + n) n++;
+    out.set(data.subarray(indices[k] * size, (indices[k] + n) * size), k * size);
+    k += n;
+  }
   return tf.tensor(out, [indices.length, ...x.shape.slice(1)], 'float32') as T;
 }
 
@@ -114,6 +120,10 @@ export function sliceAxis1<T extends tf.Tensor>(x: T, start: number, count: numb
   const [batch, m, ...rest] = x.shape;
   if (start === 0 && count === m) return x;
   if (!copiesOnHost(x)) return tf.slice(x, [0, start], [batch, count, ...rest]) as T;
-  const rows = Array.from({ length: batch }, (_, b) => rowIndices(count, b * m + start)).flat();
-  return tf.tidy(() => tf.reshape(gatherRows(tf.reshape(x, [batch * m, -1]), rows), [batch, count, ...rest]) as T);
+  if (start < 0 || count < 0 || start + count > m) throw new RangeError(`sliceAxis1: [${start}, ${start + count}) is outside [0, ${m})`);
+  const data = hostRows(x, [], 'sliceAxis1') as Float32Array;
+  const inner = data.length / (batch * m);
+  const out = new Float32Array(batch * count * inner);
+  for (let b = 0; b < batch; b++) out.set(data.subarray((b * m + start) * inner, (b * m + start + count) * inner), b * count * inner);
+  return tf.tensor(out, [batch, count, ...rest], 'float32') as T;
 }
