@@ -125,11 +125,16 @@ export class MemoryPrompt {
       for (const item of items) this.appendRow(item, framePositions, maxObjPtrs, maxFrames, maxPointers, memParts, posParts);
       // Every row is n tokens long, so the rows are one concatenation (no per-row copy, then a stack).
       const rows = (parts: tf.Tensor2D[]) => tf.reshape(tf.concat(parts, 0), [items.length, n, this.memDim]) as tf.Tensor3D;
-      const tokenTable = (value: (item: ItemMemory, r: MemoryFrameRef | PointerRef | undefined) => number) =>
-        tf.tensor2d(items.flatMap((item) => [
-          ...Array.from({ length: maxFrames }, (_, f) => Array(hw).fill(value(item, item.frames[f]))),
-          ...Array.from({ length: maxPointers }, (_, p) => Array(tpp).fill(value(item, item.pointers[p]))),
-        ].flat()), [items.length, n]);
+      // One value per token: each frame's (or pointer's) value over its hw (or tpp) tokens, row after row.
+      const tokenTable = (value: (item: ItemMemory, r: MemoryFrameRef | PointerRef | undefined) => number) => {
+        const table = new Float32Array(items.length * n);
+        items.forEach((item, i) => {
+          let at = i * n;
+          for (let f = 0; f < maxFrames; f++, at += hw) table.fill(value(item, item.frames[f]), at, at + hw);
+          for (let p = 0; p < maxPointers; p++, at += tpp) table.fill(value(item, item.pointers[p]), at, at + tpp);
+        });
+        return tf.tensor2d(table, [items.length, n]);
+      };
       return {
         memory: rows(memParts),
         memoryPos: rows(posParts),
