@@ -18,7 +18,7 @@ import {
 } from '../tree/index.js';
 import type { FrameResult, VideoPredictor } from './video-predictor.js';
 import { toNHWC } from '../model/common.js';
-import { gatherRows, takeRows } from '../model/take-rows.js';
+import { gatherRows, hostCopy, takeRows } from '../model/take-rows.js';
 import { storedMask, type MaskOutput, type ObjectState, type StoredOutput, type VideoState } from './video-state.js';
 
 export interface TreeOptions {
@@ -173,7 +173,7 @@ export class TreeTracker {
     });
     const ious = out.ious.dataSync();
     const scores = out.scores.dataSync();
-    const lowRes = out.lowRes.dataSync() as Float32Array;
+    const lowRes = hostCopy(out.lowRes) as Float32Array;
     const area = lowRes.length / this.trees.length;
     this.trees.forEach((t, i) => {
       t.tree = createTree({ startFrame: this.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: scores[i] });
@@ -258,7 +258,7 @@ export class TreeTracker {
       };
     });
     tf.dispose(decoded);
-    const lowRes = kept.lowRes.dataSync() as Float32Array;
+    const lowRes = hostCopy(kept.lowRes) as Float32Array;
     const area = kept.lowRes.shape[1];
     this.trees.forEach((t, o) => {
       const own = distinctPicks.rowOf.slice(o * P, (o + 1) * P);

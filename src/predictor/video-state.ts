@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
 import { disposeFeatures, type FrameFeatures } from '../model/sam2.js';
+import { hostCopy } from '../model/take-rows.js';
 
 /** Frames as the predictor needs them: sizes, and the model input of frame i on demand. */
 export interface FrameProvider {
@@ -41,7 +42,7 @@ export interface MaskOutput {
 }
 
 export function storedMask(o: StoredOutput | undefined): MaskOutput | undefined {
-  return o && { logits: o.predMasks.dataSync() as Float32Array, objectScore: o.objectScore };
+  return o && { logits: hostCopy(o.predMasks) as Float32Array, objectScore: o.objectScore };
 }
 
 export function disposeOutput(o: StoredOutput | undefined): void {
