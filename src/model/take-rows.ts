@@ -27,7 +27,11 @@ function hostRows(x: tf.Tensor, indices: readonly number[], what: string): Float
 // x [...] (float32 or int32) → x.size values
 export function hostCopy(x: tf.Tensor): Float32Array | Int32Array {
   const view = sharedHeapView(x);
-  if (!view) return x.dtype === 'int32' ? Int32Array.from(x.dataSync()) : Float32Array.from(x.dataSync());
+  if (!view) {
+    // Still a copy (the cpu backend's dataSync is its own storage), but a memcpy: slice is fast outside shared memory.
+    const values = x.dataSync();
+    return values instanceof Float32Array || values instanceof Int32Array ? values.slice() : Float32Array.from(values);
+  }
   const copy = view instanceof Int32Array ? new Int32Array(view.length) : new Float32Array(view.length);
   copy.set(view);
   return copy;
@@ -114,7 +118,7 @@ export function gatherRowsAt<T extends tf.Tensor>(x: T, indices: tf.Tensor1D): T
   return copiesOnHost(x) ? gatherRows(x, Array.from(indices.dataSync())) : tf.gather(x, indices) as T;
 }
 
-/** x[:, start : start + count]: each item's block is contiguous, so these are rows of the [B·M, …] view. */
+/** x[:, start : start + count]: each item's block is contiguous, so the CPU backends copy one block per item. */
 // x [B, M, ...rest] → [B, count, ...rest]
 export function sliceAxis1<T extends tf.Tensor>(x: T, start: number, count: number): T {
   const [batch, m, ...rest] = x.shape;
