@@ -17,7 +17,7 @@ import { mapRowChunks, rowChunks } from '../src/model/common.js';
 import { VideoPredictor, type FrameResult } from '../src/predictor/video-predictor.js';
 import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
 import { diff, setupBackend } from './helpers/golden.js';
-import { GoldenFrames, collect, miniModel } from './helpers/video.js';
+import { GoldenFrames, collect, maskIou, miniModel } from './helpers/video.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -143,12 +143,22 @@ describe('tensors within the binding limit (setMaxTensorBytes)', () => {
     const [a, b] = [unlimited.result.results, capped.result.results];
     assert.equal(b.length, a.length);
     let maxLogitDiff = 0;
+    let minIou = 1;
+    let flipped = 0;
     a.forEach((r: FrameResult, i) => {
       assert.equal(b[i].frame, r.frame);
       r.lowResLogits.forEach((logits, o) => { maxLogitDiff = Math.max(maxLogitDiff, diff(b[i].lowResLogits[o], logits).maxAbs); });
-      r.masks.forEach((mask, o) => assert.deepEqual(b[i].masks[o], mask, `frame ${r.frame} object ${o}: mask`));
+      r.masks.forEach((mask, o) => {
+        minIou = Math.min(minIou, maskIou(b[i].masks[o], mask));
+        flipped += mask.reduce((n, v, p) => n + (v !== b[i].masks[o][p] ? 1 : 0), 0);
+      });
     });
-    console.log(`      ${a.length} results, max|Δ| low-res logits ${maxLogitDiff.toExponential(2)}`);
+    console.log(`      ${a.length} results, max|Δ| low-res logits ${maxLogitDiff.toExponential(2)}, ` +
+      `mask IoU min ${minIou.toFixed(4)}, ${flipped} pixels differ`);
     assert.ok(maxLogitDiff <= 1e-4);
+    // Splitting a kernel changes its float rounding on some backends (a GPU's reductions); a pixel whose
+    // logit sits within that rounding of 0 may then flip. Where the logits agree bit for bit, so must masks.
+    if (maxLogitDiff === 0) assert.equal(flipped, 0, 'masks differ although the logits are equal');
+    assert.ok(minIou >= 0.999, `mask IoU ${minIou}`);
   });
 });
