@@ -31,8 +31,9 @@ Tracks objects through a video given as a directory of frames (00000.jpg, 00001.
 sorted by number) or as a video file (${VIDEO_EXTENSIONS.join(' ')}, decoded by ffmpeg one frame at a time
 as tracking reaches it), and writes one label PNG per tracked frame into <dir>, named after the frame
 (out/00000.png for frames/00000.jpg; a video's frames are named 00000, 00001, ...). The PNGs use the DAVIS
-layout: 8-bit palette PNGs whose pixel value is the object id, 0 = background. Where two objects' masks
-overlap, the lower object id wins (as the official vos_inference.py). <dir>/${SUMMARY_FILE} records the run:
+layout: 8-bit palette PNGs whose pixel value is the object id, 0 = background. Objects never overlap: at
+each pixel the object with the highest mask logit wins, as the official vos_inference.py does it (its
+non_overlap_masks). <dir>/${SUMMARY_FILE} records the run:
 settings, timing, and per frame each object's score, mask area and (SAM2Long) the final path's slot.
 
 Prompts. --obj and --frame set the object id and the frame of the --points / --box options that
