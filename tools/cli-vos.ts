@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
 import { InputError } from '../src/errors.js';
-import { segmentDataset, checkDatasetFolders, DATASET_SUMMARY, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
+import { segmentDataset, checkDatasetFolders, DATASET_SUMMARY, type DatasetInput, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
 import { PARTIAL_DIR, VIDEO_RECORD, type VideoRecord } from '../src/node/vos/process-video.js';
 import type { VosSettingsInput } from '../src/node/vos/settings.js';
 import { parseCommandArgs, parseInteger, parseNumber, required, usageError } from './cli-args.js';
@@ -46,13 +46,7 @@ Resumable: each video is written into <out>/${PARTIAL_DIR}/ and renamed into pla
 corrupt frame, a missing annotation) is reported with its reason and the others still run; the exit status
 is then 1.`;
 
-export interface VosCommand {
-  videos: string;
-  masks: string;
-  out: string;
-  settings: VosSettingsInput;
-  videoList?: string;
-  overwrite: boolean;
+export interface VosCommand extends DatasetInput {
   quiet: boolean;
   queue?: string;
 }

@@ -10,8 +10,8 @@ import { Queue, type ConnectionOptions, type Job } from 'bullmq';
 import { InputError } from '../../errors.js';
 import { listVideos } from './layout.js';
 import { completedVideo, type VideoRecord } from './process-video.js';
-import { resolveSettings, settingsHash, type VosSettings, type VosSettingsInput } from './settings.js';
-import { writeDatasetSummary, type DatasetSummary } from './segment-dataset.js';
+import { resolveSettings, settingsHash, type VosSettings } from './settings.js';
+import { writeDatasetSummary, type DatasetInput, type DatasetSummary } from './segment-dataset.js';
 import type { VideoProgress } from './segment-video.js';
 
 export const QUEUE_NAME = 'sam2long-vos';
@@ -55,15 +55,8 @@ export function videoJobId(data: VideoJobData): string {
   return `${safe}.${settingsHash(data.settings, path.join(data.out, data.video))}`;
 }
 
-export interface SubmitOptions {
+export interface SubmitOptions extends DatasetInput {
   url: string;
-  videos: string;
-  masks: string;
-  out: string;
-  settings: VosSettingsInput;
-  videoList?: string;
-  overwrite: boolean;
-  quiet: boolean;
   /** How often the job states are read (ms). */
   pollMs?: number;
   onProgress?: (p: { finished: number; total: number; frames: number }) => void;
@@ -104,7 +97,7 @@ export async function submitAndWait(o: SubmitOptions): Promise<DatasetSummary> {
   const videos = listVideos(o.videos, o.videoList);
   fs.mkdirSync(o.out, { recursive: true });
   const abs = (p: string) => path.resolve(p);
-  const data = videos.map((video): VideoJobData => ({ videosRoot: abs(o.videos), masksRoot: abs(o.masks), out: abs(o.out), video, settings, overwrite: o.overwrite }));
+  const data = videos.map((video): VideoJobData => ({ videosRoot: abs(o.videos), masksRoot: abs(o.masks), out: abs(o.out), video, settings, overwrite: o.overwrite ?? false }));
   const started = performance.now();
   const queue = new Queue<VideoJobData, VideoRecord>(QUEUE_NAME, { connection: redisConnection(o.url) });
   try {

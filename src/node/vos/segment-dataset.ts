@@ -19,7 +19,8 @@ export type DatasetEvent =
   | { type: 'frames'; video: string; done: number; total: number }
   | { type: 'video-end'; record: VideoRecord; index: number; total: number };
 
-export interface DatasetOptions {
+/** A dataset, its output folder and the settings: what a run is asked for, here or through the queue. */
+export interface DatasetInput {
   /** `<root>/JPEGImages`: one folder of JPEG frames per video. */
   videos: string;
   /** `<root>/Annotations`: the mask prompts (DAVIS palette PNGs, or per-object folders with perObjectPng). */
@@ -29,7 +30,11 @@ export interface DatasetOptions {
   settings: VosSettingsInput;
   /** A text file naming the videos to run, one per line (default: every folder of `videos`). */
   videoList?: string;
+  /** Replace video outputs of other settings (otherwise those videos fail). */
   overwrite?: boolean;
+}
+
+export interface DatasetOptions extends DatasetInput {
   /** A predictor already loaded for these settings (its model is not disposed here). */
   predictor?: VideoPredictor;
   onEvent?: (e: DatasetEvent) => void;
