@@ -2,7 +2,7 @@
 import { evaluateFolders, formatResultTable } from '../src/eval/index.js';
 import { parseCommandArgs, required, writeFileAtomic } from './cli-args.js';
 
-const USAGE = `usage: sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]
+export const USAGE = `usage: sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]
 
 J (region IoU), F (boundary F-measure) and J&F per object and overall, computed as the official SA-V
 evaluator (SAM2Long's sav_dataset/sav_evaluator.py) computes them. Both folders hold one folder per video:
@@ -26,17 +26,12 @@ export async function run(argv: string[]): Promise<number> {
       strict: { type: 'boolean' },
       'gt-255-is-object': { type: 'boolean' },
       json: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
     strict: true,
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const gt = required(values.gt, '--gt', USAGE);
-  const pred = required(values.pred, '--pred', USAGE);
+  });
+  const gt = required(values.gt, '--gt');
+  const pred = required(values.pred, '--pred');
   const skipFirstLast = !values['no-skip-first-last'];
   const result = evaluateFolders({
     gt, pred, skipFirstLast, strict: values.strict ?? false, gtVoidIsBackground: !values['gt-255-is-object'],
