@@ -12,7 +12,7 @@ import { VideoPredictor, processingOrder } from '../src/predictor/video-predicto
 import type { TreeOptions } from '../src/predictor/tree-tracker.js';
 import type { VideoState } from '../src/predictor/video-state.js';
 import {
-  parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required, usageError,
+  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required, usageError,
 } from './cli-args.js';
 import { Progress } from './progress.js';
 import { DEFAULT_FPS, PREVIEW_MAX_SIDE, SegmentOutputs, SUMMARY_FILE } from './segment-outputs.js';
@@ -25,7 +25,7 @@ const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --frames <di
                         [--tree <P> [--iou-threshold <t>] [--uncertainty <u>]] [--reverse] [--max-frames <n>]
                         [--overlay <dir>] [--preview <file.gif|file.mp4>] [--mask-video <file.mkv>] [--fps <r>]
                         [--paths-view <dir> --paths-range <a:b>]
-                        [--config <file>] [--overwrite] [--quiet]
+                        [--config <file>] [--overwrite] [--quiet] [--max-pixels <n>]
 
 Tracks objects through a video given as a directory of frames (00000.jpg, 00001.jpg, ... JPEG or PNG,
 sorted by number) or as a video file (${VIDEO_EXTENSIONS.join(' ')}, decoded by ffmpeg one frame at a time
@@ -70,6 +70,7 @@ of object 1 on frame 10:
   --overwrite            delete the PNGs an earlier run left in <dir> (and the picture directories) before
                          writing (otherwise an output directory that holds PNGs is refused)
   --quiet                no progress line on stderr
+${MAX_PIXELS_HELP}
 
 Tracking starts at the first prompted frame (the last with --reverse); frames before it are not
 written. While the masks are being written, <dir>/.incomplete exists; it is removed when the run
@@ -266,6 +267,7 @@ export async function run(argv: string[]): Promise<number> {
       'paths-range': { type: 'string' },
       overwrite: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
+      ...MAX_PIXELS_OPTION,
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -275,6 +277,7 @@ export async function run(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  applyPixelLimit(values['max-pixels']);
   const model = required(values.model, '--model', USAGE);
   const framesArg = required(values.frames, '--frames', USAGE);
   const outDir = required(values.out, '--out', USAGE);
