@@ -14,6 +14,7 @@ import type { VideoState } from '../src/predictor/video-state.js';
 import {
   applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required, usageError,
 } from './cli-args.js';
+import { checkSeparatePaths } from './output-dir.js';
 import { Progress } from './progress.js';
 import { DEFAULT_FPS, PREVIEW_MAX_SIDE, SegmentOutputs, SUMMARY_FILE } from './segment-outputs.js';
 
@@ -199,7 +200,7 @@ function parseRange(text: string, option: string): [number, number] {
 }
 
 function outputOptions(values: {
-  out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
+  frames: string; out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
 }, tree: boolean, reverse: boolean): OutputOptions {
   const o: OutputOptions = { overlay: values.overlay, preview: values.preview, maskVideo: values['mask-video'] };
   if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw usageError(`--preview '${o.preview}': use a .gif or .mp4 file`, USAGE);
@@ -221,8 +222,14 @@ function outputOptions(values: {
     const [first, last] = parseRange(range, '--paths-range');
     o.pathsView = { dir: view, first, last };
   }
-  const dirs = [values.out, o.overlay, o.pathsView?.dir].filter((d): d is string => d !== undefined).map((d) => path.resolve(d));
-  if (new Set(dirs).size !== dirs.length) throw usageError('--out, --overlay and --paths-view must be different directories', USAGE);
+  checkSeparatePaths([
+    { option: '--frames', path: values.frames, kind: isVideoFile(values.frames) ? 'file' : 'dir', input: true },
+    { option: '--out', path: values.out, kind: 'dir' },
+    ...(o.overlay !== undefined ? [{ option: '--overlay', path: o.overlay, kind: 'dir' as const }] : []),
+    ...(o.pathsView ? [{ option: '--paths-view', path: o.pathsView.dir, kind: 'dir' as const }] : []),
+    ...(o.preview !== undefined ? [{ option: '--preview', path: o.preview, kind: 'file' as const }] : []),
+    ...(o.maskVideo !== undefined ? [{ option: '--mask-video', path: o.maskVideo, kind: 'file' as const }] : []),
+  ]);
   return o;
 }
 
@@ -285,7 +292,7 @@ export async function run(argv: string[]): Promise<number> {
   const tree = treeOptions(values);
   const reverse = values.reverse ?? false;
   const maxFrames = values['max-frames'] !== undefined ? parseInteger(values['max-frames'], '--max-frames', 0) : undefined;
-  const extra = outputOptions({ ...values, out: outDir }, tree !== false, reverse);
+  const extra = outputOptions({ ...values, frames: framesArg, out: outDir }, tree !== false, reverse);
   const video = isVideoFile(framesArg);
   if (video) {
     checkVideoInput(prompts, reverse);
