@@ -5,25 +5,35 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InputError, Sam2LongError } from '../src/errors.js';
+import { InputError, outputError } from '../src/errors.js';
+import { DEFAULT_PIXEL_LIMIT, PIXEL_LIMIT_ENV, parsePixelLimit, setPixelLimit } from '../src/io/pixel-limit.js';
 
-/** node:util `parseArgs`; an unknown option or a missing value is an InputError followed by the usage text. */
-export function parseCommandArgs<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> {
+/** The `--max-pixels` option of every command that decodes images, and its help line. */
+export const MAX_PIXELS_OPTION = { 'max-pixels': { type: 'string' } } as const;
+export const MAX_PIXELS_HELP =
+  `  --max-pixels <n>  refuse images and video frames of more than n pixels (default ${DEFAULT_PIXEL_LIMIT.toLocaleString('en-US')},
+                    or ${PIXEL_LIMIT_ENV}): a guard against decompression bombs; raise it for genuine huge images`;
+
+/** Applies `--max-pixels` to every decoder of this process (without it: SAM2LONG_MAX_PIXELS, else the default). */
+export function applyPixelLimit(value: string | undefined): void {
+  setPixelLimit(value === undefined ? undefined : parsePixelLimit(value, '--max-pixels'));
+}
+
+/**
+ * node:util `parseArgs`; an unknown option or a missing value is an InputError (tools/cli.ts prints it on one
+ * line and points to the command's --help).
+ */
+export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
     return parseArgs(config);
   } catch (err) {
-    throw new InputError(`${(err as Error).message}\n\n${usage}`);
+    throw new InputError((err as Error).message);
   }
 }
 
-/** An InputError for a command line that parses but does not make sense, followed by the usage text. */
-export function usageError(message: string, usage: string): InputError {
-  return new InputError(`${message}\n\n${usage}`);
-}
-
-/** The value of a required option, or a usage error naming it. */
-export function required<V>(value: V | undefined, option: string, usage: string): V {
-  if (value === undefined) throw usageError(`${option} is required`, usage);
+/** The value of a required option, or an InputError naming it. */
+export function required<V>(value: V | undefined, option: string): V {
+  if (value === undefined) throw new InputError(`${option} is required`);
   return value;
 }
 
@@ -107,6 +117,6 @@ export function writeFileAtomic(file: string, bytes: Uint8Array): void {
     fs.renameSync(partial, file);
   } catch (err) {
     fs.rmSync(partial, { force: true });
-    throw new Sam2LongError(`cannot write '${file}': ${(err as Error).message}`);
+    throw outputError(file, err);
   }
 }

@@ -8,10 +8,10 @@ import { InputError } from '../src/errors.js';
 import { segmentDataset, checkDatasetFolders, DATASET_SUMMARY, type DatasetInput, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
 import { PARTIAL_DIR, VIDEO_RECORD, type VideoRecord } from '../src/node/vos/process-video.js';
 import type { VosSettingsInput } from '../src/node/vos/settings.js';
-import { parseCommandArgs, parseInteger, parseNumber, required, usageError } from './cli-args.js';
+import { parseCommandArgs, parseInteger, parseNumber, required } from './cli-args.js';
 import { Progress } from './progress.js';
 
-const USAGE = `usage: sam2long vos --model <m.safetensors|m.pt> --videos <root>/JPEGImages --masks <root>/Annotations --out <preds>
+export const USAGE = `usage: sam2long vos --model <m.safetensors|m.pt> --videos <root>/JPEGImages --masks <root>/Annotations --out <preds>
                     [--tree <P> [--iou-threshold <t>] [--uncertainty <u>]] [--track-later] [--use-all-masks]
                     [--per-object-png] [--video-list <file>] [--config <file>] [--overwrite]
                     [--queue redis://host:port[/db]] [--quiet]
@@ -51,7 +51,7 @@ export interface VosCommand extends DatasetInput {
   queue?: string;
 }
 
-export function parseVosArgs(argv: string[]): VosCommand | null {
+export function parseVosArgs(argv: string[]): VosCommand {
   const { values } = parseCommandArgs({
     args: argv,
     options: {
@@ -59,21 +59,20 @@ export function parseVosArgs(argv: string[]): VosCommand | null {
       tree: { type: 'string' }, 'iou-threshold': { type: 'string' }, uncertainty: { type: 'string' },
       'track-later': { type: 'boolean' }, 'use-all-masks': { type: 'boolean' }, 'per-object-png': { type: 'boolean' },
       'video-list': { type: 'string' }, overwrite: { type: 'boolean' }, queue: { type: 'string' },
-      quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+      quiet: { type: 'boolean', short: 'q' },
     },
     strict: true,
-  }, USAGE);
-  if (values.help) return null;
+  });
   const settings: VosSettingsInput = {
-    model: required(values.model, '--model', USAGE),
+    model: required(values.model, '--model'),
     config: values.config,
     trackLater: values['track-later'] ?? false,
     useAllMasks: values['use-all-masks'] ?? false,
     perObjectPng: values['per-object-png'] ?? false,
   };
   if (values.tree !== undefined) {
-    if (settings.trackLater) throw usageError('--track-later is SAM 2\'s per-object mode; --tree (SAM2Long) always tracks each object from its first frame', USAGE);
-    if (settings.useAllMasks) throw usageError('--use-all-masks does not go with --tree: the SAM2Long tree takes one prompt frame per object', USAGE);
+    if (settings.trackLater) throw new InputError('--track-later is SAM 2\'s per-object mode; --tree (SAM2Long) always tracks each object from its first frame');
+    if (settings.useAllMasks) throw new InputError('--use-all-masks does not go with --tree: the SAM2Long tree takes one prompt frame per object');
     settings.tree = { pathways: parseInteger(values.tree, '--tree', 1) };
     if (values['iou-threshold'] !== undefined) {
       const t = parseNumber(values['iou-threshold'], '--iou-threshold');
@@ -87,14 +86,14 @@ export function parseVosArgs(argv: string[]): VosCommand | null {
     }
   } else {
     const stray = (['iou-threshold', 'uncertainty'] as const).find((k) => values[k] !== undefined);
-    if (stray) throw usageError(`--${stray} is a SAM2Long option: use it with --tree <P>`, USAGE);
+    if (stray) throw new InputError(`--${stray} is a SAM2Long option: use it with --tree <P>`);
   }
   const queue = values.queue;
-  if (queue !== undefined && !/^rediss?:\/\//.test(queue)) throw usageError(`--queue '${queue}': expected redis://host:port[/db]`, USAGE);
+  if (queue !== undefined && !/^rediss?:\/\//.test(queue)) throw new InputError(`--queue '${queue}': expected redis://host:port[/db]`);
   return {
-    videos: required(values.videos, '--videos', USAGE),
-    masks: required(values.masks, '--masks', USAGE),
-    out: required(values.out, '--out', USAGE),
+    videos: required(values.videos, '--videos'),
+    masks: required(values.masks, '--masks'),
+    out: required(values.out, '--out'),
     settings, videoList: values['video-list'], overwrite: values.overwrite ?? false, quiet: values.quiet ?? false, queue,
   };
 }
@@ -111,10 +110,6 @@ export function reportSummary(summary: DatasetSummary, out: string): number {
 
 export async function run(argv: string[]): Promise<number> {
   const cmd = parseVosArgs(argv);
-  if (!cmd) {
-    console.log(USAGE);
-    return 0;
-  }
   checkDatasetFolders(cmd.videos, cmd.masks);
   if (cmd.queue !== undefined) {
     const { submitAndWait } = await import('../src/node/vos/queue.js');

@@ -4,7 +4,7 @@ import { QueueWorker } from '../src/node/vos/queue-worker.js';
 import { redisConnection } from '../src/node/vos/queue.js';
 import { parseCommandArgs, parseInteger, parseNumber, required } from './cli-args.js';
 
-const USAGE = `usage: sam2long worker --queue redis://host:port[/db] [--concurrency <n>] [--lock-seconds <s>]
+export const USAGE = `usage: sam2long worker --queue redis://host:port[/db] [--concurrency <n>] [--lock-seconds <s>]
 
 Processes the jobs that \`sam2long vos ... --queue <url>\` submits: one video per job, each written to its
 output folder as \`sam2long vos\` writes it (the paths in the jobs must be reachable from this machine: use
@@ -26,15 +26,11 @@ export async function run(argv: string[]): Promise<number> {
     args: argv,
     options: {
       queue: { type: 'string' }, concurrency: { type: 'string' }, 'lock-seconds': { type: 'string' },
-      quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+      quiet: { type: 'boolean', short: 'q' },
     },
     strict: true,
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const url = required(values.queue, '--queue', USAGE);
+  });
+  const url = required(values.queue, '--queue');
   redisConnection(url);
   const concurrency = values.concurrency !== undefined ? parseInteger(values.concurrency, '--concurrency', 1, 64) : 1;
   const lockSeconds = values['lock-seconds'] !== undefined ? parseNumber(values['lock-seconds'], '--lock-seconds') : 60;
