@@ -215,7 +215,7 @@ describe('CLI: predict and segment', function () {
         [['--box', '74,100,18,156'], /x1 > x0 and y1 > y0/],
         [['--points', '46,128,1', '--uncertainty', '2'], /--uncertainty is a SAM2Long option/],
         [['--points', '46,128,1', '--tree', '3', '--reverse'], /--reverse and --tree do not go together/],
-        [['--points', '46,128,1', '--frame', '5', '--points', '46,128,1', '--tree', '3'], /tree mode needs every object prompted on the start frame/],
+        [['--points', '46,128,1', '--frame', '5', '--points', '46,128,1', '--tree', '3'], /tree mode needs each object prompted on one frame/],
         [['--points', '46,128,1', '--bogus'], /Unknown option '--bogus'/],
         [[], /give at least one prompt/],
       ];

@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import { main } from '../tools/cli.js';
 import { readLabelPng, decodePng } from '../src/io/png.js';
-import { NON_OVERLAP_CLAMP, applyNonOverlap, nonOverlappingMasks } from '../src/predictor/non-overlap.js';
+import { NON_OVERLAP_CLAMP, NOT_STARTED_LOGIT, applyNonOverlap, nonOverlappingMasks } from '../src/predictor/non-overlap.js';
 import { readAnnotation, writeFrameMasks, DAVIS_PALETTE } from '../src/node/vos/layout.js';
 import { segmentDataset, type DatasetEvent, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
 import { PARTIAL_DIR, VIDEO_RECORD } from '../src/node/vos/process-video.js';
@@ -314,6 +314,34 @@ describe('vos: resuming, failing alone, and the queue', function () {
     assert.deepEqual(leftovers(out), []);
   });
 
+  it('--per-object-png: SA-V folders in and out; each object mask holds what the non-overlapping label maps give it', async () => {
+    const sav = path.join(tmp, 'sav-annotations');
+    for (const video of data.names) {
+      for (const f of pngs(path.join(data.masks, video))) {
+        const ann = readAnnotation(data.masks, video, path.parse(f).name, false);
+        assert.ok(ann);
+        const dir = path.join(sav, video);
+        fs.mkdirSync(dir, { recursive: true });
+        writeFrameMasks(dir, path.parse(f).name, [...ann.objects.keys()], [...ann.objects.values()], ann.width, ann.height, { perObjectPng: true, palette: DAVIS_PALETTE });
+      }
+    }
+    const out = path.join(tmp, 'sav-out');
+    const r = await cli(...vosArgs(data.videos, sav, out, '--track-later', '--per-object-png'));
+    assert.equal(r.code, 0, r.err);
+    for (const video of data.names) {
+      const objects = fs.readdirSync(path.join(out, video)).filter((d) => /^\d{3}$/.test(d)).sort();
+      assert.deepEqual(objects, video === 'clipA' ? ['001', '002'] : ['001', '003', '005']);
+      for (const f of pngs(path.join(reference, video))) {
+        const labels = readLabelPng(path.join(reference, video, f)).data;
+        for (const o of objects) {
+          const mask = readLabelPng(path.join(out, video, o, f)).data;
+          const id = Number(o);
+          assert.ok(labels.every((v, p) => v !== id || mask[p] === 1), `${video}/${o}/${f} holds object ${id}'s label pixels`);
+        }
+      }
+    }
+  });
+
   describe('the BullMQ queue', () => {
     let redis: RedisServer;
     before(async () => { redis = await startRedis(); });
@@ -355,4 +383,62 @@ describe('vos: resuming, failing alone, and the queue', function () {
       for (const w of workers.slice(1)) assert.deepEqual(await exited(w), { code: 0, signal: null });
     });
   });
+});
+
+describe('vos: objects tracked together, each from its own first frame, equal separate per-object runs', function () {
+  this.timeout(1_200_000);
+  before(setupBackend);
+  const FRAMES = 10;
+
+  /** Final low-res logits per frame of each object, from one propagation with `objIds` as the rows of every step. */
+  async function run(tree: boolean, objIds: number[]): Promise<Map<number, Map<number, Float32Array>>> {
+    const { VideoPredictor } = await import('../src/predictor/video-predictor.js');
+    const predictor = await VideoPredictor.fromCheckpoint(MODEL, { config: CONFIG, tree: tree ? { pathways: 3, iouThreshold: 0.1, uncertainty: 2 } : false });
+    // Objects 1 and 3 are annotated on frame 0, object 5 first on frame 6.
+    const prompts = [0, 6].map((frame) => ({ frame, ann: readAnnotation(ANNOTATIONS, 'clipB', String(frame).padStart(5, '0'), false) }));
+    const frames = fs.readdirSync(path.join(JPEGS, 'clipB')).sort().slice(0, FRAMES).map((f) => path.join(JPEGS, 'clipB', f));
+    const state = await predictor.initState(frames);
+    const out = new Map<number, Map<number, Float32Array>>();
+    try {
+      for (const id of objIds) {
+        const { frame, ann } = prompts.find((p) => p.ann?.objects.has(id)) as { frame: number; ann: NonNullable<ReturnType<typeof readAnnotation>> };
+        await predictor.addMask(state, { frame, objId: id, mask: ann.objects.get(id) as Uint8Array });
+      }
+      for await (const r of predictor.propagate(state)) {
+        if (!r.final) continue;
+        r.objIds.forEach((id, i) => {
+          if (!out.has(id)) out.set(id, new Map());
+          out.get(id)?.set(r.frame, r.lowResLogits[i]);
+        });
+      }
+    } finally {
+      state.dispose();
+      predictor.model.dispose();
+    }
+    return out;
+  }
+
+  for (const tree of [false, true]) {
+    it(`${tree ? 'SAM2Long P=3' : 'SAM 2'}: objects 1, 3 (frame 0) and 5 (frame 6) as rows of one run = each tracked alone from its frame`, async () => {
+      const together = await run(tree, [1, 3, 5]);
+      for (const id of [1, 3, 5]) {
+        const alone = (await run(tree, [id])).get(id) as Map<number, Float32Array>;
+        const rows = together.get(id) as Map<number, Float32Array>;
+        assert.deepEqual([...rows.keys()], Array.from({ length: FRAMES }, (_, f) => f), 'every frame has a result');
+        const first = Math.min(...alone.keys());
+        assert.deepEqual([...alone.keys()], Array.from({ length: FRAMES - first }, (_, k) => first + k));
+        for (let f = 0; f < first; f++) assert.ok((rows.get(f) as Float32Array).every((v) => v === NOT_STARTED_LOGIT), `object ${id} frame ${f}: not started`);
+        let maxDiff = 0;
+        for (const [frame, logits] of alone) {
+          const other = rows.get(frame) as Float32Array;
+          for (let p = 0; p < logits.length; p++) maxDiff = Math.max(maxDiff, Math.abs(logits[p] - other[p]));
+          // The same mask, except where a logit is within rounding of the threshold.
+          const flips = logits.filter((v, p) => (v > 0) !== (other[p] > 0) && Math.abs(v) > 1e-3).length;
+          assert.equal(flips, 0, `object ${id} frame ${frame}: the same mask`);
+        }
+        console.log(`      object ${id} (from frame ${first}): largest logit difference ${maxDiff.toExponential(2)} over ${alone.size} frames`);
+        assert.ok(maxDiff < 1e-3);
+      }
+    });
+  }
 });

@@ -59,7 +59,8 @@ of object 1 on frame 10:
                          a DAVIS annotation) whose pixels equal the --obj id. Not with clicks or a box on
                          the same object and frame
   --tree <P>             SAM2Long: keep P memory pathways per object (3 in the paper); without it, SAM 2
-                         greedy tracking. Every object must be prompted on the same single frame.
+                         greedy tracking. Each object is prompted on one frame (objects may start on
+                         different frames).
   --iou-threshold <t>    SAM2Long: a frame enters memory only if its predicted IoU is above t (default 0.1)
   --uncertainty <u>      SAM2Long: all |object scores| <= u → keep diverse candidates (default 2)
   --reverse              track backwards, from the last prompted frame to frame 0 (greedy only)

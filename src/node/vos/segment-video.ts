@@ -2,9 +2,9 @@
  * One video of a VOS dataset, as the official `tools/vos_inference.py` segments it (see settings.ts for the
  * three modes): mask prompts from the annotation PNGs, propagation, the non-overlap rule, PNGs out.
  *
- * In the per-object modes every object starts on the first frame it appears on. Objects that start on the
- * same frame with the same prompts are tracked together, one batch row each (each has its own memory, and
- * its own tree with SAM2Long), so they cost one image encoding per frame; each start frame is one such run.
+ * In the per-object modes every object starts on the first frame it appears on. All objects are tracked in one
+ * propagation, one batch row each (each with its own memory, and its own tree with SAM2Long, from its own
+ * start frame), so a frame is encoded once for all of them; the results equal the official per-object runs.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -93,17 +93,6 @@ function hasAnnotation(masksRoot: string, video: string, frameName: string, perO
   return fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, `${frameName}.png`)));
 }
 
-/** Objects tracked in one propagation: the same prompt frames (all of them, with the default mode). */
-function runGroups(plan: VideoPlan, mode: VosSettings['mode']): ObjectPrompts[][] {
-  if (mode === 'sam2') return [plan.objects];
-  const groups = new Map<string, ObjectPrompts[]>();
-  for (const o of plan.objects) {
-    const key = [...o.masks.keys()].sort((a, b) => a - b).join(',');
-    groups.set(key, [...(groups.get(key) ?? []), o]);
-  }
-  return [...groups.values()];
-}
-
 /**
  * Low-resolution logits of every (frame, object), kept in a file (a long video's would not fit in memory):
  * the per-object runs finish before frames can be combined.
@@ -166,7 +155,6 @@ export async function segmentVideo(predictor: VideoPredictor, args: {
 }): Promise<VideoOutcome> {
   const { settings, outDir } = args;
   const plan = planVideo(args.videosRoot, args.masksRoot, args.video, settings);
-  const groups = runGroups(plan, settings.mode);
   const objIds = plan.objects.map((o) => o.id);
   const h4 = predictor.model.sizes.lowResSize;
   const state = await predictor.initState(plan.frames.files);
@@ -176,14 +164,12 @@ export async function segmentVideo(predictor: VideoPredictor, args: {
     if (width !== plan.width || height !== plan.height) {
       throw new InputError(`video ${args.video}: frames are ${width}x${height} but its annotations ${plan.width}x${plan.height}`);
     }
-    const starts = groups.map((g) => Math.min(...g.flatMap((o) => [...o.masks.keys()])));
-    const progress = { done: 0, total: starts.reduce((n, s) => n + state.numFrames - s, 0) };
-    for (const [g, group] of groups.entries()) {
-      await trackGroup(predictor, state, group, starts[g], (frame, objId, logits) => store.put(frame, objIds.indexOf(objId), logits), () => {
-        progress.done++;
-        args.onProgress?.({ ...progress });
-      });
-    }
+    const start = Math.min(...plan.objects.flatMap((o) => [...o.masks.keys()]));
+    const progress = { done: 0, total: state.numFrames - start };
+    await track(predictor, state, plan.objects, start, (frame, objId, logits) => store.put(frame, objIds.indexOf(objId), logits), () => {
+      progress.done++;
+      args.onProgress?.({ ...progress });
+    });
     // vos_inference writes the frames it propagated; the per-object script writes every frame of the video.
     const frames = plan.frames.names.map((_, i) => i).filter((i) => settings.mode !== 'sam2' || store.hasFrame(i));
     const layout = { perObjectPng: settings.perObjectPng, palette: plan.palette ?? DAVIS_PALETTE };
@@ -207,11 +193,10 @@ export async function segmentVideo(predictor: VideoPredictor, args: {
   }
 }
 
-/** One propagation of `group` from `start`; hands each final (frame, object) logit map to `put`. */
-async function trackGroup(predictor: VideoPredictor, state: VideoState, group: ObjectPrompts[], start: number,
+/** One propagation of `objects` from `start`; hands each final (frame, object) logit map with output to `put`. */
+async function track(predictor: VideoPredictor, state: VideoState, objects: ObjectPrompts[], start: number,
   put: (frame: number, objId: number, logits: Float32Array) => void, tick: () => void): Promise<void> {
-  predictor.resetState(state);
-  for (const o of group) {
+  for (const o of objects) {
     for (const [frame, mask] of [...o.masks].sort((a, b) => a[0] - b[0])) await predictor.addMask(state, { frame, objId: o.id, mask });
   }
   const seen = new Set<number>();
@@ -221,6 +206,7 @@ async function trackGroup(predictor: VideoPredictor, state: VideoState, group: O
       tick();
     }
     // SAM2Long yields a provisional result online and the final (hindsight) one later.
+    // An object not started yet comes as NO_OBJ_SCORE (-1024) everywhere, as the official script fills it.
     if (r.final) r.objIds.forEach((id, i) => put(r.frame, id, r.lowResLogits[i]));
   }
 }
