@@ -60,6 +60,9 @@ export class InputError extends Sam2LongError {
   override readonly code = 'BAD_INPUT';
 }
 
+/** A malformed command line (an unknown or missing option, a value that does not parse): the CLI adds where help is. */
+export class UsageError extends InputError {}
+
 /** A tfjs backend that was asked for but cannot be used here. */
 export class BackendError extends Sam2LongError {
   override readonly code = 'BACKEND';
