@@ -18,4 +18,4 @@ if (existsSync(built)) {
   register();
   cli = await import(new URL('../tools/cli.ts', import.meta.url).href);
 }
-process.exitCode = await cli.main(process.argv.slice(2));
+await cli.runCli(process.argv.slice(2));

@@ -5,7 +5,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InputError, Sam2LongError } from '../src/errors.js';
+import { InputError, outputError } from '../src/errors.js';
+import { DEFAULT_PIXEL_LIMIT, PIXEL_LIMIT_ENV, parsePixelLimit, setPixelLimit } from '../src/io/pixel-limit.js';
+
+/** The `--max-pixels` option of every command that decodes images, and its help line. */
+export const MAX_PIXELS_OPTION = { 'max-pixels': { type: 'string' } } as const;
+export const MAX_PIXELS_HELP =
+  `  --max-pixels <n>  refuse images and video frames of more than n pixels (default ${DEFAULT_PIXEL_LIMIT.toLocaleString('en-US')},
+                    or ${PIXEL_LIMIT_ENV}): a guard against decompression bombs; raise it for genuine huge images`;
+
+/** Applies `--max-pixels` to every decoder of this process (without it: SAM2LONG_MAX_PIXELS, else the default). */
+export function applyPixelLimit(value: string | undefined): void {
+  setPixelLimit(value === undefined ? undefined : parsePixelLimit(value, '--max-pixels'));
+}
 
 /**
  * node:util `parseArgs`; an unknown option or a missing value is an InputError (tools/cli.ts prints it on one
@@ -105,6 +117,6 @@ export function writeFileAtomic(file: string, bytes: Uint8Array): void {
     fs.renameSync(partial, file);
   } catch (err) {
     fs.rmSync(partial, { force: true });
-    throw new Sam2LongError(`cannot write '${file}': ${(err as Error).message}`);
+    throw outputError(file, err);
   }
 }

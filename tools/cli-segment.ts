@@ -12,8 +12,9 @@ import { VideoPredictor, processingOrder } from '../src/predictor/video-predicto
 import type { TreeOptions } from '../src/predictor/tree-tracker.js';
 import type { VideoState } from '../src/predictor/video-state.js';
 import {
-  parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required,
+  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required,
 } from './cli-args.js';
+import { checkSeparatePaths } from './output-dir.js';
 import { Progress } from './progress.js';
 import { DEFAULT_FPS, PREVIEW_MAX_SIDE, SegmentOutputs, SUMMARY_FILE } from './segment-outputs.js';
 
@@ -25,7 +26,7 @@ export const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --fra
                         [--tree <P> [--iou-threshold <t>] [--uncertainty <u>]] [--reverse] [--max-frames <n>]
                         [--overlay <dir>] [--preview <file.gif|file.mp4>] [--mask-video <file.mkv>] [--fps <r>]
                         [--paths-view <dir> --paths-range <a:b>]
-                        [--config <file>] [--overwrite] [--quiet]
+                        [--config <file>] [--overwrite] [--quiet] [--max-pixels <n>]
 
 Tracks objects through a video given as a directory of frames (00000.jpg, 00001.jpg, ... JPEG or PNG,
 sorted by number) or as a video file (${VIDEO_EXTENSIONS.join(' ')}, decoded by ffmpeg one frame at a time
@@ -70,6 +71,7 @@ of object 1 on frame 10:
   --overwrite            delete the PNGs an earlier run left in <dir> (and the picture directories) before
                          writing (otherwise an output directory that holds PNGs is refused)
   --quiet                no progress line on stderr
+${MAX_PIXELS_HELP}
 
 Tracking starts at the first prompted frame (the last with --reverse); frames before it are not
 written. While the masks are being written, <dir>/.incomplete exists; it is removed when the run
@@ -198,7 +200,7 @@ function parseRange(text: string, option: string): [number, number] {
 }
 
 function outputOptions(values: {
-  out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
+  frames: string; out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
 }, tree: boolean, reverse: boolean): OutputOptions {
   const o: OutputOptions = { overlay: values.overlay, preview: values.preview, maskVideo: values['mask-video'] };
   if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw new InputError(`--preview '${o.preview}': use a .gif or .mp4 file`);
@@ -220,8 +222,14 @@ function outputOptions(values: {
     const [first, last] = parseRange(range, '--paths-range');
     o.pathsView = { dir: view, first, last };
   }
-  const dirs = [values.out, o.overlay, o.pathsView?.dir].filter((d): d is string => d !== undefined).map((d) => path.resolve(d));
-  if (new Set(dirs).size !== dirs.length) throw new InputError('--out, --overlay and --paths-view must be different directories');
+  checkSeparatePaths([
+    { option: '--frames', path: values.frames, kind: isVideoFile(values.frames) ? 'file' : 'dir', input: true },
+    { option: '--out', path: values.out, kind: 'dir' },
+    ...(o.overlay !== undefined ? [{ option: '--overlay', path: o.overlay, kind: 'dir' as const }] : []),
+    ...(o.pathsView ? [{ option: '--paths-view', path: o.pathsView.dir, kind: 'dir' as const }] : []),
+    ...(o.preview !== undefined ? [{ option: '--preview', path: o.preview, kind: 'file' as const }] : []),
+    ...(o.maskVideo !== undefined ? [{ option: '--mask-video', path: o.maskVideo, kind: 'file' as const }] : []),
+  ]);
   return o;
 }
 
@@ -266,10 +274,12 @@ export async function run(argv: string[]): Promise<number> {
       'paths-range': { type: 'string' },
       overwrite: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
+      ...MAX_PIXELS_OPTION,
     },
     strict: true,
     tokens: true,
   });
+  applyPixelLimit(values['max-pixels']);
   const model = required(values.model, '--model');
   const framesArg = required(values.frames, '--frames');
   const outDir = required(values.out, '--out');
@@ -277,7 +287,7 @@ export async function run(argv: string[]): Promise<number> {
   const tree = treeOptions(values);
   const reverse = values.reverse ?? false;
   const maxFrames = values['max-frames'] !== undefined ? parseInteger(values['max-frames'], '--max-frames', 0) : undefined;
-  const extra = outputOptions({ ...values, out: outDir }, tree !== false, reverse);
+  const extra = outputOptions({ ...values, frames: framesArg, out: outDir }, tree !== false, reverse);
   const video = isVideoFile(framesArg);
   if (video) {
     checkVideoInput(prompts, reverse);

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { InputError, Sam2LongError } from '../src/errors.js';
+import { EXIT, exitCodeOf, Sam2LongError } from '../src/errors.js';
 
 export interface CliModule {
   /** The command's usage text (`sam2long <command> --help`). */
@@ -26,7 +26,8 @@ export const COMMANDS: Record<string, CliCommand> = {
 };
 
 /** The exit codes of every command, as README.md documents them. */
-export const EXIT_CODES = 'Exit codes: 0 done, 1 an error while running (message on stderr), 2 bad input or usage.';
+export const EXIT_CODES =
+  'Exit codes: 0 done, 1 an error while running (message on stderr), 2 bad input or usage, 130 / 143 interrupted (SIGINT / SIGTERM).';
 
 const ENVIRONMENT = `Environment:
   SAM2LONG_BACKEND=cpu|wasm|webgpu|tensorflow  the tfjs backend of predict and segment (default: tfjs-node when
@@ -55,6 +56,20 @@ function usage(): string {
   ].join('\n');
 }
 
+/**
+ * What the user sees of an error that ended command `name`: a sam2long error's message; anything else is a bug,
+ * reported in one line with a request to report it (the stack with SAM2LONG_DEBUG=1).
+ */
+export function describeFailure(name: string, err: unknown): string {
+  const debug = process.env.SAM2LONG_DEBUG === '1';
+  if (err instanceof Sam2LongError) return `sam2long ${name}: ${err.message}${debug && err.stack ? `\n${err.stack}` : ''}`;
+  const e = err as Error;
+  const what = e instanceof Error ? `${e.name}: ${String(e.message).split('\n')[0]}` : String(err);
+  return `sam2long ${name}: unexpected error: ${what}\n` +
+    (debug ? `${e?.stack ?? ''}\n` : 'This is a bug in sam2long: ') +
+    'please report it with the command line and this message (SAM2LONG_DEBUG=1 prints the stack trace).';
+}
+
 /** The version in the package.json above this file (tools/ from the sources, dist/tools/ once built). */
 function version(): string {
   for (const rel of ['../package.json', '../../package.json']) {
@@ -70,53 +85,66 @@ function version(): string {
 
 /** Where every error of a command is printed: one line (or the message's own lines) and where help is. */
 function reportError(name: string | null, message: string): void {
-  const where = name === null ? 'sam2long' : `sam2long ${name}`;
-  console.error(`${where}: ${message}`);
+  console.error(message.startsWith('sam2long') ? message : `${name === null ? 'sam2long' : `sam2long ${name}`}: ${message}`);
   console.error(`see '${name === null ? 'sam2long --help' : `sam2long ${name} --help`}'`);
 }
 
-/** Runs `sam2long <argv>` and resolves to the exit code (EXIT_CODES). */
+/** Runs `sam2long <argv>` and resolves to the exit code (EXIT in src/errors.ts: 0 done, 1 failure, 2 bad input, 130/143 interrupted). */
 export async function main(argv: string[]): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined) {
     console.error(usage());
-    return 2;
+    return EXIT.badInput;
   }
   if (first === '--help' || first === '-h') {
     console.log(usage());
-    return 0;
+    return EXIT.ok;
   }
   if (first === '--version' || first === '-v') {
     console.log(version());
-    return 0;
+    return EXIT.ok;
   }
   const helpOnly = first === 'help';
   const name = helpOnly ? rest[0] : first;
   if (helpOnly && name === undefined) {
     console.log(usage());
-    return 0;
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
     reportError(null, `unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
-    return 2;
+    return EXIT.badInput;
   }
   const args = helpOnly ? rest.slice(1) : rest;
   try {
     const module = await command.load();
     if (helpOnly || args.includes('--help') || args.includes('-h')) {
       console.log(helpText(module.USAGE));
-      return 0;
+      return EXIT.ok;
     }
     return await module.run(args);
   } catch (err) {
-    if (!(err instanceof Sam2LongError)) throw err;
-    reportError(name, err.message);
-    return err instanceof InputError ? 2 : 1;
+    if (err instanceof Sam2LongError) reportError(name, describeFailure(name, err));
+    else console.error(describeFailure(name, err));
+    return exitCodeOf(err);
   }
+}
+
+/**
+ * The program: `main`, plus a last-resort handler for errors that escape it (a stray rejected promise, an error
+ * in a callback), which prints the same one line as `describeFailure` and exits 1.
+ */
+export async function runCli(argv: string[]): Promise<void> {
+  const crash = (err: unknown) => {
+    console.error(describeFailure(argv[0] ?? '', err));
+    process.exit(EXIT.failure);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  process.exitCode = await main(argv);
 }
 
 // Executed directly (`node --import tsx tools/cli.ts …`, as the tests do) rather than imported by bin/sam2long.js.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = await main(process.argv.slice(2));
+  await runCli(process.argv.slice(2));
 }
