@@ -141,7 +141,7 @@ describe('convert', () => {
   });
 
   it('an unexpected error is one line asking for a report, exit 1 (SAM2LONG_DEBUG=1 adds the stack)', async () => {
-    COMMANDS.crash = { summary: 'test', load: async () => ({ run: async () => { throw new TypeError("Cannot read properties of undefined (reading 'x')"); } }) };
+    COMMANDS.crash = { summary: 'test', load: async () => ({ USAGE: 'usage: sam2long crash', run: async () => { throw new TypeError("Cannot read properties of undefined (reading 'x')"); } }) };
     try {
       const r = await quietly(() => main(['crash']));
       assert.equal(r.result, 1);
