@@ -5,14 +5,13 @@
  */
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
-import { InputError } from '../src/errors.js';
 import { frameSource } from '../src/io/frames.js';
 import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/io/video.js';
 import { VideoPredictor, processingOrder } from '../src/predictor/video-predictor.js';
 import type { TreeOptions } from '../src/predictor/tree-tracker.js';
 import type { VideoState } from '../src/predictor/video-state.js';
 import {
-  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required,
+  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required, UsageError,
 } from './cli-args.js';
 import { checkSeparatePaths } from './output-dir.js';
 import { Progress } from './progress.js';
@@ -121,15 +120,15 @@ export function collectPrompts(tokens: readonly PromptToken[]): SegmentPrompt[] 
         p.points.push(...clicks.points);
         p.labels.push(...clicks.labels);
       } else {
-        if (p.box) throw new InputError(`object ${objId} has two --box prompts on frame ${frame}; give one box per object and frame`);
+        if (p.box) throw new UsageError(`object ${objId} has two --box prompts on frame ${frame}; give one box per object and frame`);
         p.box = parseBox(t.value);
       }
     }
   }
   if (pendingSetting) {
-    throw new InputError(`${pendingSetting} is not followed by any --points or --box: --obj and --frame apply to the prompts after them`);
+    throw new UsageError(`${pendingSetting} is not followed by any --points or --box: --obj and --frame apply to the prompts after them`);
   }
-  if (!prompts.size) throw new InputError('give at least one prompt (--points or --box)');
+  if (!prompts.size) throw new UsageError('give at least one prompt (--points or --box)');
   return [...prompts.values()];
 }
 
@@ -137,19 +136,19 @@ export function collectPrompts(tokens: readonly PromptToken[]): SegmentPrompt[] 
 function treeOptions(values: { tree?: string; 'iou-threshold'?: string; uncertainty?: string; reverse?: boolean }): Partial<TreeOptions> | false {
   if (values.tree === undefined) {
     const stray = (['iou-threshold', 'uncertainty'] as const).find((k) => values[k] !== undefined);
-    if (stray) throw new InputError(`--${stray} is a SAM2Long option: use it with --tree <P>`);
+    if (stray) throw new UsageError(`--${stray} is a SAM2Long option: use it with --tree <P>`);
     return false;
   }
-  if (values.reverse) throw new InputError('--reverse and --tree do not go together: the SAM2Long tree tracks forward only');
+  if (values.reverse) throw new UsageError('--reverse and --tree do not go together: the SAM2Long tree tracks forward only');
   const opts: Partial<TreeOptions> = { pathways: parseInteger(values.tree, '--tree', 1) };
   if (values['iou-threshold'] !== undefined) {
     const t = parseNumber(values['iou-threshold'], '--iou-threshold');
-    if (t < 0 || t > 1) throw new InputError(`--iou-threshold: ${t} is not an IoU (0..1)`);
+    if (t < 0 || t > 1) throw new UsageError(`--iou-threshold: ${t} is not an IoU (0..1)`);
     opts.iouThreshold = t;
   }
   if (values.uncertainty !== undefined) {
     const u = parseNumber(values.uncertainty, '--uncertainty');
-    if (u < 0) throw new InputError(`--uncertainty: ${u} must be ≥ 0`);
+    if (u < 0) throw new UsageError(`--uncertainty: ${u} must be ≥ 0`);
     opts.uncertainty = u;
   }
   return opts;
@@ -193,9 +192,9 @@ interface OutputOptions {
 /** `a:b` → [a, b], frame indices with a ≤ b. */
 function parseRange(text: string, option: string): [number, number] {
   const parts = text.split(':');
-  if (parts.length !== 2) throw new InputError(`${option} '${text}': expected a:b (first and last frame, inclusive)`);
+  if (parts.length !== 2) throw new UsageError(`${option} '${text}': expected a:b (first and last frame, inclusive)`);
   const [a, b] = parts.map((p) => parseInteger(p, `${option} '${text}'`, 0));
-  if (a > b) throw new InputError(`${option} '${text}': the first frame is after the last`);
+  if (a > b) throw new UsageError(`${option} '${text}': the first frame is after the last`);
   return [a, b];
 }
 
@@ -203,22 +202,22 @@ function outputOptions(values: {
   frames: string; out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
 }, tree: boolean, reverse: boolean): OutputOptions {
   const o: OutputOptions = { overlay: values.overlay, preview: values.preview, maskVideo: values['mask-video'] };
-  if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw new InputError(`--preview '${o.preview}': use a .gif or .mp4 file`);
+  if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw new UsageError(`--preview '${o.preview}': use a .gif or .mp4 file`);
   if (o.maskVideo !== undefined && path.extname(o.maskVideo).toLowerCase() !== '.mkv') {
-    throw new InputError(`--mask-video '${o.maskVideo}': use a .mkv file (lossless FFV1 in Matroska)`);
+    throw new UsageError(`--mask-video '${o.maskVideo}': use a .mkv file (lossless FFV1 in Matroska)`);
   }
   if (reverse && (o.preview !== undefined || o.maskVideo !== undefined)) {
-    throw new InputError('--preview and --mask-video follow the video forward: they do not go with --reverse');
+    throw new UsageError('--preview and --mask-video follow the video forward: they do not go with --reverse');
   }
   if (values.fps !== undefined) {
     o.fps = parseNumber(values.fps, '--fps');
-    if (!(o.fps > 0)) throw new InputError(`--fps: ${o.fps} must be > 0`);
+    if (!(o.fps > 0)) throw new UsageError(`--fps: ${o.fps} must be > 0`);
   }
   const view = values['paths-view'];
   const range = values['paths-range'];
-  if ((view === undefined) !== (range === undefined)) throw new InputError('--paths-view and --paths-range go together');
+  if ((view === undefined) !== (range === undefined)) throw new UsageError('--paths-view and --paths-range go together');
   if (view !== undefined && range !== undefined) {
-    if (!tree) throw new InputError('--paths-view shows SAM2Long paths: use it with --tree <P>');
+    if (!tree) throw new UsageError('--paths-view shows SAM2Long paths: use it with --tree <P>');
     const [first, last] = parseRange(range, '--paths-range');
     o.pathsView = { dir: view, first, last };
   }
@@ -235,10 +234,10 @@ function outputOptions(values: {
 
 /** A video file is read once, forward: prompts on one frame, forward tracking. */
 function checkVideoInput(prompts: readonly SegmentPrompt[], reverse: boolean): void {
-  if (reverse) throw new InputError('--reverse needs a directory of frames: a video file is read forward only');
+  if (reverse) throw new UsageError('--reverse needs a directory of frames: a video file is read forward only');
   const frames = new Set(prompts.map((p) => p.frame));
   if (frames.size > 1) {
-    throw new InputError(`prompts on frames ${[...frames].join(', ')}: a video file is read once, forward, so prompts go on one frame ` +
+    throw new UsageError(`prompts on frames ${[...frames].join(', ')}: a video file is read once, forward, so prompts go on one frame ` +
       '(or extract its frames to a directory first: ffmpeg -i video.mp4 frames/%05d.png)');
   }
 }
