@@ -59,7 +59,6 @@ function assertFinished(dir: string): void {
 }
 
 describe('CLI: predict and segment', function () {
-  this.timeout(120_000);
   let tmp: string;
   let model: string;
   let run = 0;

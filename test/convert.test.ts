@@ -76,7 +76,6 @@ describe('convert', () => {
   });
 
   it('detects an official variant (sam2_hiera_tiny skeleton): preset config, every tensor written as F32', async function () {
-    this.timeout(120_000);
     const skeletons = goldenJson<Record<string, { params: number; tensors: Record<string, number[]> }>>('skeletons/skeletons.json');
     const result = await convertCheckpoint({ input: fixturePath('skeletons/sam2_hiera_tiny.skeleton.pt'), outDir });
     try {

@@ -20,8 +20,7 @@ export function applyPixelLimit(value: string | undefined): void {
 }
 
 /**
- * node:util `parseArgs`; an unknown option or a missing value is an InputError (tools/cli.ts prints it on one
- * line and points to the command's --help).
+ * node:util `parseArgs`; an unknown option or a missing value is a UsageError.
  */
 export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
@@ -31,7 +30,7 @@ export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnTy
   }
 }
 
-/** The value of a required option, or an InputError naming it. */
+/** The value of a required option, or a UsageError naming it. */
 export function required<V>(value: V | undefined, option: string): V {
   if (value === undefined) throw new UsageError(`${option} is required`);
   return value;
