@@ -494,6 +494,14 @@ export function derivedSizes(c: Sam2ModelConfig): DerivedSizes {
   };
 }
 
+/**
+ * How many object pointers a frame attends to, the conditioning frame's included: max_obj_ptrs_in_encoder,
+ * capped by the video length (num_frames; Infinity for a stream not read to its end).
+ */
+export function objectPointerLimit(c: Pick<Sam2ModelConfig, 'max_obj_ptrs_in_encoder'>, numFrames: number): number {
+  return Math.min(numFrames, c.max_obj_ptrs_in_encoder);
+}
+
 /** SAM2Base._build_sam_heads constants (not in the yaml). */
 export const MASK_DECODER_CONSTANTS = {
   transformerDepth: 2,

@@ -348,13 +348,13 @@ describe('CLI helpers', () => {
     const prompts = collectPrompts([
       tok('points', '1,1,1'), tok('obj', '2'), tok('box', '0,0,5,5'), tok('points', '2,2,0'),
       tok('frame', '4'), tok('obj', '1'), tok('points', '3,3,1'), tok('frame', '0'), tok('points', '4,4,0'),
-    ], 'usage');
+    ]);
     assert.deepEqual(prompts, [
       { objId: 1, frame: 0, points: [[1, 1], [4, 4]], labels: [1, 0] },
       { objId: 2, frame: 0, points: [[2, 2]], labels: [0], box: [0, 0, 5, 5] },
       { objId: 1, frame: 4, points: [[3, 3]], labels: [1] },
     ]);
-    assert.throws(() => collectPrompts([tok('box', '0,0,1,1'), tok('box', '0,0,2,2')], 'usage'), /two --box prompts/);
+    assert.throws(() => collectPrompts([tok('box', '0,0,1,1'), tok('box', '0,0,2,2')]), /two --box prompts/);
   });
 
   it('label maps: index = object id, the lower id wins overlaps whatever the order', () => {
@@ -387,5 +387,46 @@ describe('CLI helpers', () => {
     assert.ok(drawn[0].startsWith('\rseg  1 frames  1.0 frames/s') && drawn[0].endsWith('\x1b[K'), JSON.stringify(drawn[0]));
     assert.equal(drawn[drawn.length - 1], '\n');
     assert.equal(formatDuration(3725), '1:02:05');
+  });
+});
+
+describe('CLI: help, version and error lines', () => {
+  it('an input error is one line plus where help is, not the usage text', async () => {
+    const bad = await cli('segment', '--model', 'm.safetensors', '--frames', FRAMES);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.err.trim(), "sam2long segment: --out is required\nsee 'sam2long segment --help'");
+    const unknownOption = await cli('predict', '--bogus');
+    assert.equal(unknownOption.code, 2);
+    assert.equal(unknownOption.err.trim().split('\n').length, 2, unknownOption.err);
+    assert.match(unknownOption.err, /^sam2long predict: Unknown option '--bogus'/);
+    const unknownCommand = await cli('frobnicate');
+    assert.equal(unknownCommand.code, 2);
+    assert.match(unknownCommand.err, /unknown command 'frobnicate' \(commands: convert, predict, segment, eval\)\nsee 'sam2long --help'/);
+  });
+
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const r = await cli(flag);
+      assert.equal(r.code, 0);
+      assert.equal(r.out.trim(), pkg.version);
+    }
+  });
+
+  it('help <command> and <command> --help print its usage, the backend variable and the exit codes', async () => {
+    for (const name of ['convert', 'predict', 'segment', 'eval']) {
+      const viaHelp = await cli('help', name);
+      const viaFlag = await cli(name, '--help');
+      assert.equal(viaHelp.code, 0);
+      assert.equal(viaFlag.out, viaHelp.out);
+      assert.match(viaHelp.out, new RegExp(`^usage: sam2long ${name} `));
+      assert.match(viaHelp.out, /SAM2LONG_BACKEND=cpu\|wasm\|webgpu\|tensorflow/);
+      assert.match(viaHelp.out, /Exit codes: 0 done, 1 an error while running \(message on stderr\), 2 bad input or usage/);
+    }
+    assert.doesNotMatch((await cli('help', 'predict')).out, /--points <pts> \| --box/, 'points and a box combine');
+    const top = await cli('help');
+    assert.equal(top.code, 0);
+    assert.match(top.out, /sam2long help <command>/);
+    assert.equal((await cli('help', 'nope')).code, 2);
   });
 });

@@ -19,23 +19,21 @@ export function applyPixelLimit(value: string | undefined): void {
   setPixelLimit(value === undefined ? undefined : parsePixelLimit(value, '--max-pixels'));
 }
 
-/** node:util `parseArgs`; an unknown option or a missing value is an InputError followed by the usage text. */
-export function parseCommandArgs<T extends ParseArgsConfig>(config: T, usage: string): ReturnType<typeof parseArgs<T>> {
+/**
+ * node:util `parseArgs`; an unknown option or a missing value is an InputError (tools/cli.ts prints it on one
+ * line and points to the command's --help).
+ */
+export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
     return parseArgs(config);
   } catch (err) {
-    throw new InputError(`${(err as Error).message}\n\n${usage}`);
+    throw new InputError((err as Error).message);
   }
 }
 
-/** An InputError for a command line that parses but does not make sense, followed by the usage text. */
-export function usageError(message: string, usage: string): InputError {
-  return new InputError(`${message}\n\n${usage}`);
-}
-
-/** The value of a required option, or a usage error naming it. */
-export function required<V>(value: V | undefined, option: string, usage: string): V {
-  if (value === undefined) throw usageError(`${option} is required`, usage);
+/** The value of a required option, or an InputError naming it. */
+export function required<V>(value: V | undefined, option: string): V {
+  if (value === undefined) throw new InputError(`${option} is required`);
   return value;
 }
 

@@ -2,7 +2,7 @@
 import { evaluateFolders, formatResultTable } from '../src/eval/index.js';
 import { applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseCommandArgs, required, writeFileAtomic } from './cli-args.js';
 
-const USAGE = `usage: sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]
+export const USAGE = `usage: sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]
                      [--max-pixels <n>]
 
 J (region IoU), F (boundary F-measure) and J&F per object and overall, computed as the official SA-V
@@ -29,17 +29,12 @@ export async function run(argv: string[]): Promise<number> {
       'gt-255-is-object': { type: 'boolean' },
       json: { type: 'string' },
       ...MAX_PIXELS_OPTION,
-      help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: false,
     strict: true,
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const gt = required(values.gt, '--gt', USAGE);
-  const pred = required(values.pred, '--pred', USAGE);
+  });
+  const gt = required(values.gt, '--gt');
+  const pred = required(values.pred, '--pred');
   applyPixelLimit(values['max-pixels']);
   const skipFirstLast = !values['no-skip-first-last'];
   const result = evaluateFolders({

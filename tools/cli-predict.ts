@@ -1,18 +1,20 @@
 /** `sam2long predict`: one image, clicks and/or a box → a mask PNG (and optionally an overlay). */
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
+import { InputError } from '../src/errors.js';
 import { decodeImage } from '../src/io/images.js';
 import { encodeMaskPng, encodeRgbPng } from '../src/io/png.js';
 import { ImagePredictor } from '../src/predictor/image-predictor.js';
 import { renderOverlay } from '../src/render/overlay.js';
 import {
-  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parsePoints, requireFile, required, usageError, writeFileAtomic,
+  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parsePoints, requireFile, required, writeFileAtomic,
 } from './cli-args.js';
 
-const USAGE = `usage: sam2long predict --model <m.safetensors|m.pt> --image <img> (--points <pts> | --box <box>) --out <mask.png>
-                        [--config <file>] [--all-masks] [--overlay <out.png>] [--max-pixels <n>]
+export const USAGE = `usage: sam2long predict --model <m.safetensors|m.pt> --image <img> --out <mask.png>
+                        [--points <pts>] [--box <box>] [--config <file>] [--all-masks] [--overlay <out.png>]
+                        [--max-pixels <n>]
 
-Segments one image from clicks and/or a box and writes the mask as a PNG of the image's size
+Segments one image from clicks, a box, or both (at least one of --points and --box) and writes the mask as a PNG of the image's size
 (8-bit grey: 255 = object, 0 = background). Prints the predicted IoU score of each mask written.
 
   --model <file>     a converted .safetensors (its .json beside it) or an official .pt checkpoint
@@ -50,18 +52,13 @@ export async function run(argv: string[]): Promise<number> {
       'all-masks': { type: 'boolean' },
       overlay: { type: 'string' },
       ...MAX_PIXELS_OPTION,
-      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const model = required(values.model, '--model', USAGE);
-  const imageFile = required(values.image, '--image', USAGE);
-  const out = required(values.out, '--out', USAGE);
-  if (values.points === undefined && values.box === undefined) throw usageError('give --points and/or --box', USAGE);
+  });
+  const model = required(values.model, '--model');
+  const imageFile = required(values.image, '--image');
+  const out = required(values.out, '--out');
+  if (values.points === undefined && values.box === undefined) throw new InputError('give --points and/or --box');
   const clicks = values.points !== undefined ? parsePoints(values.points) : { points: [], labels: [] };
   const box = values.box !== undefined ? parseBox(values.box) : undefined;
   requireFile(model, 'model file');

@@ -12,7 +12,7 @@ import { VideoPredictor, processingOrder } from '../src/predictor/video-predicto
 import type { TreeOptions } from '../src/predictor/tree-tracker.js';
 import type { VideoState } from '../src/predictor/video-state.js';
 import {
-  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required, usageError,
+  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required,
 } from './cli-args.js';
 import { checkSeparatePaths } from './output-dir.js';
 import { Progress } from './progress.js';
@@ -21,8 +21,8 @@ import { DEFAULT_FPS, PREVIEW_MAX_SIDE, SegmentOutputs, SUMMARY_FILE } from './s
 export { labelMap } from '../src/render/overlay.js';
 export { INCOMPLETE_MARKER, MaskDirectory } from './output-dir.js';
 
-const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --frames <dir|video> --out <dir>
-                        [--obj <id>] [--frame <i>] (--points <pts> | --box <box>) ...
+export const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --frames <dir|video> --out <dir>
+                        [--obj <id>] [--frame <i>] [--points <pts>] [--box <box>] ...
                         [--tree <P> [--iou-threshold <t>] [--uncertainty <u>]] [--reverse] [--max-frames <n>]
                         [--overlay <dir>] [--preview <file.gif|file.mp4>] [--mask-video <file.mkv>] [--fps <r>]
                         [--paths-view <dir> --paths-range <a:b>]
@@ -98,7 +98,7 @@ export interface PromptToken {
  * The prompts of a command line: --obj and --frame set the object and frame of the --points / --box after
  * them. Points and a box of the same object and frame merge into one prompt; prompts keep their order.
  */
-export function collectPrompts(tokens: readonly PromptToken[], usage: string): SegmentPrompt[] {
+export function collectPrompts(tokens: readonly PromptToken[]): SegmentPrompt[] {
   let objId = 1;
   let frame = 0;
   let pendingSetting: string | null = null;
@@ -121,15 +121,15 @@ export function collectPrompts(tokens: readonly PromptToken[], usage: string): S
         p.points.push(...clicks.points);
         p.labels.push(...clicks.labels);
       } else {
-        if (p.box) throw usageError(`object ${objId} has two --box prompts on frame ${frame}; give one box per object and frame`, usage);
+        if (p.box) throw new InputError(`object ${objId} has two --box prompts on frame ${frame}; give one box per object and frame`);
         p.box = parseBox(t.value);
       }
     }
   }
   if (pendingSetting) {
-    throw usageError(`${pendingSetting} is not followed by any --points or --box: --obj and --frame apply to the prompts after them`, usage);
+    throw new InputError(`${pendingSetting} is not followed by any --points or --box: --obj and --frame apply to the prompts after them`);
   }
-  if (!prompts.size) throw usageError('give at least one prompt (--points or --box)', usage);
+  if (!prompts.size) throw new InputError('give at least one prompt (--points or --box)');
   return [...prompts.values()];
 }
 
@@ -137,10 +137,10 @@ export function collectPrompts(tokens: readonly PromptToken[], usage: string): S
 function treeOptions(values: { tree?: string; 'iou-threshold'?: string; uncertainty?: string; reverse?: boolean }): Partial<TreeOptions> | false {
   if (values.tree === undefined) {
     const stray = (['iou-threshold', 'uncertainty'] as const).find((k) => values[k] !== undefined);
-    if (stray) throw usageError(`--${stray} is a SAM2Long option: use it with --tree <P>`, USAGE);
+    if (stray) throw new InputError(`--${stray} is a SAM2Long option: use it with --tree <P>`);
     return false;
   }
-  if (values.reverse) throw usageError('--reverse and --tree do not go together: the SAM2Long tree tracks forward only', USAGE);
+  if (values.reverse) throw new InputError('--reverse and --tree do not go together: the SAM2Long tree tracks forward only');
   const opts: Partial<TreeOptions> = { pathways: parseInteger(values.tree, '--tree', 1) };
   if (values['iou-threshold'] !== undefined) {
     const t = parseNumber(values['iou-threshold'], '--iou-threshold');
@@ -232,12 +232,12 @@ function outputOptions(values: {
   frames: string; out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
 }, tree: boolean, reverse: boolean): OutputOptions {
   const o: OutputOptions = { overlay: values.overlay, preview: values.preview, maskVideo: values['mask-video'] };
-  if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw usageError(`--preview '${o.preview}': use a .gif or .mp4 file`, USAGE);
+  if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw new InputError(`--preview '${o.preview}': use a .gif or .mp4 file`);
   if (o.maskVideo !== undefined && path.extname(o.maskVideo).toLowerCase() !== '.mkv') {
-    throw usageError(`--mask-video '${o.maskVideo}': use a .mkv file (lossless FFV1 in Matroska)`, USAGE);
+    throw new InputError(`--mask-video '${o.maskVideo}': use a .mkv file (lossless FFV1 in Matroska)`);
   }
   if (reverse && (o.preview !== undefined || o.maskVideo !== undefined)) {
-    throw usageError('--preview and --mask-video follow the video forward: they do not go with --reverse', USAGE);
+    throw new InputError('--preview and --mask-video follow the video forward: they do not go with --reverse');
   }
   if (values.fps !== undefined) {
     o.fps = parseNumber(values.fps, '--fps');
@@ -245,9 +245,9 @@ function outputOptions(values: {
   }
   const view = values['paths-view'];
   const range = values['paths-range'];
-  if ((view === undefined) !== (range === undefined)) throw usageError('--paths-view and --paths-range go together', USAGE);
+  if ((view === undefined) !== (range === undefined)) throw new InputError('--paths-view and --paths-range go together');
   if (view !== undefined && range !== undefined) {
-    if (!tree) throw usageError('--paths-view shows SAM2Long paths: use it with --tree <P>', USAGE);
+    if (!tree) throw new InputError('--paths-view shows SAM2Long paths: use it with --tree <P>');
     const [first, last] = parseRange(range, '--paths-range');
     o.pathsView = { dir: view, first, last };
   }
@@ -264,11 +264,11 @@ function outputOptions(values: {
 
 /** A video file is read once, forward: prompts on one frame, forward tracking. */
 function checkVideoInput(prompts: readonly SegmentPrompt[], reverse: boolean): void {
-  if (reverse) throw usageError('--reverse needs a directory of frames: a video file is read forward only', USAGE);
+  if (reverse) throw new InputError('--reverse needs a directory of frames: a video file is read forward only');
   const frames = new Set(prompts.map((p) => p.frame));
   if (frames.size > 1) {
-    throw usageError(`prompts on frames ${[...frames].join(', ')}: a video file is read once, forward, so prompts go on one frame ` +
-      '(or extract its frames to a directory first: ffmpeg -i video.mp4 frames/%05d.png)', USAGE);
+    throw new InputError(`prompts on frames ${[...frames].join(', ')}: a video file is read once, forward, so prompts go on one frame ` +
+      '(or extract its frames to a directory first: ffmpeg -i video.mp4 frames/%05d.png)');
   }
 }
 
@@ -304,20 +304,15 @@ export async function run(argv: string[]): Promise<number> {
       overwrite: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
       ...MAX_PIXELS_OPTION,
-      help: { type: 'boolean', short: 'h' },
     },
     strict: true,
     tokens: true,
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
+  });
   applyPixelLimit(values['max-pixels']);
-  const model = required(values.model, '--model', USAGE);
-  const framesArg = required(values.frames, '--frames', USAGE);
-  const outDir = required(values.out, '--out', USAGE);
-  const prompts = collectPrompts(tokens, USAGE);
+  const model = required(values.model, '--model');
+  const framesArg = required(values.frames, '--frames');
+  const outDir = required(values.out, '--out');
+  const prompts = collectPrompts(tokens);
   const tree = treeOptions(values);
   const reverse = values.reverse ?? false;
   const maxFrames = values['max-frames'] !== undefined ? parseInteger(values['max-frames'], '--max-frames', 0) : undefined;

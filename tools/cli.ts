@@ -2,10 +2,13 @@
  * `sam2long <command> [args]`. Each command lives in its own module (tools/cli-<command>.ts, exporting
  * `run(argv)`), registered in COMMANDS and loaded only when invoked.
  */
+import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { EXIT, exitCodeOf, Sam2LongError } from '../src/errors.js';
 
 export interface CliModule {
+  /** The command's usage text (`sam2long <command> --help`). */
+  USAGE: string;
   /** Runs the command with the arguments after its name; resolves to the exit code. */
   run(argv: string[]): Promise<number>;
 }
@@ -22,15 +25,34 @@ export const COMMANDS: Record<string, CliCommand> = {
   eval: { summary: 'J&F of predicted masks against ground truth, as the official SA-V evaluator computes it', load: () => import('./cli-eval.js') },
 };
 
+/** The exit codes of every command, as README.md documents them. */
+export const EXIT_CODES =
+  'Exit codes: 0 done, 1 an error while running (message on stderr), 2 bad input or usage, 130 / 143 interrupted (SIGINT / SIGTERM).';
+
+const ENVIRONMENT = `Environment:
+  SAM2LONG_BACKEND=cpu|wasm|webgpu|tensorflow  the tfjs backend of predict and segment (default: tfjs-node when
+                                               installed, else WebGPU on a GPU, else multi-threaded wasm)
+  SAM2LONG_WASM_THREADS=N                      threads of the wasm backend (default: one per core)`;
+
+/** A command's --help: its usage, then what every command shares. */
+function helpText(usage: string): string {
+  return `${usage}\n\n${ENVIRONMENT}\n\n${EXIT_CODES}`;
+}
+
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
   return [
     'usage: sam2long <command> [options]',
+    '       sam2long help <command> | --help | --version',
     '',
     'commands:',
     ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
     '',
-    'Run `sam2long <command> --help` for its options.',
+    'Run `sam2long help <command>` (or `sam2long <command> --help`) for its options.',
+    '',
+    ENVIRONMENT,
+    '',
+    EXIT_CODES,
   ].join('\n');
 }
 
@@ -48,22 +70,62 @@ export function describeFailure(name: string, err: unknown): string {
     'please report it with the command line and this message (SAM2LONG_DEBUG=1 prints the stack trace).';
 }
 
-/** Runs one command; resolves to its exit code (EXIT in src/errors.ts: 0 done, 1 failure, 2 bad input, 130/143 interrupted). */
+/** The version in the package.json above this file (tools/ from the sources, dist/tools/ once built). */
+function version(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'sam2long' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level: try the next
+    }
+  }
+  return 'unknown';
+}
+
+/** Where every error of a command is printed: one line (or the message's own lines) and where help is. */
+function reportError(name: string | null, message: string): void {
+  console.error(message.startsWith('sam2long') ? message : `${name === null ? 'sam2long' : `sam2long ${name}`}: ${message}`);
+  console.error(`see '${name === null ? 'sam2long --help' : `sam2long ${name} --help`}'`);
+}
+
+/** Runs `sam2long <argv>` and resolves to the exit code (EXIT in src/errors.ts: 0 done, 1 failure, 2 bad input, 130/143 interrupted). */
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    (name === undefined ? console.error : console.log)(usage());
-    return name === undefined ? EXIT.badInput : EXIT.ok;
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    console.error(usage());
+    return EXIT.badInput;
+  }
+  if (first === '--help' || first === '-h') {
+    console.log(usage());
+    return EXIT.ok;
+  }
+  if (first === '--version' || first === '-v') {
+    console.log(version());
+    return EXIT.ok;
+  }
+  const helpOnly = first === 'help';
+  const name = helpOnly ? rest[0] : first;
+  if (helpOnly && name === undefined) {
+    console.log(usage());
+    return EXIT.ok;
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`sam2long: unknown command '${name}'\n\n${usage()}`);
+    reportError(null, `unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
     return EXIT.badInput;
   }
+  const args = helpOnly ? rest.slice(1) : rest;
   try {
-    return await (await command.load()).run(rest);
+    const module = await command.load();
+    if (helpOnly || args.includes('--help') || args.includes('-h')) {
+      console.log(helpText(module.USAGE));
+      return EXIT.ok;
+    }
+    return await module.run(args);
   } catch (err) {
-    console.error(describeFailure(name, err));
+    if (err instanceof Sam2LongError) reportError(name, describeFailure(name, err));
+    else console.error(describeFailure(name, err));
     return exitCodeOf(err);
   }
 }
