@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
-import { UsageError } from '../src/errors.js';
+import { exitCodeOf, InterruptedError, UsageError } from '../src/errors.js';
 import { frameSource } from '../src/io/frames.js';
 import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/io/video.js';
 import { VideoPredictor, processingOrder } from '../src/predictor/video-predictor.js';
@@ -162,14 +162,43 @@ async function addPrompts(predictor: VideoPredictor, state: VideoState, prompts:
   }
 }
 
+/**
+ * SIGINT / SIGTERM while a command runs: the first one is recorded (`stopIfAsked` then throws InterruptedError at
+ * the next frame boundary, so the frame being computed is finished or dropped, never half-written); a second one
+ * exits at once. `release` puts the default behaviour back.
+ */
+export class Interruption {
+  signal: 'SIGINT' | 'SIGTERM' | null = null;
+  private readonly handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, () => this.on(sig)] as const);
+
+  constructor(private readonly onFirst?: (signal: 'SIGINT' | 'SIGTERM') => void) {
+    for (const [sig, handler] of this.handlers) process.on(sig, handler);
+  }
+
+  private on(sig: 'SIGINT' | 'SIGTERM'): void {
+    if (this.signal) process.exit(exitCodeOf(new InterruptedError(sig)));
+    this.signal = sig;
+    this.onFirst?.(sig);
+  }
+
+  stopIfAsked(): void {
+    if (this.signal) throw new InterruptedError(this.signal);
+  }
+
+  release(): void {
+    for (const [sig, handler] of this.handlers) process.off(sig, handler);
+  }
+}
+
 /** Tracks and writes every final result; returns the number of frames tracked. */
 async function track(predictor: VideoPredictor, state: VideoState, outputs: SegmentOutputs, opts: {
-  startFrame: number; reverse: boolean; maxFrames?: number; progress: Progress | null;
+  startFrame: number; reverse: boolean; maxFrames?: number; progress: Progress | null; interruption: Interruption;
 }): Promise<number> {
   const { width, height } = state.frames;
   const seen = new Set<number>();
   const { startFrame, reverse, maxFrames } = opts;
   for await (const r of predictor.propagate(state, { startFrame, reverse, maxFrames })) {
+    opts.interruption.stopIfAsked();
     if (!seen.has(r.frame)) {
       seen.add(r.frame);
       outputs.summary.seen(r.frame);
@@ -310,12 +339,24 @@ export async function run(argv: string[]): Promise<number> {
     outputs: { masks: outDir, overlay: extra.overlay, preview: extra.preview, maskVideo: extra.maskVideo, pathsView: extra.pathsView?.dir },
   });
 
-  await initBackend();
-  const predictor = await VideoPredictor.fromCheckpoint(model, { config: values.config, tree: tree && { ...tree, ...outputs.treeHooks() } });
-  let state: VideoState | undefined;
   let progress: Progress | null = null;
+  const interruption = new Interruption((sig) => {
+    progress?.finish();
+    console.error(`sam2long segment: ${sig} received: stopping after the current frame (again to stop at once)`);
+  });
+  let predictor: VideoPredictor;
+  try {
+    await initBackend();
+    predictor = await VideoPredictor.fromCheckpoint(model, { config: values.config, tree: tree && { ...tree, ...outputs.treeHooks() } });
+  } catch (err) {
+    interruption.release();
+    reader?.close();
+    throw err;
+  }
+  let state: VideoState | undefined;
   const out = outputs.masks;
   try {
+    interruption.stopIfAsked();
     state = await predictor.initState(frames);
     const promptFrames = prompts.map((p) => p.frame);
     const startFrame = reverse ? Math.max(...promptFrames) : Math.min(...promptFrames);
@@ -324,7 +365,7 @@ export async function run(argv: string[]): Promise<number> {
     progress = values.quiet ? null : new Progress({ label: tree ? `segment (SAM2Long P=${tree.pathways})` : 'segment', total });
     const started = performance.now();
     outputs.summary.startTracking({ width: state.frames.width, height: state.frames.height, objects: state.objIds, startFrame });
-    const tracked = await track(predictor, state, outputs, { startFrame, reverse, maxFrames, progress });
+    const tracked = await track(predictor, state, outputs, { startFrame, reverse, maxFrames, progress, interruption });
     progress?.finish();
     const seconds = (performance.now() - started) / 1000;
     for (const note of await outputs.complete(predictor, state)) console.log(note);
@@ -332,10 +373,12 @@ export async function run(argv: string[]): Promise<number> {
       `(${tracked} frames in ${seconds.toFixed(1)} s, ${(tracked / seconds).toFixed(1)} frames/s)`);
   } catch (err) {
     progress?.finish();
-    outputs.fail((err as Error).message);
+    const interrupted = err instanceof InterruptedError;
+    outputs.fail((err as Error).message, interrupted ? 'interrupted' : 'failed');
     if (out.written) console.error(`sam2long segment: stopped after ${out.written} mask(s); '${out.marker}' marks '${outDir}' as unfinished`);
     throw err;
   } finally {
+    interruption.release();
     outputs.close();
     reader?.close();
     state?.dispose();
