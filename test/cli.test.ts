@@ -109,7 +109,7 @@ describe('CLI: predict and segment', function () {
       assert.ok(iouAgainstGolden(out, 'video1/sam21_mini.sam2_greedy.box.safetensors').min >= 0.99);
     });
 
-    it('two objects: one label map, the lower id wins where they overlap; --max-frames limits the frames', async () => {
+    it('two objects: one label map, the highest logit wins where they overlap (official non-overlap); --max-frames limits the frames', async () => {
       const out = fresh('two-objects');
       // Object 3 is the disk's left half, object 7 the whole disk: they overlap on the left half.
       const r = await segment(out, '--obj', '3', '--box', '18,100,46,156', '--obj', '7', '--points', '46,128,1', '--max-frames', '2');
@@ -247,7 +247,7 @@ describe('CLI: predict and segment', function () {
         [['--box', '74,100,18,156'], /x1 > x0 and y1 > y0/],
         [['--points', '46,128,1', '--uncertainty', '2'], /--uncertainty is a SAM2Long option/],
         [['--points', '46,128,1', '--tree', '3', '--reverse'], /--reverse and --tree do not go together/],
-        [['--points', '46,128,1', '--frame', '5', '--points', '46,128,1', '--tree', '3'], /tree mode needs every object prompted on the start frame/],
+        [['--points', '46,128,1', '--frame', '5', '--points', '46,128,1', '--tree', '3'], /tree mode needs each object prompted on one frame/],
         [['--points', '46,128,1', '--bogus'], /Unknown option '--bogus'/],
         [[], /give at least one prompt/],
       ];

@@ -3,10 +3,12 @@
  * per frame, by SAM 2 greedy tracking or the SAM2Long memory tree; optionally overlay pictures, a preview,
  * a lossless mask video and SAM2Long's paths side by side; and a summary.json beside the masks.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
-import { exitCodeOf, InterruptedError, UsageError } from '../src/errors.js';
+import { exitCodeOf, InputError, InterruptedError, UsageError } from '../src/errors.js';
 import { frameSource } from '../src/io/frames.js';
+import { decodePng } from '../src/io/png.js';
 import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/io/video.js';
 import { VideoPredictor, processingOrder } from '../src/predictor/video-predictor.js';
 import type { TreeOptions } from '../src/predictor/tree-tracker.js';
@@ -22,7 +24,7 @@ export { labelMap } from '../src/render/overlay.js';
 export { INCOMPLETE_MARKER, MaskDirectory } from './output-dir.js';
 
 export const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --frames <dir|video> --out <dir>
-                        [--obj <id>] [--frame <i>] [--points <pts>] [--box <box>] ...
+                        [--obj <id>] [--frame <i>] [--points <pts>] [--box <box>] [--mask <file.png>] ...
                         [--tree <P> [--iou-threshold <t>] [--uncertainty <u>]] [--reverse] [--max-frames <n>]
                         [--overlay <dir>] [--preview <file.gif|file.mp4>] [--mask-video <file.mkv>] [--fps <r>]
                         [--paths-view <dir> --paths-range <a:b>]
@@ -32,12 +34,13 @@ Tracks objects through a video given as a directory of frames (00000.jpg, 00001.
 sorted by number) or as a video file (${VIDEO_EXTENSIONS.join(' ')}, decoded by ffmpeg one frame at a time
 as tracking reaches it), and writes one label PNG per tracked frame into <dir>, named after the frame
 (out/00000.png for frames/00000.jpg; a video's frames are named 00000, 00001, ...). The PNGs use the DAVIS
-layout: 8-bit palette PNGs whose pixel value is the object id, 0 = background. Where two objects' masks
-overlap, the lower object id wins (as the official vos_inference.py). <dir>/${SUMMARY_FILE} records the run:
+layout: 8-bit palette PNGs whose pixel value is the object id, 0 = background. Objects never overlap: at
+each pixel the object with the highest mask logit wins, as the official vos_inference.py does it (its
+non_overlap_masks). <dir>/${SUMMARY_FILE} records the run:
 settings, timing, and per frame each object's score, mask area and (SAM2Long) the final path's slot.
 
-Prompts. --obj and --frame set the object id and the frame of the --points / --box options that
-follow them, until the next --obj / --frame (defaults: object 1, frame 0). Points and a box given
+Prompts. --obj and --frame set the object id and the frame of the --points / --box / --mask options
+that follow them, until the next --obj / --frame (defaults: object 1, frame 0). Points and a box given
 for the same object and frame form one prompt. For example, two objects on frame 0 and a correction
 of object 1 on frame 10:
   --obj 1 --points "46,128,1" --obj 2 --box "120,30,180,90" --obj 1 --frame 10 --points "90,150,1;60,140,0"
@@ -51,8 +54,13 @@ of object 1 on frame 10:
   --frame <i>            frame index (0 = the first frame in the directory) for the prompts that follow
   --points <pts>         clicks "x,y,label;x,y,label..." in pixels; label 1 = object, 0 = background
   --box <box>            "x0,y0,x1,y1" in pixels (top-left, bottom-right)
+  --mask <file.png>      a mask prompt (the official add_new_mask), the video's size: a binary PNG (0 /
+                         non-zero, grey values 0, 1 or 255), or a label PNG (palette, or other grey values:
+                         a DAVIS annotation) whose pixels equal the --obj id. Not with clicks or a box on
+                         the same object and frame
   --tree <P>             SAM2Long: keep P memory pathways per object (3 in the paper); without it, SAM 2
-                         greedy tracking. Every object must be prompted on the same single frame.
+                         greedy tracking. Each object is prompted on one frame (objects may start on
+                         different frames).
   --iou-threshold <t>    SAM2Long: a frame enters memory only if its predicted IoU is above t (default 0.1)
   --uncertainty <u>      SAM2Long: all |object scores| <= u → keep diverse candidates (default 2)
   --reverse              track backwards, from the last prompted frame to frame 0 (greedy only)
@@ -85,6 +93,8 @@ export interface SegmentPrompt {
   points: [number, number][];
   labels: number[];
   box?: [number, number, number, number];
+  /** A mask prompt: the PNG file. */
+  mask?: string;
 }
 
 /** The option tokens that `collectPrompts` reads, in command-line order. */
@@ -111,12 +121,15 @@ export function collectPrompts(tokens: readonly PromptToken[]): SegmentPrompt[] 
     } else if (t.name === 'frame') {
       frame = parseInteger(t.value, '--frame', 0);
       pendingSetting = `--frame ${t.value}`;
-    } else if (t.name === 'points' || t.name === 'box') {
+    } else if (t.name === 'points' || t.name === 'box' || t.name === 'mask') {
       pendingSetting = null;
       const key = `${objId}@${frame}`;
       const p = prompts.get(key) ?? { objId, frame, points: [], labels: [] };
       prompts.set(key, p);
-      if (t.name === 'points') {
+      if (t.name === 'mask') {
+        if (p.mask) throw new UsageError(`object ${objId} has two --mask prompts on frame ${frame}; give one mask per object and frame`);
+        p.mask = t.value;
+      } else if (t.name === 'points') {
         const clicks = parsePoints(t.value);
         p.points.push(...clicks.points);
         p.labels.push(...clicks.labels);
@@ -127,9 +140,11 @@ export function collectPrompts(tokens: readonly PromptToken[]): SegmentPrompt[] 
     }
   }
   if (pendingSetting) {
-    throw new UsageError(`${pendingSetting} is not followed by any --points or --box: --obj and --frame apply to the prompts after them`);
+    throw new UsageError(`${pendingSetting} is not followed by any --points, --box or --mask: --obj and --frame apply to the prompts after them`);
   }
-  if (!prompts.size) throw new UsageError('give at least one prompt (--points or --box)');
+  if (!prompts.size) throw new UsageError('give at least one prompt (--points, --box or --mask)');
+  const mixed = [...prompts.values()].find((p) => p.mask && (p.box || p.points.length));
+  if (mixed) throw new UsageError(`object ${mixed.objId} on frame ${mixed.frame}: a --mask prompt does not combine with clicks or a box`);
   return [...prompts.values()];
 }
 
@@ -157,7 +172,10 @@ function treeOptions(values: { tree?: string; 'iou-threshold'?: string; uncertai
 
 async function addPrompts(predictor: VideoPredictor, state: VideoState, prompts: SegmentPrompt[]): Promise<void> {
   for (const p of prompts) {
-    if (p.box) await predictor.addBox(state, { frame: p.frame, objId: p.objId, box: p.box, points: p.points, labels: p.labels });
+    if (p.mask) {
+      const { width, height } = state.frames;
+      await predictor.addMask(state, { frame: p.frame, objId: p.objId, mask: readMaskPrompt(p.mask, p.objId, width, height) });
+    } else if (p.box) await predictor.addBox(state, { frame: p.frame, objId: p.objId, box: p.box, points: p.points, labels: p.labels });
     else await predictor.addPoints(state, { frame: p.frame, objId: p.objId, points: p.points, labels: p.labels });
   }
 }
@@ -188,6 +206,27 @@ export class Interruption {
   release(): void {
     for (const [sig, handler] of this.handlers) process.off(sig, handler);
   }
+}
+
+/**
+ * A --mask PNG as a binary mask of object `objId`: a grey PNG of 0 / 1 / 255 is the mask itself (non-zero =
+ * object); a palette PNG or one with other values is a label map, and the object is its pixels equal to objId.
+ */
+export function readMaskPrompt(file: string, objId: number, width: number, height: number): Uint8Array {
+  requireFile(file, '--mask file');
+  const png = decodePng(fs.readFileSync(file), file);
+  if (png.colorType !== 'grey' && png.colorType !== 'palette') throw new InputError(`--mask '${file}': a mask PNG must be greyscale or palette, this one is ${png.colorType}`);
+  if (png.width !== width || png.height !== height) {
+    throw new InputError(`--mask '${file}' is ${png.width}x${png.height}, but the video is ${width}x${height}`);
+  }
+  const values = new Set(png.samples);
+  const binary = png.colorType === 'grey' && [...values].every((v) => v === 0 || v === 1 || v === 255);
+  if (binary) return Uint8Array.from(png.samples, (v) => (v ? 1 : 0));
+  if (!values.has(objId)) {
+    const ids = [...values].filter((v) => v > 0).sort((a, b) => a - b);
+    throw new InputError(`--mask '${file}' is a label map without object ${objId} (it holds ${ids.length ? ids.join(', ') : 'no object'}); pick one with --obj`);
+  }
+  return Uint8Array.from(png.samples, (v) => (v === objId ? 1 : 0));
 }
 
 /** Tracks and writes every final result; returns the number of frames tracked. */
@@ -290,6 +329,7 @@ export async function run(argv: string[]): Promise<number> {
       frame: { type: 'string', multiple: true },
       points: { type: 'string', multiple: true },
       box: { type: 'string', multiple: true },
+      mask: { type: 'string', multiple: true },
       tree: { type: 'string' },
       'iou-threshold': { type: 'string' },
       uncertainty: { type: 'string' },

@@ -22,6 +22,8 @@ export const COMMANDS: Record<string, CliCommand> = {
   convert: { summary: 'convert a PyTorch SAM 2 / 2.1 checkpoint to safetensors + a JSON config', load: () => import('./cli-convert.js') },
   predict: { summary: 'segment one image from clicks and/or a box (mask PNG, optional overlay)', load: () => import('./cli-predict.js') },
   segment: { summary: 'track objects through a video (SAM 2, or SAM2Long with --tree): one label PNG per frame', load: () => import('./cli-segment.js') },
+  vos: { summary: 'segment every video of a VOS dataset from its annotation masks, as the official vos_inference.py', load: () => import('./cli-vos.js') },
+  worker: { summary: 'process the video jobs that `vos --queue` submits to a BullMQ queue in Redis', load: () => import('./cli-worker.js') },
   eval: { summary: 'J&F of predicted masks against ground truth, as the official SA-V evaluator computes it', load: () => import('./cli-eval.js') },
 };
 

@@ -238,7 +238,7 @@ export class RunSummary {
     this.frames.set(r.frame, {
       frame: r.frame,
       name: r.name,
-      objects: r.objIds.map((id, i) => ({ id, objectScore: r.objectScores[i], area: r.masks[i].reduce((n, v) => n + (v ? 1 : 0), 0) })),
+      objects: r.objIds.map((id, i) => ({ id, objectScore: r.objectScores[i], area: r.exclusiveMasks[i].reduce((n, v) => n + (v ? 1 : 0), 0) })),
     });
   }
 
@@ -320,7 +320,7 @@ export class PathsView {
           const logits = slots.get(o.id);
           return logits && { logits: logits[this.slot(o.id, frame, p)], objectScore: 0 };
         }, true);
-        return renderOverlay(image, labelMap(r.objIds, r.masks, width * height));
+        return renderOverlay(image, labelMap(r.objIds, r.exclusiveMasks, width * height));
       });
       const row = sideBySide(panels);
       this.dir.write(state.frames.name(frame), encodeRgbPng(row.data, row.width, row.height));
@@ -383,7 +383,7 @@ export class SegmentOutputs {
   }
 
   async add(r: FrameResult, width: number, height: number): Promise<void> {
-    const labels = labelMap(r.objIds, r.masks, width * height);
+    const labels = labelMap(r.objIds, r.exclusiveMasks, width * height);
     this.masks.write(r.name, encodeLabelPng(labels, width, height));
     this.summary.final(r);
     await this.maskVideo?.add(r.frame, labels, width, height);
