@@ -22,16 +22,21 @@ export class UnsafeCheckpointError extends Sam2LongError {
 
 export interface KeyProblem {
   key: string;
-  problem: 'missing' | 'unexpected' | 'shape';
+  /** 'non-finite': the tensor holds NaN or ±Infinity (`found` = [count, first index, numel]). */
+  problem: 'missing' | 'unexpected' | 'shape' | 'non-finite';
   expected?: number[];
   found?: number[];
 }
 
-/** A state dict that does not fit the model config: lists every missing, unexpected and mis-shaped key. */
+/**
+ * A state dict that does not fit the model config, or holds NaN / infinite weights: lists every missing,
+ * unexpected, mis-shaped and non-finite tensor.
+ */
 export class CheckpointKeyError extends Sam2LongError {
   override readonly code = 'CHECKPOINT_KEYS';
   constructor(readonly problems: KeyProblem[], context = 'checkpoint') {
-    super(`${context} does not match the model config (${problems.length} problem(s)):\n` +
+    const onlyValues = problems.every((p) => p.problem === 'non-finite');
+    super(`${context} ${onlyValues ? 'has NaN or infinite weights' : 'does not match the model config'} (${problems.length} problem(s)):\n` +
       problems.slice(0, 50).map(describeKeyProblem).join('\n') +
       (problems.length > 50 ? `\n  ... and ${problems.length - 50} more` : ''));
   }
@@ -40,6 +45,10 @@ export class CheckpointKeyError extends Sam2LongError {
 function describeKeyProblem(p: KeyProblem): string {
   if (p.problem === 'shape') {
     return `  ${p.key}: shape [${p.found?.join(', ')}], expected [${p.expected?.join(', ')}]`;
+  }
+  if (p.problem === 'non-finite') {
+    const [count, first, numel] = p.found ?? [];
+    return `  ${p.key}: ${count} of its ${numel} values are NaN or infinite (the first at flat index ${first})`;
   }
   if (p.problem === 'missing') return `  ${p.key}: missing${p.expected ? ` (expected shape [${p.expected.join(', ')}])` : ''}`;
   return `  ${p.key}: unexpected key`;
@@ -59,6 +68,9 @@ export class ShapeError extends Sam2LongError {
 export class InputError extends Sam2LongError {
   override readonly code = 'BAD_INPUT';
 }
+
+/** A malformed command line (an unknown or missing option, a value that does not parse): the CLI adds where help is. */
+export class UsageError extends InputError {}
 
 /** A tfjs backend that was asked for but cannot be used here. */
 export class BackendError extends Sam2LongError {

@@ -6,6 +6,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawn } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
 import { main } from '../tools/cli.js';
 import { collectPrompts, labelMap, INCOMPLETE_MARKER } from '../tools/cli-segment.js';
@@ -15,7 +16,7 @@ import { Progress, formatDuration } from '../tools/progress.js';
 import { decodeLabelPng, decodePng, encodeRgbPng } from '../src/io/png.js';
 import { unpackBits } from '../src/predictor/transforms.js';
 import { InputError } from '../src/errors.js';
-import { fixturePath, golden, setupBackend } from './helpers/golden.js';
+import { FIXTURES as FIXTURE_ROOT, fixturePath, golden, setupBackend } from './helpers/golden.js';
 import { quietly } from './helpers/console.js';
 import { maskIou } from './helpers/video.js';
 
@@ -59,7 +60,6 @@ function assertFinished(dir: string): void {
 }
 
 describe('CLI: predict and segment', function () {
-  this.timeout(120_000);
   let tmp: string;
   let model: string;
   let run = 0;
@@ -181,6 +181,38 @@ describe('CLI: predict and segment', function () {
       assert.deepEqual(fs.readdirSync(frames).map((f) => fs.readFileSync(path.join(frames, f)).toString('hex')), before, 'the frames are untouched');
       assert.deepEqual(fs.readdirSync(out), [], 'nothing written');
     });
+
+    for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      it(`${signal} stops after the current frame: summary.json status "interrupted", the marker says so, exit ${code}`, async () => {
+        // A long video (the fixture four times over), so the run is still tracking when the signal comes.
+        const frames = fresh(`long-frames-${signal}`);
+        fs.mkdirSync(frames);
+        for (let i = 0; i < 96; i++) fs.copyFileSync(path.join(FRAMES, `${String(i % 24).padStart(5, '0')}.jpg`), path.join(frames, `${String(i).padStart(5, '0')}.jpg`));
+        const out = fresh(`interrupted-${signal}`);
+        const child = spawn(process.execPath, ['--import', 'tsx', 'tools/cli.ts', 'segment', '--model', model, '--frames', frames, '--out', out,
+          '--points', '46,128,1', '--quiet'], { cwd: path.resolve(FIXTURE_ROOT, '../../..'), stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+        const exited = new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+        // Signal once the first masks are on disk.
+        while (!(fs.existsSync(out) && pngFiles(out).length >= 2)) {
+          assert.equal(child.exitCode, null, `the run ended before the signal: ${stderr}`);
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        child.kill(signal);
+        assert.equal(await exited, code, stderr);
+        assert.match(stderr, new RegExp(`${signal} received: stopping after the current frame`));
+        assert.match(stderr, new RegExp(`sam2long segment: interrupted by ${signal}`));
+        assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
+        const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+        assert.equal(summary.status, 'interrupted');
+        const written = pngFiles(out);
+        assert.ok(written.length < 96, `${written.length} masks`);
+        assert.deepEqual(summary.frames.map((f: { name: string }) => `${f.name}.png`), written, 'the summary lists exactly the masks written');
+        assert.match(fs.readFileSync(path.join(out, INCOMPLETE_MARKER), 'utf8'), new RegExp(`was interrupted after ${written.length} mask\\(s\\): interrupted by ${signal}`));
+        assert.deepEqual(fs.readdirSync(out).filter((f) => f.endsWith('.partial')), [], 'no half-written file');
+      });
+    }
 
     it('a frame that cannot be read or has another size stops the run with exit 2 and leaves the .incomplete marker', async () => {
       const cases = [

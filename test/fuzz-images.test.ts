@@ -14,23 +14,12 @@ import { frameSource } from '../src/io/frames.js';
 import { NetpbmStreamParser } from '../src/io/netpbm.js';
 import { DAVIS_PALETTE, decodePng, encodePng, encodeRgbPng, readLabelPng } from '../src/io/png.js';
 import { fixCrcs, pngChunks } from './helpers/png-bytes.js';
+import { seededRandom } from './helpers/random.js';
 
 const CASES = 2000;
 /** Peak RSS above the baseline: a case that allocates for a claimed size instead of the real data breaks it. */
 const MEMORY_CEILING = 256 * 2 ** 20;
 const SLOW_MS = 2000;
-
-/** mulberry32: a small seeded generator, so every failure is reproducible from its case number. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /**
  * A mutated copy of a PNG: truncated, bytes changed anywhere (mostly caught by CRCs), or bytes changed inside one
@@ -140,7 +129,7 @@ describe('fuzzing the image readers', function () {
   it(`${CASES} mutated PNGs through the PNG decoder and the mask reader: each decodes or is an InputError`, async () => {
     const file = path.join(tmp, 'mask.png');
     const tally = await fuzz(CASES, async (i) => {
-      const rand = random(i);
+      const rand = seededRandom(i);
       const { bytes, what } = mutatePng(pngs[i % pngs.length], rand);
       return {
         what,
@@ -166,7 +155,7 @@ describe('fuzzing the image readers', function () {
 
   it(`${CASES} mutated PNGs and JPEGs through the frame reader: each decodes or is an InputError`, async () => {
     const tally = await fuzz(CASES, async (i) => {
-      const rand = random(1_000_000 + i);
+      const rand = seededRandom(1_000_000 + i);
       const { bytes, what } = i % 2 ? mutatePng(pngs[(i >> 1) % pngs.length], rand) : mutateAny(jpeg, rand);
       return { what, result: () => frameSource([bytes]).frame(0) };
     });
@@ -180,7 +169,7 @@ describe('fuzzing the image readers', function () {
     ]);
     const stream = Uint8Array.from([...frame('P6', 7, 5, 3), ...frame('P5', 9, 4, 1), ...frame('P6', 7, 5, 3)]);
     const tally = await fuzz(CASES, async (i) => {
-      const rand = random(2_000_000 + i);
+      const rand = seededRandom(2_000_000 + i);
       const { bytes, what } = mutateAny(stream, rand);
       return {
         what,

@@ -26,9 +26,7 @@ function runProgram(source: string): { status: number | null; stdout: string; st
   }
 }
 
-describe('a program using the library', function () {
-  this.timeout(180_000);
-
+describe('a program using the library', () => {
   it('the predictors\' factories start the default backend themselves (no initBackend call)', () => {
     const r = runProgram(`
 import * as tf from '${TFJS_CORE}';

@@ -3,7 +3,11 @@ import * as fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { readTorchCheckpoint, openTorchCheckpoint, type TorchCheckpoint } from '../src/io/torch-checkpoint.js';
-import { hostTensorBytes, memorySource, safeDtypeOf } from '../src/io/safetensors.js';
+import { encodeSafetensors, hostTensorBytes, memorySource, safeDtypeOf } from '../src/io/safetensors.js';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { main } from '../tools/cli.js';
+import { quietly } from './helpers/console.js';
 import { WeightStore, type HostArray } from '../src/model/weights.js';
 import { CheckpointFormatError, CheckpointKeyError } from '../src/errors.js';
 import { fixturePath, goldenJson, setupBackend } from './helpers/golden.js';
@@ -279,6 +283,42 @@ describe('PyTorch checkpoint reader', () => {
         assert.match(e.message, /sam2_mini does not match.*\n.*linear2\.weight: missing/s);
         return true;
       });
+    });
+
+    it('names every tensor holding NaN or infinite values; predict refuses such weights with exit 2', async () => {
+      const poisoned = new Map(sd);
+      const nanKey = 'sam_mask_decoder.iou_prediction_head.layers.0.weight';
+      const infKey = 'memory_encoder.out_proj.bias';
+      const nan = Float32Array.from(sd.get(nanKey)?.data as Float32Array);
+      nan[5] = NaN;
+      nan[9] = NaN;
+      const inf = Float32Array.from(sd.get(infKey)?.data as Float32Array);
+      inf[0] = -Infinity;
+      poisoned.set(nanKey, { ...(sd.get(nanKey) as HostArray), data: nan });
+      poisoned.set(infKey, { ...(sd.get(infKey) as HostArray), data: inf });
+      const store = new WeightStore(poisoned);
+      askForAll(store, new Map([...sd].map(([k, t]) => [k, t.shape])));
+      assert.throws(() => store.finish('poisoned'), (e: unknown) => {
+        assert.ok(e instanceof CheckpointKeyError);
+        assert.deepEqual(e.problems.map((p) => [p.key, p.problem]).sort(), [[infKey, 'non-finite'], [nanKey, 'non-finite']].sort());
+        assert.match(e.message, /^poisoned has NaN or infinite weights \(2 problem\(s\)\)/);
+        assert.match(e.message, new RegExp(`${nanKey.replace(/\./g, '\\.')}: 2 of its ${nan.length} values are NaN or infinite \\(the first at flat index 5\\)`));
+        return true;
+      });
+
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-nan-'));
+      try {
+        const tensors = [...poisoned].map(([name, t]) => ({ name, dtype: safeDtypeOf(t as never), shape: t.shape, bytes: hostTensorBytes(t as never) }));
+        fs.writeFileSync(path.join(dir, 'nan.safetensors'), Buffer.concat(encodeSafetensors(tensors)));
+        fs.copyFileSync(fixturePath('sam2_mini.config.json'), path.join(dir, 'nan.json'));
+        const r = await quietly(() => main(['predict', '--model', path.join(dir, 'nan.safetensors'), '--image', fixturePath('video1/frames/00000.jpg'),
+          '--points', '46,128,1', '--out', path.join(dir, 'mask.png')]));
+        assert.equal(r.result, 2, r.err);
+        assert.match(r.err, /has NaN or infinite weights.*iou_prediction_head\.layers\.0\.weight: 2 of/s);
+        assert.ok(!fs.existsSync(path.join(dir, 'mask.png')));
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
   });
 });

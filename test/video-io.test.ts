@@ -47,9 +47,9 @@ function ffmpegChildren(): string[] {
   return r.stdout.split('\n').filter((l) => /ffmpeg/.test(l));
 }
 
-/** Asserts that no ffmpeg child is left, allowing a moment for killed ones to be reaped. */
+/** Asserts that no ffmpeg child is left, allowing killed ones up to 10 s to be reaped (a loaded machine is slow to). */
 async function assertNoFfmpegLeft(why: string): Promise<void> {
-  for (let tries = 0; tries < 20 && ffmpegChildren().length; tries++) await new Promise((r) => setTimeout(r, 100));
+  for (let tries = 0; tries < 100 && ffmpegChildren().length; tries++) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(ffmpegChildren(), [], why);
 }
 
@@ -75,7 +75,6 @@ async function withFfmpeg<T>(program: string, fn: () => T | Promise<T>): Promise
 }
 
 describe('video files (ffmpeg)', function () {
-  this.timeout(180_000);
   let tmp: string;
   /** video1's decoded golden frames as a lossless (libx264rgb, qp 0) MP4, made by ffmpeg. */
   let clip: string;

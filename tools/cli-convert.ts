@@ -1,6 +1,6 @@
 /** `sam2long convert <checkpoint.pt> <outdir> [--config file] [--name name]` */
 import { convertCheckpoint } from './convert.js';
-import { InputError } from '../src/errors.js';
+import { UsageError } from '../src/errors.js';
 import { parseCommandArgs } from './cli-args.js';
 
 export const USAGE = `usage: sam2long convert <checkpoint.pt> <outdir> [--config <file.yaml|file.json>] [--name <name>]
@@ -20,7 +20,7 @@ export async function run(argv: string[]): Promise<number> {
     allowPositionals: true,
     strict: true,
   });
-  if (positionals.length !== 2) throw new InputError(`expected <checkpoint.pt> <outdir>, got ${positionals.length} argument(s)`);
+  if (positionals.length !== 2) throw new UsageError(`expected <checkpoint.pt> <outdir>, got ${positionals.length} argument(s)`);
   const [input, outDir] = positionals;
   await convertCheckpoint({ input, outDir, config: values.config, name: values.name, log: (line) => console.log(line) });
   return 0;

@@ -1,7 +1,7 @@
 /** `sam2long predict`: one image, clicks and/or a box → a mask PNG (and optionally an overlay). */
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
-import { InputError } from '../src/errors.js';
+import { UsageError } from '../src/errors.js';
 import { decodeImage } from '../src/io/images.js';
 import { encodeMaskPng, encodeRgbPng } from '../src/io/png.js';
 import { ImagePredictor } from '../src/predictor/image-predictor.js';
@@ -58,7 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   const model = required(values.model, '--model');
   const imageFile = required(values.image, '--image');
   const out = required(values.out, '--out');
-  if (values.points === undefined && values.box === undefined) throw new InputError('give --points and/or --box');
+  if (values.points === undefined && values.box === undefined) throw new UsageError('give --points and/or --box');
   const clicks = values.points !== undefined ? parsePoints(values.points) : { points: [], labels: [] };
   const box = values.box !== undefined ? parseBox(values.box) : undefined;
   requireFile(model, 'model file');

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
-import { InputError } from '../src/errors.js';
+import { exitCodeOf, InputError, InterruptedError, UsageError } from '../src/errors.js';
 import { frameSource } from '../src/io/frames.js';
 import { decodePng } from '../src/io/png.js';
 import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/io/video.js';
@@ -127,24 +127,24 @@ export function collectPrompts(tokens: readonly PromptToken[]): SegmentPrompt[] 
       const p = prompts.get(key) ?? { objId, frame, points: [], labels: [] };
       prompts.set(key, p);
       if (t.name === 'mask') {
-        if (p.mask) throw new InputError(`object ${objId} has two --mask prompts on frame ${frame}; give one mask per object and frame`);
+        if (p.mask) throw new UsageError(`object ${objId} has two --mask prompts on frame ${frame}; give one mask per object and frame`);
         p.mask = t.value;
       } else if (t.name === 'points') {
         const clicks = parsePoints(t.value);
         p.points.push(...clicks.points);
         p.labels.push(...clicks.labels);
       } else {
-        if (p.box) throw new InputError(`object ${objId} has two --box prompts on frame ${frame}; give one box per object and frame`);
+        if (p.box) throw new UsageError(`object ${objId} has two --box prompts on frame ${frame}; give one box per object and frame`);
         p.box = parseBox(t.value);
       }
     }
   }
   if (pendingSetting) {
-    throw new InputError(`${pendingSetting} is not followed by any --points, --box or --mask: --obj and --frame apply to the prompts after them`);
+    throw new UsageError(`${pendingSetting} is not followed by any --points, --box or --mask: --obj and --frame apply to the prompts after them`);
   }
-  if (!prompts.size) throw new InputError('give at least one prompt (--points, --box or --mask)');
+  if (!prompts.size) throw new UsageError('give at least one prompt (--points, --box or --mask)');
   const mixed = [...prompts.values()].find((p) => p.mask && (p.box || p.points.length));
-  if (mixed) throw new InputError(`object ${mixed.objId} on frame ${mixed.frame}: a --mask prompt does not combine with clicks or a box`);
+  if (mixed) throw new UsageError(`object ${mixed.objId} on frame ${mixed.frame}: a --mask prompt does not combine with clicks or a box`);
   return [...prompts.values()];
 }
 
@@ -152,19 +152,19 @@ export function collectPrompts(tokens: readonly PromptToken[]): SegmentPrompt[] 
 function treeOptions(values: { tree?: string; 'iou-threshold'?: string; uncertainty?: string; reverse?: boolean }): Partial<TreeOptions> | false {
   if (values.tree === undefined) {
     const stray = (['iou-threshold', 'uncertainty'] as const).find((k) => values[k] !== undefined);
-    if (stray) throw new InputError(`--${stray} is a SAM2Long option: use it with --tree <P>`);
+    if (stray) throw new UsageError(`--${stray} is a SAM2Long option: use it with --tree <P>`);
     return false;
   }
-  if (values.reverse) throw new InputError('--reverse and --tree do not go together: the SAM2Long tree tracks forward only');
+  if (values.reverse) throw new UsageError('--reverse and --tree do not go together: the SAM2Long tree tracks forward only');
   const opts: Partial<TreeOptions> = { pathways: parseInteger(values.tree, '--tree', 1) };
   if (values['iou-threshold'] !== undefined) {
     const t = parseNumber(values['iou-threshold'], '--iou-threshold');
-    if (t < 0 || t > 1) throw new InputError(`--iou-threshold: ${t} is not an IoU (0..1)`);
+    if (t < 0 || t > 1) throw new UsageError(`--iou-threshold: ${t} is not an IoU (0..1)`);
     opts.iouThreshold = t;
   }
   if (values.uncertainty !== undefined) {
     const u = parseNumber(values.uncertainty, '--uncertainty');
-    if (u < 0) throw new InputError(`--uncertainty: ${u} must be ≥ 0`);
+    if (u < 0) throw new UsageError(`--uncertainty: ${u} must be ≥ 0`);
     opts.uncertainty = u;
   }
   return opts;
@@ -177,6 +177,34 @@ async function addPrompts(predictor: VideoPredictor, state: VideoState, prompts:
       await predictor.addMask(state, { frame: p.frame, objId: p.objId, mask: readMaskPrompt(p.mask, p.objId, width, height) });
     } else if (p.box) await predictor.addBox(state, { frame: p.frame, objId: p.objId, box: p.box, points: p.points, labels: p.labels });
     else await predictor.addPoints(state, { frame: p.frame, objId: p.objId, points: p.points, labels: p.labels });
+  }
+}
+
+/**
+ * SIGINT / SIGTERM while a command runs: the first one is recorded (`stopIfAsked` then throws InterruptedError at
+ * the next frame boundary, so the frame being computed is finished or dropped, never half-written); a second one
+ * exits at once. `release` puts the default behaviour back.
+ */
+export class Interruption {
+  signal: 'SIGINT' | 'SIGTERM' | null = null;
+  private readonly handlers = (['SIGINT', 'SIGTERM'] as const).map((sig) => [sig, () => this.on(sig)] as const);
+
+  constructor(private readonly onFirst?: (signal: 'SIGINT' | 'SIGTERM') => void) {
+    for (const [sig, handler] of this.handlers) process.on(sig, handler);
+  }
+
+  private on(sig: 'SIGINT' | 'SIGTERM'): void {
+    if (this.signal) process.exit(exitCodeOf(new InterruptedError(sig)));
+    this.signal = sig;
+    this.onFirst?.(sig);
+  }
+
+  stopIfAsked(): void {
+    if (this.signal) throw new InterruptedError(this.signal);
+  }
+
+  release(): void {
+    for (const [sig, handler] of this.handlers) process.off(sig, handler);
   }
 }
 
@@ -203,12 +231,13 @@ export function readMaskPrompt(file: string, objId: number, width: number, heigh
 
 /** Tracks and writes every final result; returns the number of frames tracked. */
 async function track(predictor: VideoPredictor, state: VideoState, outputs: SegmentOutputs, opts: {
-  startFrame: number; reverse: boolean; maxFrames?: number; progress: Progress | null;
+  startFrame: number; reverse: boolean; maxFrames?: number; progress: Progress | null; interruption: Interruption;
 }): Promise<number> {
   const { width, height } = state.frames;
   const seen = new Set<number>();
   const { startFrame, reverse, maxFrames } = opts;
   for await (const r of predictor.propagate(state, { startFrame, reverse, maxFrames })) {
+    opts.interruption.stopIfAsked();
     if (!seen.has(r.frame)) {
       seen.add(r.frame);
       outputs.summary.seen(r.frame);
@@ -232,9 +261,9 @@ interface OutputOptions {
 /** `a:b` → [a, b], frame indices with a ≤ b. */
 function parseRange(text: string, option: string): [number, number] {
   const parts = text.split(':');
-  if (parts.length !== 2) throw new InputError(`${option} '${text}': expected a:b (first and last frame, inclusive)`);
+  if (parts.length !== 2) throw new UsageError(`${option} '${text}': expected a:b (first and last frame, inclusive)`);
   const [a, b] = parts.map((p) => parseInteger(p, `${option} '${text}'`, 0));
-  if (a > b) throw new InputError(`${option} '${text}': the first frame is after the last`);
+  if (a > b) throw new UsageError(`${option} '${text}': the first frame is after the last`);
   return [a, b];
 }
 
@@ -242,22 +271,22 @@ function outputOptions(values: {
   frames: string; out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
 }, tree: boolean, reverse: boolean): OutputOptions {
   const o: OutputOptions = { overlay: values.overlay, preview: values.preview, maskVideo: values['mask-video'] };
-  if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw new InputError(`--preview '${o.preview}': use a .gif or .mp4 file`);
+  if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw new UsageError(`--preview '${o.preview}': use a .gif or .mp4 file`);
   if (o.maskVideo !== undefined && path.extname(o.maskVideo).toLowerCase() !== '.mkv') {
-    throw new InputError(`--mask-video '${o.maskVideo}': use a .mkv file (lossless FFV1 in Matroska)`);
+    throw new UsageError(`--mask-video '${o.maskVideo}': use a .mkv file (lossless FFV1 in Matroska)`);
   }
   if (reverse && (o.preview !== undefined || o.maskVideo !== undefined)) {
-    throw new InputError('--preview and --mask-video follow the video forward: they do not go with --reverse');
+    throw new UsageError('--preview and --mask-video follow the video forward: they do not go with --reverse');
   }
   if (values.fps !== undefined) {
     o.fps = parseNumber(values.fps, '--fps');
-    if (!(o.fps > 0)) throw new InputError(`--fps: ${o.fps} must be > 0`);
+    if (!(o.fps > 0)) throw new UsageError(`--fps: ${o.fps} must be > 0`);
   }
   const view = values['paths-view'];
   const range = values['paths-range'];
-  if ((view === undefined) !== (range === undefined)) throw new InputError('--paths-view and --paths-range go together');
+  if ((view === undefined) !== (range === undefined)) throw new UsageError('--paths-view and --paths-range go together');
   if (view !== undefined && range !== undefined) {
-    if (!tree) throw new InputError('--paths-view shows SAM2Long paths: use it with --tree <P>');
+    if (!tree) throw new UsageError('--paths-view shows SAM2Long paths: use it with --tree <P>');
     const [first, last] = parseRange(range, '--paths-range');
     o.pathsView = { dir: view, first, last };
   }
@@ -274,10 +303,10 @@ function outputOptions(values: {
 
 /** A video file is read once, forward: prompts on one frame, forward tracking. */
 function checkVideoInput(prompts: readonly SegmentPrompt[], reverse: boolean): void {
-  if (reverse) throw new InputError('--reverse needs a directory of frames: a video file is read forward only');
+  if (reverse) throw new UsageError('--reverse needs a directory of frames: a video file is read forward only');
   const frames = new Set(prompts.map((p) => p.frame));
   if (frames.size > 1) {
-    throw new InputError(`prompts on frames ${[...frames].join(', ')}: a video file is read once, forward, so prompts go on one frame ` +
+    throw new UsageError(`prompts on frames ${[...frames].join(', ')}: a video file is read once, forward, so prompts go on one frame ` +
       '(or extract its frames to a directory first: ffmpeg -i video.mp4 frames/%05d.png)');
   }
 }
@@ -350,12 +379,24 @@ export async function run(argv: string[]): Promise<number> {
     outputs: { masks: outDir, overlay: extra.overlay, preview: extra.preview, maskVideo: extra.maskVideo, pathsView: extra.pathsView?.dir },
   });
 
-  await initBackend();
-  const predictor = await VideoPredictor.fromCheckpoint(model, { config: values.config, tree: tree && { ...tree, ...outputs.treeHooks() } });
-  let state: VideoState | undefined;
   let progress: Progress | null = null;
+  const interruption = new Interruption((sig) => {
+    progress?.finish();
+    console.error(`sam2long segment: ${sig} received: stopping after the current frame (again to stop at once)`);
+  });
+  let predictor: VideoPredictor;
+  try {
+    await initBackend();
+    predictor = await VideoPredictor.fromCheckpoint(model, { config: values.config, tree: tree && { ...tree, ...outputs.treeHooks() } });
+  } catch (err) {
+    interruption.release();
+    reader?.close();
+    throw err;
+  }
+  let state: VideoState | undefined;
   const out = outputs.masks;
   try {
+    interruption.stopIfAsked();
     state = await predictor.initState(frames);
     const promptFrames = prompts.map((p) => p.frame);
     const startFrame = reverse ? Math.max(...promptFrames) : Math.min(...promptFrames);
@@ -364,7 +405,7 @@ export async function run(argv: string[]): Promise<number> {
     progress = values.quiet ? null : new Progress({ label: tree ? `segment (SAM2Long P=${tree.pathways})` : 'segment', total });
     const started = performance.now();
     outputs.summary.startTracking({ width: state.frames.width, height: state.frames.height, objects: state.objIds, startFrame });
-    const tracked = await track(predictor, state, outputs, { startFrame, reverse, maxFrames, progress });
+    const tracked = await track(predictor, state, outputs, { startFrame, reverse, maxFrames, progress, interruption });
     progress?.finish();
     const seconds = (performance.now() - started) / 1000;
     for (const note of await outputs.complete(predictor, state)) console.log(note);
@@ -372,10 +413,12 @@ export async function run(argv: string[]): Promise<number> {
       `(${tracked} frames in ${seconds.toFixed(1)} s, ${(tracked / seconds).toFixed(1)} frames/s)`);
   } catch (err) {
     progress?.finish();
-    outputs.fail((err as Error).message);
+    const interrupted = err instanceof InterruptedError;
+    outputs.fail((err as Error).message, interrupted ? 'interrupted' : 'failed');
     if (out.written) console.error(`sam2long segment: stopped after ${out.written} mask(s); '${out.marker}' marks '${outDir}' as unfinished`);
     throw err;
   } finally {
+    interruption.release();
     outputs.close();
     reader?.close();
     state?.dispose();

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { EXIT, exitCodeOf, Sam2LongError } from '../src/errors.js';
+import { EXIT, exitCodeOf, Sam2LongError, UsageError } from '../src/errors.js';
 
 export interface CliModule {
   /** The command's usage text (`sam2long <command> --help`). */
@@ -85,9 +85,9 @@ function version(): string {
   return 'unknown';
 }
 
-/** Where every error of a command is printed: one line (or the message's own lines) and where help is. */
-function reportError(name: string | null, message: string): void {
-  console.error(message.startsWith('sam2long') ? message : `${name === null ? 'sam2long' : `sam2long ${name}`}: ${message}`);
+/** A malformed command line: one line, then where help is. */
+function reportUsageError(name: string | null, message: string): void {
+  console.error(`${name === null ? 'sam2long' : `sam2long ${name}`}: ${message}`);
   console.error(`see '${name === null ? 'sam2long --help' : `sam2long ${name} --help`}'`);
 }
 
@@ -114,7 +114,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    reportError(null, `unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
+    reportUsageError(null, `unknown command '${name}' (commands: ${Object.keys(COMMANDS).join(', ')})`);
     return EXIT.badInput;
   }
   const args = helpOnly ? rest.slice(1) : rest;
@@ -126,7 +126,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await module.run(args);
   } catch (err) {
-    if (err instanceof Sam2LongError) reportError(name, describeFailure(name, err));
+    if (err instanceof UsageError) reportUsageError(name, err.message);
     else console.error(describeFailure(name, err));
     return exitCodeOf(err);
   }

@@ -168,7 +168,7 @@ export class MaskDirectory {
   }
 
   /** Leaves the marker, with the reason, when the run stops early. */
-  fail(reason: string): void {
-    if (this.opened) fs.appendFileSync(this.marker, `The run failed after ${this.written} ${this.what}(s): ${reason}\n`);
+  fail(reason: string, status: 'failed' | 'interrupted' = 'failed'): void {
+    if (this.opened) fs.appendFileSync(this.marker, `The run ${status === 'interrupted' ? 'was interrupted' : 'failed'} after ${this.written} ${this.what}(s): ${reason}\n`);
   }
 }

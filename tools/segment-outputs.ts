@@ -406,14 +406,17 @@ export class SegmentOutputs {
     return notes;
   }
 
-  /** Marks what was written as unfinished, removes partial videos, and writes the summary if masks were written. */
-  fail(reason: string): void {
+  /**
+   * Marks what was written as unfinished (`status` says why: a failure or an interruption), removes partial
+   * videos, and writes the summary if masks were written.
+   */
+  fail(reason: string, status: Exclude<RunStatus, 'complete'> = 'failed'): void {
     this.maskVideo?.abort();
     this.preview?.abort();
-    this.overlayDir?.fail(reason);
-    this.pathsView?.dir.fail(reason);
-    this.masks.fail(reason);
-    if (this.masks.written) this.summary.write(this.masks, 'failed', reason);
+    this.overlayDir?.fail(reason, status);
+    this.pathsView?.dir.fail(reason, status);
+    this.masks.fail(reason, status);
+    if (this.masks.written) this.summary.write(this.masks, status, reason);
   }
 
   /** Stops the decoding of pictures (a video file's ffmpeg). */

@@ -128,9 +128,10 @@ export class TreeTracker implements Tracker {
       pointers: [{ pointer: t.cond.objPtr, tdiff: Math.abs(frame - t.start) }],
     }));
     const out = trackRows(this.model, features, memories, this.maxObjPtrs(), this.model.useMultimask(false, 0));
-    const ious = tf.tidy(() => tf.max(out.ious, 1)).dataSync();
+    const bestIous = tf.tidy(() => tf.max(out.ious, 1));
+    const ious = bestIous.dataSync();
     const lowRes = hostCopy(out.lowRes) as Float32Array;
-    tf.dispose([out.ious, out.lowRes]);
+    tf.dispose([bestIous, out.ious, out.lowRes]);
     const area = lowRes.length / starts.length;
     starts.forEach((t, i) => {
       const tree = createTree({ startFrame: t.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: out.objectScores[i] });
