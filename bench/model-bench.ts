@@ -10,8 +10,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { derivedSizes, type Sam2ModelConfig } from '../src/config.js';
-import { toNHWC } from '../src/model/common.js';
-import { gatherRows } from '../src/model/take-rows.js';
 import type { MemoryAttentionInputs } from '../src/model/memory-attention.js';
 import type { ItemMemory } from '../src/model/memory-prompt.js';
 import { sinePositionEncoding } from '../src/model/position-encoding.js';
@@ -20,6 +18,8 @@ import { modelFlops, total, type ModelFlops } from './flops.js';
 import { elapsed, median, memorySnapshot, profileRun, stamp, type HotSpots, type MemorySnapshot, type Stamp } from './measure.js';
 import { pytorchMs } from './reference.js';
 import { benchModel, disposeMemories, fullBank, randomFullMemories, type BenchModelName } from './synthetic.js';
+import { toNHWC } from '../src/ops/layout.js';
+import { gatherRows } from '../src/ops/take-rows.js';
 
 export type UnitName = keyof ModelFlops;
 

@@ -4,62 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { maxTensorBytes } from '../backend-limits.js';
-import { rowBlocks, rowIndices, rowRange, takeRows } from './take-rows.js';
 import { assertShape } from '../errors.js';
 import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './weights.js';
-
-/** Every tensor the model splits is float32 (or int32 / bool, which no backend stores wider). */
-export const FLOAT_BYTES = 4;
-
-/** Rows [start, start + count) of a computation split over its leading axis. */
-export interface RowChunk {
-  start: number;
-  count: number;
-  /** This chunk's rows of `t` (its leading axis); `t` itself when the rows are not split. */
-  take<T extends tf.Tensor>(t: T): T;
-}
-
-/** What a row-split computation returns; each tensor is concatenated over the chunks along axis 0. */
-export type RowOutputs = tf.Tensor | { [key: string]: tf.Tensor | undefined };
-
-/**
- * Near-equal row ranges, each small enough that a tensor of `bytesPerRow` per row fits under
- * maxTensorBytes(); one range when all rows fit. A single row over the limit is still one chunk.
- */
-export function rowChunks(rows: number, bytesPerRow: number): { start: number; count: number }[] {
-  const fit = Math.max(1, Math.floor(maxTensorBytes() / Math.max(1, bytesPerRow)));
-  if (fit >= rows) return [{ start: 0, count: rows }];
-  const n = Math.ceil(rows / fit);
-  return Array.from({ length: n }, (_, i) => {
-    const start = Math.floor((i * rows) / n);
-    return { start, count: Math.floor(((i + 1) * rows) / n) - start };
-  });
-}
-
-/**
- * Runs `fn` on chunks of `rows` leading-axis rows, sized so that no tensor it makes (at most `bytesPerRow`
- * per row) exceeds the backend's binding limit, and concatenates the chunks' outputs along axis 0. When all
- * rows fit, `fn` runs once on the whole input with nothing copied.
- */
-// fn's outputs [count, ...] per chunk → [rows, ...]
-export function mapRowChunks<R extends RowOutputs>(rows: number, bytesPerRow: number, fn: (chunk: RowChunk) => R): R {
-  const chunks = rowChunks(rows, bytesPerRow);
-  if (chunks.length === 1) return fn({ start: 0, count: rows, take: (t) => t });
-  return tf.tidy(() => {
-    const parts = chunks.map(({ start, count }) => tf.tidy(() => fn({ start, count, take: (t) => rowRange(t, start, count) })));
-    return concatRows(parts);
-  });
-}
-
-// R[] (chunks) → R
-function concatRows<R extends RowOutputs>(parts: R[]): R {
-  if (parts[0] instanceof tf.Tensor) return tf.concat(parts as tf.Tensor[], 0) as R;
-  const records = parts as { [key: string]: tf.Tensor | undefined }[];
-  return Object.fromEntries(Object.keys(records[0]).map((key) => {
-    const first = records[0][key];
-    return [key, first === undefined ? undefined : tf.concat(records.map((r) => r[key] as tf.Tensor), 0)];
-  })) as R;
-}
+import { rowBlocks, rowIndices, takeRows } from '../ops/take-rows.js';
+import { FLOAT_BYTES, mapRowChunks } from '../ops/row-chunks.js';
+import { broadcastByAdd, repeatRows } from '../ops/layout.js';
 
 /** Rows this wide or wider broadcast a per-channel vector at full speed on tfjs-wasm. */
 const WIDE_ROW = 256;
@@ -436,31 +385,4 @@ export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D,
     }));
     return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
   });
-}
-
-/** NCHW (PyTorch layout) → NHWC. */
-// [B, C, H, W] → [B, H, W, C]
-export function toNHWC(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.transpose(x, [0, 2, 3, 1]);
-}
-
-/** NHWC → NCHW (PyTorch layout). */
-// [B, H, W, C] → [B, C, H, W]
-export function toNCHW(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.transpose(x, [0, 3, 1, 2]);
-}
-
-/** `x`'s single leading row repeated `n` times (tf.tile on axis 0, by broadcastByAdd). */
-// [1, ...rest] → [n, ...rest]
-export function repeatRows<T extends tf.Tensor>(x: T, n: number): T {
-  return broadcastByAdd(x, [n, ...x.shape.slice(1)]);
-}
-
-/**
- * tf.broadcastTo as a broadcasting add: wasm runs broadcastTo/tile in slow loops (~90 ms for 1M floats
- * against well under 1 ms for the add). Same rank; `x`'s sizes must be 1 or the target's.
- */
-// x [..] → shape
-export function broadcastByAdd<T extends tf.Tensor>(x: T, shape: number[]): T {
-  return tf.add(x, tf.zeros(shape.map((d, i) => (x.shape[i] === d ? 1 : d)), x.dtype)) as T;
 }

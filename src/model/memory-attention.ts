@@ -24,10 +24,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MemoryAttentionConfig, MemoryAttentionLayerConfig, RoPEAttentionConfig } from '../config.js';
 import { assertShape, InputError, ShapeError } from '../errors.js';
-import { activate, FLOAT_BYTES, LayerNorm, Linear, multiHeadAttention, type Activation } from './common.js';
+import { activate, LayerNorm, Linear, multiHeadAttention, type Activation } from './common.js';
 import { AxialRope, pairSwap } from './rope.js';
-import { sliceAxis1 } from './take-rows.js';
 import type { WeightScope } from './weights.js';
+import { FLOAT_BYTES } from '../ops/row-chunks.js';
+import { sliceAxis1 } from '../ops/take-rows.js';
 
 /** A score bias that takes a masked key's softmax weight to exactly 0 (exp underflows) and stays finite. */
 const MASKED_KEY_BIAS = -1e30;
