@@ -18,7 +18,6 @@ import type { FrameResult, VideoPredictor } from '../src/predictor/video-predict
 import type { RgbImage } from '../src/io/pixels.js';
 import type { VideoState } from '../src/predictor/video-state.js';
 import { pathSlots, slotRecord, traceBack, type MemoryTree } from '../src/tree/index.js';
-import { writeFileAtomic } from './cli-args.js';
 import { MaskDirectory } from './output-dir.js';
 
 /** Previews are shrunk to at most this many pixels on their longer side. */
@@ -187,6 +186,9 @@ export interface SummaryFrame {
   objects: SummaryObject[];
 }
 
+/** How a run ended, as summary.json says. */
+export type RunStatus = 'complete' | 'failed' | 'interrupted';
+
 /** What a run was asked to do, for the summary. */
 export interface RunSettings {
   model: string;
@@ -236,7 +238,7 @@ export class RunSummary {
     this.frames.set(r.frame, {
       frame: r.frame,
       name: r.name,
-      objects: r.objIds.map((id, i) => ({ id, objectScore: r.objectScores[i], area: r.masks[i].reduce((n, v) => n + (v ? 1 : 0), 0) })),
+      objects: r.objIds.map((id, i) => ({ id, objectScore: r.objectScores[i], area: r.exclusiveMasks[i].reduce((n, v) => n + (v ? 1 : 0), 0) })),
     });
   }
 
@@ -254,7 +256,7 @@ export class RunSummary {
     return { ...o, slot: slots[k], iou: rec.iou, pathScore: rec.score };
   }
 
-  json(status: 'complete' | 'failed', error?: string): object {
+  json(status: RunStatus, error?: string): object {
     const finalSlots = new Map([...this.trees].map(([id, tree]) => [id, traceBack(tree)]));
     const frames = [...this.frames.values()].sort((a, b) => a.frame - b.frame)
       .map((f) => ({ ...f, ms: this.ms.get(f.frame), objects: f.objects.map((o) => this.withPath(f.frame, o, finalSlots)) }));
@@ -274,8 +276,8 @@ export class RunSummary {
     };
   }
 
-  write(dir: string, status: 'complete' | 'failed', error?: string): void {
-    writeFileAtomic(path.join(dir, SUMMARY_FILE), new TextEncoder().encode(`${JSON.stringify(this.json(status, error), null, 1)}\n`));
+  write(dir: MaskDirectory, status: RunStatus, error?: string): void {
+    dir.writeFile(SUMMARY_FILE, new TextEncoder().encode(`${JSON.stringify(this.json(status, error), null, 1)}\n`));
   }
 }
 
@@ -318,7 +320,7 @@ export class PathsView {
           const logits = slots.get(o.id);
           return logits && { logits: logits[this.slot(o.id, frame, p)], objectScore: 0 };
         }, true);
-        return renderOverlay(image, labelMap(r.objIds, r.masks, width * height));
+        return renderOverlay(image, labelMap(r.objIds, r.exclusiveMasks, width * height));
       });
       const row = sideBySide(panels);
       this.dir.write(state.frames.name(frame), encodeRgbPng(row.data, row.width, row.height));
@@ -381,7 +383,7 @@ export class SegmentOutputs {
   }
 
   async add(r: FrameResult, width: number, height: number): Promise<void> {
-    const labels = labelMap(r.objIds, r.masks, width * height);
+    const labels = labelMap(r.objIds, r.exclusiveMasks, width * height);
     this.masks.write(r.name, encodeLabelPng(labels, width, height));
     this.summary.final(r);
     await this.maskVideo?.add(r.frame, labels, width, height);
@@ -399,19 +401,22 @@ export class SegmentOutputs {
     await this.maskVideo?.finish();
     await this.preview?.finish();
     this.overlayDir?.complete();
-    this.summary.write(this.masks.dir, 'complete');
+    this.summary.write(this.masks, 'complete');
     this.masks.complete();
     return notes;
   }
 
-  /** Marks what was written as unfinished, removes partial videos, and writes the summary if masks were written. */
-  fail(reason: string): void {
+  /**
+   * Marks what was written as unfinished (`status` says why: a failure or an interruption), removes partial
+   * videos, and writes the summary if masks were written.
+   */
+  fail(reason: string, status: Exclude<RunStatus, 'complete'> = 'failed'): void {
     this.maskVideo?.abort();
     this.preview?.abort();
-    this.overlayDir?.fail(reason);
-    this.pathsView?.dir.fail(reason);
-    this.masks.fail(reason);
-    if (this.masks.written) this.summary.write(this.masks.dir, 'failed', reason);
+    this.overlayDir?.fail(reason, status);
+    this.pathsView?.dir.fail(reason, status);
+    this.masks.fail(reason, status);
+    if (this.masks.written) this.summary.write(this.masks, status, reason);
   }
 
   /** Stops the decoding of pictures (a video file's ffmpeg). */

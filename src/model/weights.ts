@@ -16,6 +16,19 @@ export interface HostArray {
   data: Float32Array | Int32Array | Uint8Array;
 }
 
+/** How many values of `data` are NaN or ±Infinity, and the first one's index; null when all are finite. */
+function nonFinite(data: Float32Array): { count: number; first: number } | null {
+  let count = 0;
+  let first = -1;
+  for (let i = 0; i < data.length; i++) {
+    // x - x is 0 for every finite x and NaN for NaN and ±Infinity: one test for both.
+    if (data[i] - data[i] !== 0) {
+      if (count++ === 0) first = i;
+    }
+  }
+  return count ? { count, first } : null;
+}
+
 export class WeightStore {
   private readonly used = new Set<string>();
   private readonly problems: KeyProblem[] = [];
@@ -51,6 +64,9 @@ export class WeightStore {
       return this.own(tf.zeros(shape as number[]));
     }
     const data = host.data instanceof Float32Array ? host.data : Float32Array.from(host.data);
+    const bad = nonFinite(data);
+    // A NaN weight gives NaN scores and empty masks on every frame, silently: refused with the tensor named.
+    if (bad) this.problems.push({ key: name, problem: 'non-finite', found: [bad.count, bad.first, data.length] });
     return this.own(tf.tensor(data, shape as number[], 'float32'));
   }
 

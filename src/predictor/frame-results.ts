@@ -4,7 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NO_OBJ_SCORE } from '../model/sam-heads.js';
-import { upsampledMaskBytes } from './transforms.js';
+import { upsampledLogits, upsampledMaskBytes } from './transforms.js';
+import { nonOverlappingMasks } from './non-overlap.js';
 import type { MaskOutput, ObjectState, VideoState } from './video-state.js';
 
 export interface FrameResult {
@@ -14,6 +15,11 @@ export interface FrameResult {
   objIds: number[];
   /** Binary masks at video resolution, one per object (row-major H×W, 1 = object); made on first read. */
   readonly masks: Uint8Array[];
+  /**
+   * The same masks with the official dataset scripts' non-overlap rule (see non-overlap.ts): at each pixel
+   * only the object with the highest logit may be on. What label PNGs show; made on first read.
+   */
+  readonly exclusiveMasks: Uint8Array[];
   /** Low-resolution mask logits, one per object ([h4 × w4]). */
   lowResLogits: Float32Array[];
   objectScores: number[];
@@ -31,10 +37,11 @@ export function frameResult(state: VideoState, frame: number, lowResSize: number
   const outs = state.objects.map(pick);
   const lowRes = outs.map((o) => (o ? o.logits.slice() : new Float32Array(h4 * h4).fill(NO_OBJ_SCORE)));
   let masks: Uint8Array[] | undefined;
-  const videoMasks = () => {
+  let exclusive: Uint8Array[] | undefined;
+  const atVideoSize = <T>(upsample: (stacked: tf.Tensor4D, height: number, width: number) => T): T => {
     const stacked = tf.tensor4d(concatFloat(lowRes), [lowRes.length, h4, h4, 1]);
     try {
-      return upsampledMaskBytes(stacked, height, width);
+      return upsample(stacked, height, width);
     } finally {
       stacked.dispose();
     }
@@ -46,8 +53,12 @@ export function frameResult(state: VideoState, frame: number, lowResSize: number
     // Made on first read (from the low-res logits kept here): a consumer of final results only, like the CLI,
     // never pays for SAM2Long's provisional masks.
     get masks() {
-      masks ??= videoMasks();
+      masks ??= atVideoSize(upsampledMaskBytes);
       return masks;
+    },
+    get exclusiveMasks() {
+      exclusive ??= nonOverlappingMasks(atVideoSize(upsampledLogits));
+      return exclusive;
     },
     lowResLogits: lowRes,
     objectScores: outs.map((o) => o?.objectScore ?? NO_OBJ_SCORE),

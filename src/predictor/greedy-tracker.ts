@@ -1,6 +1,8 @@
 /**
  * Greedy SAM 2 propagation (official SAM2VideoPredictor semantics): every object remembers its conditioning
- * frames and its last few tracked frames, and all objects are one batch of each model call.
+ * frames and its last few tracked frames, and all objects are one batch of each model call. An object prompted
+ * later than the start frame is tracked from its prompt on, as if it ran alone from there (the official
+ * per-object dataset script).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { objectPointerLimit } from '../config.js';
@@ -60,9 +62,11 @@ export class GreedyTracker implements Tracker {
   async *run(order: AsyncIterable<number>): AsyncGenerator<FrameResult> {
     const { state, opts } = this;
     for await (const frame of order) {
-      const toRun = state.objects.filter((o) => !o.cond.has(frame));
+      // An object is tracked from its first prompt on (in tracking order); before it, it has no mask.
+      const started = state.objects.filter((o) => [...o.cond.keys()].some((c) => (opts.reverse ? c >= frame : c <= frame)));
+      const toRun = started.filter((o) => !o.cond.has(frame));
       if (toRun.length) await this.trackObjects(toRun, frame);
-      for (const o of state.objects) o.tracked.set(frame, opts.reverse);
+      for (const o of started) o.tracked.set(frame, opts.reverse);
       yield frameResult(state, frame, this.model.sizes.lowResSize, (o) => storedMask(o.cond.get(frame) ?? o.nonCond.get(frame)), true);
       this.forgetOutsideWindow(frame);
     }

@@ -143,6 +143,23 @@ export function upsampledMaskBytes(lowRes: tf.Tensor4D, height: number, width: n
   return out;
 }
 
+/**
+ * Each of `n` masks' logits upsampled to height × width (as upsampleLogits), as host floats: what the
+ * official predictor returns as video-resolution mask logits. A few masks at a time, as upsampledMaskBytes.
+ */
+// lowRes [n, 1, h, w] or [n, h, w, 1] → n × [height·width]
+export function upsampledLogits(lowRes: tf.Tensor4D, height: number, width: number): Float32Array[] {
+  const area = height * width;
+  const out: Float32Array[] = [];
+  for (const { start, count } of rowChunks(lowRes.shape[0], FLOAT_BYTES * area)) {
+    const up = tf.tidy(() => upsampleLogits(rowRange(lowRes, start, count), height, width));
+    const data = hostCopy(up) as Float32Array;
+    up.dispose();
+    for (let i = 0; i < count; i++) out.push(data.slice(i * area, (i + 1) * area));
+  }
+  return out;
+}
+
 /** `logits > threshold` as 0/1 bytes, in the input's element order. */
 export function binarize(logits: tf.Tensor | ArrayLike<number>, threshold = 0): Uint8Array {
   const values = logits instanceof tf.Tensor ? logits.dataSync() : logits;

@@ -1,7 +1,9 @@
 /**
  * SAM2Long propagation: the one place where the memory tree (src/tree, plain data) meets the model.
- * Every object has its own tree; all objects × paths are one batch row each, so a frame costs one
- * memory-attention + decoder call and one memory-encoder call, and the image encoder runs once.
+ * Every object has its own tree, grown from the frame it is prompted on (objects may start on different
+ * frames, as SAM2Long's per-object dataset script runs them); all objects × paths are one batch row each, so
+ * a frame costs one memory-attention + decoder call and one memory-encoder call (plus one step for objects
+ * on the frame after their prompt), and the image encoder runs once.
  *
  * Tensors of a tracked frame are stacked on the path (slot) dimension. They are kept only while some path
  * can still read them; masks of frames whose history every path shares are emitted as final and freed.
@@ -48,10 +50,11 @@ function disposeSlots(st: SlotTensors): void {
   tf.dispose([...st.maskmem, ...st.objPtr]);
 }
 
-/** An object prompted on the start frame, before its tree exists (frame s+1 grows it). */
+/** An object and its prompt frame `start`, before its tree exists (frame start + 1 grows it). */
 interface ObjectStart {
   obj: ObjectState;
   cond: StoredOutput;
+  start: number;
 }
 
 interface ObjectTree extends ObjectStart {
@@ -64,12 +67,12 @@ interface ObjectTree extends ObjectStart {
 }
 
 export class TreeTracker implements Tracker {
-  /** Every object from its prompt on the start frame; the same objects, with trees, from frame s+1 on. */
+  /** Every object (in state order) with its prompt frame; its tree from the frame after that one. */
   private starts: ObjectStart[] = [];
-  private trees: ObjectTree[] = [];
-  private start = 0;
+  private trees: (ObjectTree | undefined)[] = [];
   /** Frames up to this one have been yielded as final. */
   private finalUpTo = -1;
+  private lastFrame = -1;
 
   constructor(private readonly model: Sam2Model, private readonly state: VideoState, private readonly opts: TreeOptions) {}
 
@@ -80,16 +83,19 @@ export class TreeTracker implements Tracker {
       for await (const frame of order) {
         if (!started) {
           started = true;
-          this.start = frame;
-          this.starts = this.objectStarts();
-          yield this.result(frame, () => undefined, true);
-          this.finalUpTo = frame;
-          continue;
+          this.starts = this.objectStarts(frame);
+          this.trees = this.starts.map(() => undefined);
+          this.finalUpTo = frame - 1;
         }
-        const features = await this.state.features(frame, (img) => this.model.encodeImage(img));
-        if (frame === this.start + 1) this.firstStep(features, frame);
-        else this.treeStep(features, frame);
-        for (const t of this.trees) t.obj.tracked.set(frame, false);
+        this.lastFrame = frame;
+        const growing = this.trees.filter((t): t is ObjectTree => t !== undefined);
+        const first = this.starts.filter((s) => s.start === frame - 1);
+        if (growing.length || first.length) {
+          const features = await this.state.features(frame, (img) => this.model.encodeImage(img));
+          if (growing.length) this.treeStep(features, frame, growing);
+          if (first.length) this.firstStep(features, frame, first);
+        }
+        for (const t of this.trees) t?.obj.tracked.set(frame, false);
         yield* this.emit(frame);
       }
       if (started) yield* this.finish();
@@ -99,13 +105,15 @@ export class TreeTracker implements Tracker {
     }
   }
 
-  private objectStarts(): ObjectStart[] {
+  /** Each object's single prompt frame, at or after the first tracked frame `first`. */
+  private objectStarts(first: number): ObjectStart[] {
     return this.state.objects.map((obj) => {
-      const cond = obj.cond.get(this.start);
-      if (!cond || obj.cond.size > 1) {
-        throw new InputError(`tree mode needs every object prompted on the start frame ${this.start} and on no other frame (object ${obj.id})`);
+      const [start, ...more] = [...obj.cond.keys()];
+      if (start === undefined || more.length || start < first) {
+        throw new InputError(`tree mode needs each object prompted on one frame, at or after the start frame ${first} (object ${obj.id}: ` +
+          `frames ${[...obj.cond.keys()].join(', ') || 'none'})`);
       }
-      return { obj, cond };
+      return { obj, cond: obj.cond.get(start) as StoredOutput, start };
     });
   }
 
@@ -113,23 +121,23 @@ export class TreeTracker implements Tracker {
     return objectPointerLimit(this.model.config, this.state.numFrames);
   }
 
-  /** Frame s+1: one SAM 2 step per object on the conditioning memory; every path starts from it. */
-  private firstStep(features: FrameFeatures, frame: number): void {
-    const memories: ItemMemory[] = this.starts.map((t) => ({
+  /** The frame after an object's prompt: one SAM 2 step per object on its conditioning memory; every path starts from it. */
+  private firstStep(features: FrameFeatures, frame: number, starts: ObjectStart[]): void {
+    const memories: ItemMemory[] = starts.map((t) => ({
       frames: [{ features: t.cond.maskmem as tf.Tensor2D, tpos: 0 }],
-      pointers: [{ pointer: t.cond.objPtr, tdiff: Math.abs(frame - this.start) }],
+      pointers: [{ pointer: t.cond.objPtr, tdiff: Math.abs(frame - t.start) }],
     }));
     const out = trackRows(this.model, features, memories, this.maxObjPtrs(), this.model.useMultimask(false, 0));
     const bestIous = tf.tidy(() => tf.max(out.ious, 1));
     const ious = bestIous.dataSync();
     const lowRes = hostCopy(out.lowRes) as Float32Array;
     tf.dispose([bestIous, out.ious, out.lowRes]);
-    const area = lowRes.length / this.starts.length;
-    this.trees = this.starts.map((t, i) => {
-      const tree = createTree({ startFrame: this.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: out.objectScores[i] });
+    const area = lowRes.length / starts.length;
+    starts.forEach((t, i) => {
+      const tree = createTree({ startFrame: t.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: out.objectScores[i] });
       const masks = [lowRes.slice(i * area, (i + 1) * area)];
       this.opts.onSlots?.(frame, t.obj.id, masks);
-      return {
+      this.trees[this.starts.indexOf(t)] = {
         ...t, tree,
         tensors: new Map([[frame, { maskmem: [out.maskmem[i]], objPtr: [out.objPtr[i]] }]]),
         masks: new Map([[frame, masks]]),
@@ -155,15 +163,15 @@ export class TreeTracker implements Tracker {
     };
   }
 
-  /** Frames ≥ s+2: decode P paths per object in one batch, score and prune, encode the kept candidates. */
-  private treeStep(features: FrameFeatures, frame: number): void {
+  /** Frames ≥ start + 2 of `trees`: decode P paths per object in one batch, score and prune, encode the kept candidates. */
+  private treeStep(features: FrameFeatures, frame: number, trees: ObjectTree[]): void {
     const P = this.opts.pathways;
     const selOpts = memorySelectionOptions(this.model.config, this.state.numFrames, this.opts.iouThreshold);
-    const selections = this.trees.map((t) => Array.from({ length: P }, (_, p) => this.opts.memorySelection(t.tree, p, frame, selOpts)));
+    const selections = trees.map((t) => Array.from({ length: P }, (_, p) => this.opts.memorySelection(t.tree, p, frame, selOpts)));
     // Paths that read the same memory decode identically (they still share a history): decode each once.
-    const { unique, rowOf } = distinctRows(selections.flatMap((sels, o) => sels.map((sel) => `${o}:${this.memoryKey(this.trees[o], sel)}`)));
+    const { unique, rowOf } = distinctRows(selections.flatMap((sels, o) => sels.map((sel) => `${o}:${this.memoryKey(trees[o], sel)}`)));
     const decoded = tf.tidy(() => {
-      const memories = unique.map((r) => this.pathMemory(this.trees[Math.floor(r / P)], selections[Math.floor(r / P)][r % P]));
+      const memories = unique.map((r) => this.pathMemory(trees[Math.floor(r / P)], selections[Math.floor(r / P)][r % P]));
       // Low-res candidates only: the kept ones are upsampled by encodeMemory, a few rows at a time.
       const heads = this.model.trackStep(features, memories, this.maxObjPtrs(), { multimask: true, allPointers: true, highRes: false });
       return {
@@ -177,7 +185,7 @@ export class TreeTracker implements Tracker {
     // Decide per object which (parent, j) candidates survive; paths are object-major.
     const picks: number[] = [];
     const keptScores: number[] = [];
-    for (const [o, t] of this.trees.entries()) {
+    for (const [o, t] of trees.entries()) {
       const rows = Array.from({ length: P }, (_, p) => rowOf[o * P + p]);
       const rowIous = rows.map((r) => Array.from(ious.subarray(r * m, (r + 1) * m)));
       const rowScores = rows.map((r) => scores[r]);
@@ -208,7 +216,7 @@ export class TreeTracker implements Tracker {
     tf.dispose(decoded);
     const lowRes = hostCopy(kept.lowRes) as Float32Array;
     const area = kept.lowRes.shape[1];
-    this.trees.forEach((t, o) => {
+    trees.forEach((t, o) => {
       const own = distinctPicks.rowOf.slice(o * P, (o + 1) * P);
       t.tensors.set(frame, slotTensors(kept.maskmem, kept.objPtr, own));
       t.masks.set(frame, own.map((row) => lowRes.slice(row * area, (row + 1) * area)));
@@ -242,44 +250,55 @@ export class TreeTracker implements Tracker {
     }
   }
 
-  /** The online result for `frame` (best path, provisional) and final results for newly settled frames. */
+  /**
+   * The online result for `frame` (best path, provisional) and final results for newly settled frames: up to
+   * the earliest frame some started object's paths still disagree on (an object's prompt frame is settled).
+   */
   private *emit(frame: number): Generator<FrameResult> {
-    const settled = Math.min(...this.trees.map((t) => settledFrames(t.tree)));
+    const started = this.starts.filter((s) => s.start <= frame);
+    const settled = Math.min(frame, ...started.map((s) => {
+      const t = this.trees[this.starts.indexOf(s)];
+      return t ? settledFrames(t.tree) : s.start;
+    }));
     if (frame > settled) {
       yield this.result(frame, (t) => t.tree.heads[bestPath(t.tree)], false);
     }
     for (let f = this.finalUpTo + 1; f <= settled; f++) {
       yield this.result(f, (t) => slotOnFrame(t.tree, 0, f), true);
-      for (const t of this.trees) t.masks.delete(f);
+      for (const t of this.trees) t?.masks.delete(f);
     }
     this.finalUpTo = Math.max(this.finalUpTo, settled);
   }
 
-  /** After the last frame: the hindsight masks, the best final path traced back. */
+  /** After the last frame: the hindsight masks, each object's best final path traced back. */
   private *finish(): Generator<FrameResult> {
-    const traced = this.trees.map((t) => traceBack(t.tree));
-    const last = this.start + Math.max(0, ...this.trees.map((t) => t.tree.frames.length));
-    for (let f = this.finalUpTo + 1; f <= last; f++) {
-      yield this.result(f, (_, i) => traced[i][f - this.start - 1], true);
+    const traced = this.trees.map((t) => t && traceBack(t.tree));
+    for (let f = this.finalUpTo + 1; f <= this.lastFrame; f++) {
+      yield this.result(f, (t, i) => (traced[i] as number[])[f - t.start - 1], true);
     }
-    this.finalUpTo = last;
+    this.finalUpTo = this.lastFrame;
   }
 
-  /** A frame result; `slotOf` picks each object's slot (undefined on the conditioning frame). */
-  private result(frame: number, slotOf: (t: ObjectTree, i: number) => number | undefined, final: boolean): FrameResult {
-    return frameResult(this.state, frame, this.model.sizes.lowResSize, (_, i): MaskOutput => {
-      if (frame === this.start) return storedMask(this.starts[i].cond) as MaskOutput;
-      const t = this.trees[i];
-      const slot = slotOf(t, i) as number;
+  /**
+   * A frame result; `slotOf` picks the slot of each object with a tree past its prompt frame. An object shows
+   * its prompt's mask on its prompt frame and nothing before it.
+   */
+  private result(frame: number, slotOf: (t: ObjectTree, i: number) => number, final: boolean): FrameResult {
+    return frameResult(this.state, frame, this.model.sizes.lowResSize, (_, i): MaskOutput | undefined => {
+      const s = this.starts[i];
+      if (frame < s.start) return undefined;
+      if (frame === s.start) return storedMask(s.cond);
+      const t = this.trees[i] as ObjectTree;
+      const slot = slotOf(t, i);
       return { logits: (t.masks.get(frame) as Float32Array[])[slot], objectScore: slotRecord(t.tree, frame, slot).objectScore };
     }, final);
   }
 
   private dispose(): void {
     for (const t of this.trees) {
-      t.tensors.forEach(disposeSlots);
-      t.tensors.clear();
-      t.masks.clear();
+      t?.tensors.forEach(disposeSlots);
+      t?.tensors.clear();
+      t?.masks.clear();
     }
   }
 }

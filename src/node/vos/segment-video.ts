@@ -1,0 +1,218 @@
+/**
+ * One video of a VOS dataset, as the official `tools/vos_inference.py` segments it (see settings.ts for the
+ * three modes): mask prompts from the annotation PNGs, propagation, the non-overlap rule, PNGs out.
+ *
+ * In the per-object modes every object starts on the first frame it appears on. All objects are tracked in one
+ * propagation, one batch row each (each with its own memory, and its own tree with SAM2Long, from its own
+ * start frame), so a frame is encoded once for all of them; the results equal the official per-object runs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { InputError } from '../../errors.js';
+import type { VideoPredictor } from '../../predictor/video-predictor.js';
+import type { VideoState } from '../../predictor/video-state.js';
+import { upsampledLogits } from '../../predictor/transforms.js';
+import { NOT_STARTED_LOGIT, applyNonOverlap, thresholdLogits } from '../../predictor/non-overlap.js';
+import { DAVIS_PALETTE, readAnnotation, videoFrames, writeFrameMasks, type VideoFrames } from './layout.js';
+import type { VosSettings } from './settings.js';
+
+/** One object's mask prompts: frame index → binary mask (video size). */
+export interface ObjectPrompts {
+  id: number;
+  masks: Map<number, Uint8Array>;
+}
+
+export interface VideoPlan {
+  frames: VideoFrames;
+  width: number;
+  height: number;
+  objects: ObjectPrompts[];
+  palette?: Uint8Array;
+}
+
+/** The mask prompts of a video, read as the official script of `settings.mode` reads them. */
+export function planVideo(videosRoot: string, masksRoot: string, video: string, settings: VosSettings): VideoPlan {
+  const frames = videoFrames(videosRoot, video);
+  const read = (i: number) => readAnnotation(masksRoot, video, frames.names[i], settings.perObjectPng);
+  const objects = new Map<number, ObjectPrompts>();
+  let size: { width: number; height: number } | undefined;
+  let palette: Uint8Array | undefined;
+  const take = (i: number, ann: NonNullable<ReturnType<typeof read>>) => {
+    size ??= { width: ann.width, height: ann.height };
+    if (ann.width !== size.width || ann.height !== size.height) {
+      throw new InputError(`video ${video}: the annotation of frame ${frames.names[i]} is ${ann.width}x${ann.height}, an earlier one ${size.width}x${size.height}`);
+    }
+    palette = ann.palette ?? palette;
+  };
+  if (settings.mode === 'sam2') {
+    // vos_inference: the first frame's annotation (all annotated frames with useAllMasks); its objects only.
+    const inputs = settings.useAllMasks ? frames.names.map((_, i) => i).filter((i) => hasAnnotation(masksRoot, video, frames.names[i], settings.perObjectPng)) : [0];
+    if (!inputs.length) throw new InputError(`video ${video}: no annotation PNG in '${path.join(masksRoot, video)}'`);
+    for (const i of inputs) {
+      const ann = read(i);
+      if (!ann) {
+        throw new InputError(`video ${video}: no annotation for its first frame ${frames.names[i]} (objects that appear later need --track-later)`);
+      }
+      take(i, ann);
+      for (const [id, mask] of ann.objects) {
+        if (i !== inputs[0] && !objects.has(id)) {
+          throw new InputError(`video ${video}: object ${id} appears only on the later frame ${frames.names[i]} (use --track-later)`);
+        }
+        if (!objects.has(id)) objects.set(id, { id, masks: new Map() });
+        objects.get(id)?.masks.set(i, mask);
+      }
+    }
+  } else {
+    // vos_separate_inference_per_object: every annotation; each object from its first non-empty mask.
+    frames.names.forEach((_, i) => {
+      const ann = read(i);
+      if (!ann) return;
+      take(i, ann);
+      for (const [id, mask] of ann.objects) {
+        if (!mask.some((v) => v)) continue;
+        const o = objects.get(id) ?? { id, masks: new Map() };
+        objects.set(id, o);
+        if (o.masks.size && !settings.useAllMasks) continue;
+        o.masks.set(i, mask);
+      }
+    });
+  }
+  if (!objects.size || !size) throw new InputError(`video ${video}: no object in its annotations ('${path.join(masksRoot, video)}')`);
+  const list = [...objects.values()].sort((a, b) => a.id - b.id);
+  if (settings.mode === 'sam2long') {
+    const multi = list.find((o) => o.masks.size > 1);
+    if (multi) throw new InputError(`video ${video}: object ${multi.id} has masks on several frames; the SAM2Long tree takes one prompt frame per object (drop --use-all-masks)`);
+  }
+  return { frames, ...size, objects: list, palette };
+}
+
+function hasAnnotation(masksRoot: string, video: string, frameName: string, perObjectPng: boolean): boolean {
+  if (!perObjectPng) return fs.existsSync(path.join(masksRoot, video, `${frameName}.png`));
+  const dir = path.join(masksRoot, video);
+  return fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, `${frameName}.png`)));
+}
+
+/**
+ * Low-resolution logits of every (frame, object), kept in a file (a long video's would not fit in memory):
+ * the per-object runs finish before frames can be combined.
+ */
+class LogitStore {
+  private readonly fd: number;
+  private readonly have = new Set<number>();
+
+  constructor(readonly file: string, private readonly numObjects: number, private readonly area: number) {
+    this.fd = fs.openSync(file, 'w+');
+  }
+
+  private offset(frame: number, obj: number): number {
+    return (frame * this.numObjects + obj) * this.area * 4;
+  }
+
+  put(frame: number, obj: number, logits: Float32Array): void {
+    fs.writeSync(this.fd, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength), 0, logits.byteLength, this.offset(frame, obj));
+    this.have.add(frame * this.numObjects + obj);
+  }
+
+  /** The object's logits on the frame, or NOT_STARTED_LOGIT everywhere when it has none there. */
+  get(frame: number, obj: number): Float32Array {
+    const out = new Float32Array(this.area);
+    if (!this.have.has(frame * this.numObjects + obj)) return out.fill(NOT_STARTED_LOGIT);
+    fs.readSync(this.fd, new Uint8Array(out.buffer), 0, out.byteLength, this.offset(frame, obj));
+    return out;
+  }
+
+  hasFrame(frame: number): boolean {
+    for (let o = 0; o < this.numObjects; o++) if (this.have.has(frame * this.numObjects + o)) return true;
+    return false;
+  }
+
+  close(): void {
+    fs.closeSync(this.fd);
+    fs.rmSync(this.file, { force: true });
+  }
+}
+
+export interface VideoProgress {
+  /** Frames tracked so far (over every run of the video) and how many there are to track. */
+  done: number;
+  total: number;
+}
+
+export interface VideoOutcome {
+  /** Frames written. */
+  frames: number;
+  objects: number[];
+}
+
+/**
+ * Segments one video into `outDir` (which must exist): PNGs per the settings' layout. Scratch data goes
+ * into `outDir` too (removed before returning), so `outDir` should be a temporary folder renamed when done.
+ */
+export async function segmentVideo(predictor: VideoPredictor, args: {
+  videosRoot: string; masksRoot: string; video: string; settings: VosSettings; outDir: string;
+  onProgress?: (p: VideoProgress) => void;
+}): Promise<VideoOutcome> {
+  const { settings, outDir } = args;
+  const plan = planVideo(args.videosRoot, args.masksRoot, args.video, settings);
+  const objIds = plan.objects.map((o) => o.id);
+  const h4 = predictor.model.sizes.lowResSize;
+  const state = await predictor.initState(plan.frames.files);
+  const store = new LogitStore(path.join(outDir, '.logits.f32'), objIds.length, h4 * h4);
+  try {
+    const { width, height } = state.frames;
+    if (width !== plan.width || height !== plan.height) {
+      throw new InputError(`video ${args.video}: frames are ${width}x${height} but its annotations ${plan.width}x${plan.height}`);
+    }
+    const start = Math.min(...plan.objects.flatMap((o) => [...o.masks.keys()]));
+    const progress = { done: 0, total: state.numFrames - start };
+    await track(predictor, state, plan.objects, start, (frame, objId, logits) => store.put(frame, objIds.indexOf(objId), logits), () => {
+      progress.done++;
+      args.onProgress?.({ ...progress });
+    });
+    // vos_inference writes the frames it propagated; the per-object script writes every frame of the video.
+    const frames = plan.frames.names.map((_, i) => i).filter((i) => settings.mode !== 'sam2' || store.hasFrame(i));
+    const layout = { perObjectPng: settings.perObjectPng, palette: plan.palette ?? DAVIS_PALETTE };
+    for (const f of frames) {
+      const low = objIds.map((_, o) => store.get(f, o));
+      const lowRes = tf.tensor4d(concat(low), [low.length, h4, h4, 1]);
+      let logits: Float32Array[];
+      try {
+        logits = upsampledLogits(lowRes, height, width);
+      } finally {
+        lowRes.dispose();
+      }
+      // The official main() builds the model with non_overlap_masks unless it writes per-object PNGs.
+      const masks = (settings.perObjectPng ? logits : applyNonOverlap(logits)).map((l) => thresholdLogits(l, 0));
+      writeFrameMasks(outDir, plan.frames.names[f], objIds, masks, width, height, layout);
+    }
+    return { frames: frames.length, objects: objIds };
+  } finally {
+    store.close();
+    state.dispose();
+  }
+}
+
+/** One propagation of `objects` from `start`; hands each final (frame, object) logit map with output to `put`. */
+async function track(predictor: VideoPredictor, state: VideoState, objects: ObjectPrompts[], start: number,
+  put: (frame: number, objId: number, logits: Float32Array) => void, tick: () => void): Promise<void> {
+  for (const o of objects) {
+    for (const [frame, mask] of [...o.masks].sort((a, b) => a[0] - b[0])) await predictor.addMask(state, { frame, objId: o.id, mask });
+  }
+  const seen = new Set<number>();
+  for await (const r of predictor.propagate(state, { startFrame: start })) {
+    if (!seen.has(r.frame)) {
+      seen.add(r.frame);
+      tick();
+    }
+    // SAM2Long yields a provisional result online and the final (hindsight) one later.
+    // An object not started yet comes as NO_OBJ_SCORE (-1024) everywhere, as the official script fills it.
+    if (r.final) r.objIds.forEach((id, i) => put(r.frame, id, r.lowResLogits[i]));
+  }
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.forEach((p, i) => out.set(p, i * p.length));
+  return out;
+}

@@ -1,0 +1,444 @@
+/**
+ * Datasets: `sam2long vos` / `segmentDataset` against the official tools/vos_inference.py of sam2 and SAM2Long
+ * on the golden VOS dataset (test/fixtures/golden/vos, see its README) in its three modes; the non-overlap
+ * rule; the DAVIS and SA-V layouts; `segment --mask`; resuming after a kill; a corrupt frame failing its video
+ * alone; `sam2long eval` on the outputs; and the BullMQ queue with workers killed and joining.
+ */
+import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Queue } from 'bullmq';
+import { main } from '../tools/cli.js';
+import { readLabelPng, decodePng } from '../src/io/png.js';
+import { NON_OVERLAP_CLAMP, NOT_STARTED_LOGIT, applyNonOverlap, nonOverlappingMasks } from '../src/predictor/non-overlap.js';
+import { readAnnotation, writeFrameMasks, DAVIS_PALETTE } from '../src/node/vos/layout.js';
+import { segmentDataset, type DatasetEvent, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
+import { PARTIAL_DIR, VIDEO_RECORD } from '../src/node/vos/process-video.js';
+import { QUEUE_NAME, redisConnection } from '../src/node/vos/queue.js';
+import { fixturePath, setupBackend } from './helpers/golden.js';
+import { quietly } from './helpers/console.js';
+import { startRedis, type RedisServer } from './helpers/redis.js';
+
+const VOS = fixturePath('vos');
+const JPEGS = path.join(VOS, 'data/JPEGImages');
+const ANNOTATIONS = path.join(VOS, 'data/Annotations');
+const MODEL = fixturePath('sam21_mini_b.pt');
+const CONFIG = fixturePath('sam21_mini_b.config.json');
+const REPO = path.resolve(fixturePath('.'), '../../..');
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const { result, out, err } = await quietly(() => main(args));
+  return { code: result, out, err };
+}
+
+const vosArgs = (videos: string, masks: string, out: string, ...extra: string[]) =>
+  ['vos', '--model', MODEL, '--config', CONFIG, '--videos', videos, '--masks', masks, '--out', out, '--quiet', ...extra];
+
+function pngs(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.png')).sort();
+}
+
+/**
+ * Per frame and object, the IoU of our masks with the official run's (the golden README's criterion: ≥ 0.99,
+ * or both empty). Returns every object-frame below 0.99 and the lowest IoU.
+ */
+function compareWithOfficial(out: string, official: string, clips = fs.readdirSync(official).sort()): { below: string[]; worst: number; compared: number } {
+  const below: string[] = [];
+  let worst = 1;
+  let compared = 0;
+  for (const clip of clips) {
+    assert.deepEqual(pngs(path.join(out, clip)), pngs(path.join(official, clip)), `${clip}: the same frames are written`);
+    for (const f of pngs(path.join(official, clip))) {
+      const a = readLabelPng(path.join(out, clip, f)).data;
+      const b = readLabelPng(path.join(official, clip, f)).data;
+      const ids = new Set([...a, ...b].filter((v) => v > 0));
+      for (const id of ids) {
+        let inter = 0;
+        let union = 0;
+        for (let p = 0; p < a.length; p++) {
+          const x = a[p] === id;
+          const y = b[p] === id;
+          if (x && y) inter++;
+          if (x || y) union++;
+        }
+        const iou = inter / union;
+        compared++;
+        worst = Math.min(worst, iou);
+        if (iou < 0.99) below.push(`${clip}/${f} object ${id}: IoU ${iou.toFixed(4)}`);
+      }
+    }
+  }
+  return { below, worst, compared };
+}
+
+function report(what: string, c: ReturnType<typeof compareWithOfficial>): void {
+  console.log(`      ${what}: ${c.compared} object-frames, lowest IoU ${c.worst.toFixed(4)}${c.below.length ? `; below 0.99: ${c.below.join('; ')}` : ''}`);
+}
+
+/** Byte-equal label maps in every video folder of `a` and `b`. */
+function assertSameOutputs(a: string, b: string, videos: string[]): void {
+  for (const v of videos) {
+    assert.deepEqual(pngs(path.join(a, v)), pngs(path.join(b, v)), `${v}: the same frames`);
+    for (const f of pngs(path.join(a, v))) {
+      assert.deepEqual(readLabelPng(path.join(a, v, f)).data, readLabelPng(path.join(b, v, f)).data, `${v}/${f}`);
+    }
+  }
+}
+
+/** A copy of the golden dataset with the first `frames` frames of each clip (object 5 of clipB appears on frame 6). */
+function smallDataset(root: string, frames: number, extraCopy?: string): { videos: string; masks: string; names: string[] } {
+  const videos = path.join(root, 'JPEGImages');
+  const masks = path.join(root, 'Annotations');
+  const names = ['clipA', 'clipB', ...(extraCopy ? [extraCopy] : [])];
+  for (const name of names) {
+    const src = name === extraCopy ? 'clipB' : name;
+    fs.mkdirSync(path.join(videos, name), { recursive: true });
+    for (const f of fs.readdirSync(path.join(JPEGS, src)).sort().slice(0, frames)) fs.copyFileSync(path.join(JPEGS, src, f), path.join(videos, name, f));
+    fs.cpSync(path.join(ANNOTATIONS, src), path.join(masks, name), { recursive: true });
+  }
+  return { videos, masks, names };
+}
+
+function leftovers(out: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.name === PARTIAL_DIR || e.name.endsWith('.partial') || e.name.endsWith('.f32')) found.push(p);
+      else if (e.isDirectory()) walk(p);
+    }
+  };
+  walk(out);
+  return found;
+}
+
+function startCli(args: string[]): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'tools/cli.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+}
+
+async function until(what: string, cond: () => boolean, timeoutMs = 300_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('vos: the non-overlap rule (sam2 _apply_non_overlapping_constraints)', () => {
+  it('the highest logit keeps its value, the others are clamped to at most -10, ties go to the first object', () => {
+    const a = Float32Array.from([5, -3, 2, -20, 1]);
+    const b = Float32Array.from([4, -1, 2, -30, 3]);
+    const [x, y] = applyNonOverlap([a, b]);
+    assert.deepEqual([...x], [5, -10, 2, -20, NON_OVERLAP_CLAMP]);
+    assert.deepEqual([...y], [NON_OVERLAP_CLAMP, -1, NON_OVERLAP_CLAMP, -30, 3]);
+    assert.deepEqual([...a], [5, -3, 2, -20, 1], 'inputs untouched');
+    const [m1, m2] = nonOverlappingMasks([a, b]);
+    assert.deepEqual([...m1], [1, 0, 1, 0, 0]);
+    assert.deepEqual([...m2], [0, 0, 0, 0, 1]);
+  });
+
+  it('one object is left as it is; no pixel is ever on for two objects', () => {
+    assert.deepEqual([...applyNonOverlap([Float32Array.from([-12, 3])])[0]], [-12, 3]);
+    const logits = Array.from({ length: 4 }, (_, o) => Float32Array.from({ length: 500 }, (_, p) => Math.sin(p * (o + 1) * 0.37) * 20));
+    const masks = nonOverlappingMasks(logits);
+    for (let p = 0; p < 500; p++) assert.ok(masks.reduce((n, m) => n + m[p], 0) <= 1);
+  });
+});
+
+describe('vos: layouts', () => {
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-vos-layout-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('DAVIS palette PNGs: objects by value, the palette kept on output', () => {
+    const ann = readAnnotation(ANNOTATIONS, 'clipB', '00006', false);
+    assert.ok(ann);
+    assert.deepEqual([...ann.objects.keys()], [1, 3, 5]);
+    assert.ok(ann.palette);
+    assert.equal(readAnnotation(ANNOTATIONS, 'clipB', '00003', false), undefined, 'an unannotated frame');
+    const ids = [...ann.objects.keys()];
+    writeFrameMasks(tmp, '00006', ids, [...ann.objects.values()], ann.width, ann.height, { perObjectPng: false, palette: ann.palette });
+    const written = decodePng(fs.readFileSync(path.join(tmp, '00006.png')));
+    assert.equal(written.colorType, 'palette');
+    assert.deepEqual(written.palette, ann.palette);
+    assert.deepEqual(readLabelPng(path.join(tmp, '00006.png')).data, readLabelPng(path.join(ANNOTATIONS, 'clipB/00006.png')).data);
+  });
+
+  it('SA-V per-object folders: written as <id %03d>/<frame>.png and read back', () => {
+    const ann = readAnnotation(ANNOTATIONS, 'clipB', '00006', false);
+    assert.ok(ann);
+    const dir = path.join(tmp, 'sav', 'clipB');
+    fs.mkdirSync(dir, { recursive: true });
+    writeFrameMasks(dir, '00006', [...ann.objects.keys()], [...ann.objects.values()], ann.width, ann.height, { perObjectPng: true, palette: DAVIS_PALETTE });
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['001', '003', '005']);
+    const back = readAnnotation(path.join(tmp, 'sav'), 'clipB', '00006', true);
+    assert.ok(back);
+    assert.deepEqual([...back.objects.keys()], [1, 3, 5]);
+    for (const [id, mask] of ann.objects) assert.deepEqual(back.objects.get(id), mask);
+  });
+});
+
+describe('vos: the golden dataset, as the official scripts run it', function () {
+  this.timeout(1_200_000);
+  let tmp: string;
+  before(async () => {
+    await setupBackend();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-vos-'));
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('library, SAM 2 (vos_inference): every frame and object as out_sam2; progress events, records and summary.json', async () => {
+    const out = path.join(tmp, 'sam2');
+    const events: DatasetEvent[] = [];
+    const summary = await segmentDataset({ videos: JPEGS, masks: ANNOTATIONS, out, settings: { model: MODEL, config: CONFIG }, onEvent: (e) => events.push(e) });
+    const c = compareWithOfficial(out, path.join(VOS, 'out_sam2'));
+    report('out_sam2', c);
+    assert.deepEqual(c.below, []);
+    assert.deepEqual(summary.videos.map((v) => [v.video, v.status, v.frames, v.objects]), [['clipA', 'done', 30, [1, 2]], ['clipB', 'done', 32, [1, 3]]]);
+    const written = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as DatasetSummary;
+    assert.deepEqual(written.videos.map((v) => v.video), ['clipA', 'clipB']);
+    assert.ok(written.videos.every((v) => v.seconds > 0));
+    assert.deepEqual(events.filter((e) => e.type === 'video-end').length, 2);
+    const frames = events.filter((e): e is Extract<DatasetEvent, { type: 'frames' }> => e.type === 'frames' && e.video === 'clipB');
+    assert.equal(frames.at(-1)?.done, 32);
+    assert.equal(frames.at(-1)?.total, 32);
+    assert.ok(fs.existsSync(path.join(out, 'clipA', VIDEO_RECORD)));
+    assert.deepEqual(leftovers(out), []);
+
+    // sam2long eval scores the outputs against ground truth (here the official outputs).
+    const ev = await cli('eval', '--gt', path.join(VOS, 'out_sam2'), '--pred', out);
+    assert.equal(ev.code, 0, ev.err);
+    const jf = Number(/Global score: J&F: ([\d.]+)/.exec(ev.out)?.[1]);
+    console.log(`      eval against out_sam2:\n${ev.out.split('\n').map((l) => `        ${l}`).join('\n')}`);
+    assert.ok(jf > 95, `J&F ${jf}`);
+  });
+
+  it('library, SAM2Long P=3 (its vos_separate_inference_per_object): as out_sam2long, object 5 from frame 6', async () => {
+    const out = path.join(tmp, 'sam2long');
+    const summary = await segmentDataset({ videos: JPEGS, masks: ANNOTATIONS, out, settings: { model: MODEL, config: CONFIG, tree: { pathways: 3, iouThreshold: 0.1, uncertainty: 2 } } });
+    assert.deepEqual(summary.videos.map((v) => v.objects), [[1, 2], [1, 3, 5]]);
+    const c = compareWithOfficial(out, path.join(VOS, 'out_sam2long'));
+    report('out_sam2long', c);
+    // Where two objects both claim pixels (argmax of two positive logits), rounding moves their border.
+    assert.ok(c.worst >= 0.98 && c.below.length <= 1, c.below.join('; '));
+  });
+
+  it('CLI, SAM 2 --track-later: as out_sam2_later (every frame written); run again, every video is skipped', async () => {
+    const out = path.join(tmp, 'later');
+    const r = await cli(...vosArgs(JPEGS, ANNOTATIONS, out, '--track-later'));
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /2 video\(s\): 2 segmented, 0 already complete, 0 failed/);
+    const c = compareWithOfficial(out, path.join(VOS, 'out_sam2_later'));
+    report('out_sam2_later', c);
+    assert.ok(c.worst >= 0.98 && c.below.length <= 1, c.below.join('; '));
+    const again = await cli(...vosArgs(JPEGS, ANNOTATIONS, out, '--track-later'));
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /2 video\(s\): 0 segmented, 2 already complete, 0 failed/);
+    // Other settings into the same folder: refused per video (never overwritten), exit 1.
+    const other = await cli(...vosArgs(JPEGS, ANNOTATIONS, out, '--video-list', writeList(tmp, ['clipA'])));
+    assert.equal(other.code, 1);
+    assert.match(other.err, /clipA failed: .*other settings.*--overwrite/);
+  });
+
+  it('segment --mask: the annotation PNG of a golden frame as mask prompts gives out_sam2', async () => {
+    const out = path.join(tmp, 'segment-mask', 'clipB');
+    const mask = path.join(ANNOTATIONS, 'clipB/00000.png');
+    const r = await cli('segment', '--model', MODEL, '--config', CONFIG, '--frames', path.join(JPEGS, 'clipB'), '--out', out, '--quiet',
+      '--obj', '1', '--mask', mask, '--obj', '3', '--mask', mask);
+    assert.equal(r.code, 0, r.err);
+    const c = compareWithOfficial(path.dirname(out), path.join(VOS, 'out_sam2'), ['clipB']);
+    report('segment --mask vs out_sam2/clipB', c);
+    assert.deepEqual(c.below, []);
+    const missing = await cli('segment', '--model', MODEL, '--config', CONFIG, '--frames', path.join(JPEGS, 'clipB'), '--out', path.join(tmp, 'x'), '--obj', '2', '--mask', mask);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err, /label map without object 2 \(it holds 1, 3\)/);
+  });
+});
+
+function writeList(dir: string, names: string[]): string {
+  const file = path.join(dir, `list-${names.join('-')}.txt`);
+  fs.writeFileSync(file, `${names.join('\n')}\n`);
+  return file;
+}
+
+describe('vos: resuming, failing alone, and the queue', function () {
+  this.timeout(1_200_000);
+  let tmp: string;
+  let data: ReturnType<typeof smallDataset>;
+  let reference: string;
+  before(async () => {
+    await setupBackend();
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-vos-run-'));
+    data = smallDataset(path.join(tmp, 'data'), 8, 'clipC');
+    reference = path.join(tmp, 'reference');
+    const s = await segmentDataset({ videos: data.videos, masks: data.masks, out: reference, settings: { model: MODEL, config: CONFIG, trackLater: true } });
+    assert.deepEqual(s.failed, []);
+  });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('a video with a corrupt JPEG fails alone, with its reason; the others are written; exit 1', async () => {
+    const broken = smallDataset(path.join(tmp, 'broken'), 8);
+    fs.writeFileSync(path.join(broken.videos, 'clipB/00003.jpg'), Buffer.from('not a jpeg at all'));
+    const out = path.join(tmp, 'broken-out');
+    const r = await cli(...vosArgs(broken.videos, broken.masks, out, '--track-later'));
+    assert.equal(r.code, 1);
+    assert.match(r.err, /video clipB failed: .*00003\.jpg/);
+    assert.match(r.err, /failed videos: clipB/);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as DatasetSummary;
+    assert.deepEqual(summary.videos.map((v) => v.status), ['done', 'failed']);
+    assert.match(summary.videos[1].error ?? '', /00003\.jpg/);
+    assert.ok(!fs.existsSync(path.join(out, 'clipB')), 'nothing half-written under the video name');
+    assertSameOutputs(out, reference, ['clipA']);
+    assert.deepEqual(leftovers(out), []);
+  });
+
+  it('killed mid-run, then run again: finished videos are skipped, the rest is written, the result is the same', async () => {
+    const out = path.join(tmp, 'resume');
+    const child = startCli(vosArgs(data.videos, data.masks, out, '--track-later'));
+    await until('the first video to finish', () => fs.existsSync(path.join(out, 'clipA', VIDEO_RECORD)));
+    child.kill('SIGKILL');
+    await exited(child);
+    const finished = data.names.filter((v) => fs.existsSync(path.join(out, v, VIDEO_RECORD)));
+    assert.ok(finished.length < data.names.length, 'killed before the end');
+    const r = await cli(...vosArgs(data.videos, data.masks, out, '--track-later'));
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`${data.names.length - finished.length} segmented, ${finished.length} already complete, 0 failed`));
+    assertSameOutputs(out, reference, data.names);
+    assert.deepEqual(leftovers(out), []);
+  });
+
+  it('--per-object-png: SA-V folders in and out; each object mask holds what the non-overlapping label maps give it', async () => {
+    const sav = path.join(tmp, 'sav-annotations');
+    for (const video of data.names) {
+      for (const f of pngs(path.join(data.masks, video))) {
+        const ann = readAnnotation(data.masks, video, path.parse(f).name, false);
+        assert.ok(ann);
+        const dir = path.join(sav, video);
+        fs.mkdirSync(dir, { recursive: true });
+        writeFrameMasks(dir, path.parse(f).name, [...ann.objects.keys()], [...ann.objects.values()], ann.width, ann.height, { perObjectPng: true, palette: DAVIS_PALETTE });
+      }
+    }
+    const out = path.join(tmp, 'sav-out');
+    const r = await cli(...vosArgs(data.videos, sav, out, '--track-later', '--per-object-png'));
+    assert.equal(r.code, 0, r.err);
+    for (const video of data.names) {
+      const objects = fs.readdirSync(path.join(out, video)).filter((d) => /^\d{3}$/.test(d)).sort();
+      assert.deepEqual(objects, video === 'clipA' ? ['001', '002'] : ['001', '003', '005']);
+      for (const f of pngs(path.join(reference, video))) {
+        const labels = readLabelPng(path.join(reference, video, f)).data;
+        for (const o of objects) {
+          const mask = readLabelPng(path.join(out, video, o, f)).data;
+          const id = Number(o);
+          assert.ok(labels.every((v, p) => v !== id || mask[p] === 1), `${video}/${o}/${f} holds object ${id}'s label pixels`);
+        }
+      }
+    }
+  });
+
+  describe('the BullMQ queue', () => {
+    let redis: RedisServer;
+    before(async () => { redis = await startRedis(); });
+    after(async () => { await redis?.stop(); });
+
+    it('two workers, one SIGKILLed while it holds a video, a third joining: every video once, as the single process wrote it', async () => {
+      const out = path.join(tmp, 'queue');
+      const workerArgs = ['worker', '--queue', redis.url, '--lock-seconds', '4'];
+      const workers = [startCli(workerArgs), startCli(workerArgs)];
+      const logs = workers.map(() => '');
+      workers.forEach((w, i) => w.stderr?.on('data', (d) => { logs[i] += String(d); }));
+      const submitted = cli(...vosArgs(data.videos, data.masks, out, '--track-later', '--queue', redis.url));
+      const victim = workers[0];
+      const holds = () => fs.existsSync(path.join(out, PARTIAL_DIR)) && fs.readdirSync(path.join(out, PARTIAL_DIR)).some((d) => d.includes(`-${victim.pid}-`));
+      await until('the first worker to hold a video', holds);
+      victim.kill('SIGKILL');
+      await exited(victim);
+      const third = startCli(workerArgs);
+      workers.push(third);
+      const r = await submitted;
+      assert.equal(r.code, 0, `${r.err}\n${logs.join('\n')}`);
+      assert.match(r.out, /3 video\(s\): 3 segmented, 0 already complete, 0 failed/);
+      assertSameOutputs(out, reference, data.names);
+      assert.deepEqual(leftovers(out), []);
+      const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as DatasetSummary;
+      assert.deepEqual(summary.videos.map((v) => v.video).sort(), [...data.names].sort());
+      const queue = new Queue(QUEUE_NAME, { connection: redisConnection(redis.url) });
+      try {
+        const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait');
+        assert.deepEqual(counts, { completed: 3, failed: 0, active: 0, wait: 0 });
+      } finally {
+        await queue.close();
+      }
+      // Submitting again adds nothing: every job exists and every video is complete.
+      const again = await cli(...vosArgs(data.videos, data.masks, out, '--track-later', '--queue', redis.url));
+      assert.equal(again.code, 0, again.err);
+      // SIGTERM stops the idle workers cleanly.
+      for (const w of workers.slice(1)) w.kill('SIGTERM');
+      for (const w of workers.slice(1)) assert.deepEqual(await exited(w), { code: 0, signal: null });
+    });
+  });
+});
+
+describe('vos: objects tracked together, each from its own first frame, equal separate per-object runs', function () {
+  this.timeout(1_200_000);
+  before(setupBackend);
+  const FRAMES = 10;
+
+  /** Final low-res logits per frame of each object, from one propagation with `objIds` as the rows of every step. */
+  async function run(tree: boolean, objIds: number[]): Promise<Map<number, Map<number, Float32Array>>> {
+    const { VideoPredictor } = await import('../src/predictor/video-predictor.js');
+    const predictor = await VideoPredictor.fromCheckpoint(MODEL, { config: CONFIG, tree: tree ? { pathways: 3, iouThreshold: 0.1, uncertainty: 2 } : false });
+    // Objects 1 and 3 are annotated on frame 0, object 5 first on frame 6.
+    const prompts = [0, 6].map((frame) => ({ frame, ann: readAnnotation(ANNOTATIONS, 'clipB', String(frame).padStart(5, '0'), false) }));
+    const frames = fs.readdirSync(path.join(JPEGS, 'clipB')).sort().slice(0, FRAMES).map((f) => path.join(JPEGS, 'clipB', f));
+    const state = await predictor.initState(frames);
+    const out = new Map<number, Map<number, Float32Array>>();
+    try {
+      for (const id of objIds) {
+        const { frame, ann } = prompts.find((p) => p.ann?.objects.has(id)) as { frame: number; ann: NonNullable<ReturnType<typeof readAnnotation>> };
+        await predictor.addMask(state, { frame, objId: id, mask: ann.objects.get(id) as Uint8Array });
+      }
+      for await (const r of predictor.propagate(state)) {
+        if (!r.final) continue;
+        r.objIds.forEach((id, i) => {
+          if (!out.has(id)) out.set(id, new Map());
+          out.get(id)?.set(r.frame, r.lowResLogits[i]);
+        });
+      }
+    } finally {
+      state.dispose();
+      predictor.model.dispose();
+    }
+    return out;
+  }
+
+  for (const tree of [false, true]) {
+    it(`${tree ? 'SAM2Long P=3' : 'SAM 2'}: objects 1, 3 (frame 0) and 5 (frame 6) as rows of one run = each tracked alone from its frame`, async () => {
+      const together = await run(tree, [1, 3, 5]);
+      for (const id of [1, 3, 5]) {
+        const alone = (await run(tree, [id])).get(id) as Map<number, Float32Array>;
+        const rows = together.get(id) as Map<number, Float32Array>;
+        assert.deepEqual([...rows.keys()], Array.from({ length: FRAMES }, (_, f) => f), 'every frame has a result');
+        const first = Math.min(...alone.keys());
+        assert.deepEqual([...alone.keys()], Array.from({ length: FRAMES - first }, (_, k) => first + k));
+        for (let f = 0; f < first; f++) assert.ok((rows.get(f) as Float32Array).every((v) => v === NOT_STARTED_LOGIT), `object ${id} frame ${f}: not started`);
+        let maxDiff = 0;
+        for (const [frame, logits] of alone) {
+          const other = rows.get(frame) as Float32Array;
+          for (let p = 0; p < logits.length; p++) maxDiff = Math.max(maxDiff, Math.abs(logits[p] - other[p]));
+          // The same mask, except where a logit is within rounding of the threshold.
+          const flips = logits.filter((v, p) => (v > 0) !== (other[p] > 0) && Math.abs(v) > 1e-3).length;
+          assert.equal(flips, 0, `object ${id} frame ${frame}: the same mask`);
+        }
+        console.log(`      object ${id} (from frame ${first}): largest logit difference ${maxDiff.toExponential(2)} over ${alone.size} frames`);
+        assert.ok(maxDiff < 1e-3);
+      }
+    });
+  }
+});
