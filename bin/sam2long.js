@@ -1,14 +1,22 @@
 #!/usr/bin/env node
-// The sam2long CLI: the compiled build when there is one (npm run build), else the TypeScript sources via tsx.
+// The sam2long CLI. The published package runs its compiled JavaScript (dist/). A clone of the repository runs
+// the TypeScript sources through tsx (a development dependency), so a dist/ left by an earlier build never
+// stands in for newer sources.
 import { existsSync } from 'node:fs';
 
-const built = new URL('../dist/tools/cli.js', import.meta.url);
+const sources = new URL('../tools/cli.ts', import.meta.url);
 let cli;
-if (existsSync(built)) {
-  cli = await import(built.href);
-} else {
-  const { register } = await import('tsx/esm/api');
+if (existsSync(sources)) {
+  let register;
+  try {
+    ({ register } = await import('tsx/esm/api'));
+  } catch {
+    console.error('sam2long: running from the sources needs tsx, a development dependency: run `npm ci`');
+    process.exit(1);
+  }
   register();
-  cli = await import(new URL('../tools/cli.ts', import.meta.url).href);
+  cli = await import(sources.href);
+} else {
+  cli = await import(new URL('../dist/tools/cli.js', import.meta.url).href);
 }
-process.exitCode = await cli.main(process.argv.slice(2));
+await cli.runCli(process.argv.slice(2));

@@ -71,12 +71,20 @@ export function mayHaveGpu(): boolean {
   return has('/dev', /^nvidia\d+$/) || has('/dev/dri', /^renderD\d+$/);
 }
 
+/** The `webgpu` version sam2long is tested with: an optional peer dependency, installed by the user who wants it. */
+export const DAWN_PACKAGE = 'webgpu@0.6.2';
+
 async function loadDawn(): Promise<{ create: DawnCreate; globals: object }> {
   try {
     return await import('webgpu' as string) as { create: DawnCreate; globals: object };
   } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && /'webgpu'/.test(e.message)) {
+      throw new BackendError(`backend 'webgpu' in Node needs Dawn, the optional package 'webgpu' (about 130 MB), ` +
+        `which is not installed: npm install ${DAWN_PACKAGE}`);
+    }
     throw new BackendError(`backend 'webgpu' needs the optional package 'webgpu' (Dawn for Node), which did not load: ` +
-      `${(err as Error).message.split('\n')[0]}`);
+      `${e.message.split('\n')[0]}`);
   }
 }
 

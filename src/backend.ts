@@ -59,6 +59,30 @@ async function tryWebGpu(forced: boolean, options: BackendOptions): Promise<bool
   return false;
 }
 
+const PROCESS_ERROR_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
+
+/**
+ * Runs `init` (the wasm backend's start), then removes the process listeners it added. Emscripten's Node shell
+ * in tfjs-backend-wasm adds two that rethrow every uncaught exception and unhandled rejection of the program
+ * from inside its minified file: Node then prints that file's 57 KB source line (the throw site) above the
+ * user's error, and exits with code 7 (an uncaughtException handler threw) instead of 1.
+ */
+async function withoutEmscriptenHandlers<T>(init: () => Promise<T>): Promise<T> {
+  if (typeof process === 'undefined' || typeof process.listeners !== 'function') return init();
+  // Typed loosely: Node's overloads do not take a union of event names.
+  const emitter = process as unknown as { listeners(e: string): unknown[]; removeListener(e: string, l: unknown): void };
+  const before = PROCESS_ERROR_EVENTS.map((event) => new Set(emitter.listeners(event)));
+  try {
+    return await init();
+  } finally {
+    PROCESS_ERROR_EVENTS.forEach((event, i) => {
+      for (const listener of emitter.listeners(event)) {
+        if (!before[i].has(listener)) emitter.removeListener(event, listener);
+      }
+    });
+  }
+}
+
 async function start(name: BackendName, forced = false, options: BackendOptions = {}): Promise<boolean> {
   if (name === 'tensorflow' && !(await tryNative())) return false;
   if (name === 'webgpu' && !(await tryWebGpu(forced, options))) return false;
@@ -72,7 +96,7 @@ async function start(name: BackendName, forced = false, options: BackendOptions 
   if (!tf.engine().registryFactory[name]) return false;
   try {
     if (name === 'wasm' && !tf.engine().registry.wasm) {
-      return await withWasmThreads(wasmThreadsWanted(options.wasmThreads), () => tf.setBackend(name));
+      return await withoutEmscriptenHandlers(() => withWasmThreads(wasmThreadsWanted(options.wasmThreads), () => tf.setBackend(name)));
     }
     return await tf.setBackend(name);
   } catch (err) {
@@ -121,6 +145,15 @@ export function initBackend(name?: BackendName, options: BackendOptions = {}): P
   })();
   ready.catch(() => { ready = null; });
   return ready;
+}
+
+/**
+ * The running backend, else the default one started as `initBackend()` starts it (SAM2LONG_BACKEND honoured).
+ * The loaders call it, so a program that never calls `initBackend` still gets the best backend, not tfjs's
+ * "backend 'wasm' has not yet been initialized".
+ */
+export async function ensureBackend(): Promise<string> {
+  return tf.engine().backendName ?? initBackend();
 }
 
 /** Switches to `name` for the rest of the process (tests use it to run one op on cpu and on wasm). */

@@ -1,3 +1,7 @@
+// tfjs's own declaration files use two global types from packages they depend on (Long, EmscriptenModule); these
+// references make them visible to a project whose tsconfig lists its "types" and checks libraries (no skipLibCheck).
+/// <reference types="long" preserve="true" />
+/// <reference types="emscripten" preserve="true" />
 /**
  * The browser entry of sam2long: the model, predictors and SAM2Long tree on the same code as Node, with
  * loaders that take bytes and URLs instead of paths, frames from files, bitmaps or a <video>, and the

@@ -194,10 +194,13 @@ export const PREDICTOR_DEFAULTS = {
   fill_hole_area: 0,
 };
 
-/** SAM2Base.__init__ defaults (sam2_base.py at 2b90b9f5); PREDICTOR_DEFAULTS override the extra args and binarize flag. */
+/**
+ * SAM2Base.__init__ defaults (sam2_base.py at 2b90b9f5); PREDICTOR_DEFAULTS override the extra args and binarize flag.
+ * image_size (512 in the constructor) is left out: every official yaml sets it, and a config without it would
+ * silently run at a resolution its weights were not trained for, so a missing one is an error.
+ */
 const SAM2BASE_DEFAULTS = {
   num_maskmem: 7,
-  image_size: 512,
   backbone_stride: 16,
   sigmoid_scale_for_mem_enc: 1.0,
   sigmoid_bias_for_mem_enc: 0.0,
@@ -302,14 +305,149 @@ export function resolveModelConfig(raw: unknown): Sam2ModelConfig {
   };
 
   const extra = m.sam_mask_decoder_extra_args == null ? null : obj(m.sam_mask_decoder_extra_args, 'model.sam_mask_decoder_extra_args');
-  checkImageSize(m.image_size, trunk, m.backbone_stride);
-  return {
+  if (m.image_size === undefined) throw new ConfigError('model.image_size is required (1024 for the official checkpoints)');
+  const config = {
     ...(m as object),
     image_encoder,
     memory_attention,
     memory_encoder,
     sam_mask_decoder_extra_args: extra as MaskDecoderExtraArgs | null,
   } as Sam2ModelConfig;
+  validateConfig(config);
+  checkImageSize(m.image_size, trunk, m.backbone_stride);
+  return config;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Types and ranges of every field
+
+/** Larger than any layer width, kernel or count a SAM 2 model has: a bigger value is a typo, not a model. */
+const MAX_SIZE = 1 << 16;
+/** The largest image side accepted (the official models use 1024): one frame's features grow with its square. */
+export const MAX_IMAGE_SIZE = 8192;
+
+type FieldRule =
+  | { kind: 'bool' }
+  | { kind: 'int'; min: number; max?: number; also?: number[] }
+  | { kind: 'num'; min?: number; max?: number; above?: number }
+  | { kind: 'ints'; min: number; length?: number; nonEmpty?: boolean }
+  | { kind: 'enum'; values: readonly string[] };
+
+const BOOL: FieldRule = { kind: 'bool' };
+const SIZE: FieldRule = { kind: 'int', min: 1, max: MAX_SIZE };
+const COUNT: FieldRule = { kind: 'int', min: 0, max: MAX_SIZE };
+const FINITE: FieldRule = { kind: 'num' };
+const PROBABILITY: FieldRule = { kind: 'num', min: 0, max: 1 };
+const POSITIVE: FieldRule = { kind: 'num', above: 0 };
+const PAIR: FieldRule = { kind: 'ints', min: 1, length: 2 };
+const nullable = (r: FieldRule): FieldRule & { nullable: true } => ({ ...r, nullable: true });
+
+type Rules = Record<string, FieldRule & { nullable?: boolean }>;
+
+const POSITION_ENCODING_RULES: Rules = { num_pos_feats: SIZE, normalize: BOOL, scale: nullable(FINITE), temperature: POSITIVE };
+const ROPE_RULES: Rules = {
+  rope_theta: POSITIVE, feat_sizes: PAIR, rope_k_repeat: BOOL, embedding_dim: SIZE, num_heads: SIZE, downsample_rate: SIZE,
+  dropout: PROBABILITY, kv_in_dim: nullable(SIZE),
+};
+
+const MODEL_RULES: Rules = {
+  num_maskmem: SIZE,
+  backbone_stride: SIZE,
+  sigmoid_scale_for_mem_enc: FINITE,
+  sigmoid_bias_for_mem_enc: FINITE,
+  max_cond_frames_in_attn: { kind: 'int', min: 1, max: Number.MAX_SAFE_INTEGER, also: [-1] },
+  multimask_min_pt_num: COUNT,
+  multimask_max_pt_num: COUNT,
+  memory_temporal_stride_for_eval: SIZE,
+  max_obj_ptrs_in_encoder: SIZE,
+  fill_hole_area: { kind: 'num', min: 0 },
+  ...Object.fromEntries([
+    'binarize_mask_from_pts_for_mem_enc', 'use_mask_input_as_output_without_sam', 'directly_add_no_mem_embed', 'use_high_res_features_in_sam',
+    'multimask_output_in_sam', 'multimask_output_for_tracking', 'use_multimask_token_for_obj_ptr', 'iou_prediction_use_sigmoid',
+    'non_overlap_masks_for_mem_enc', 'use_obj_ptrs_in_encoder', 'add_tpos_enc_to_obj_ptrs', 'proj_tpos_enc_in_obj_ptrs',
+    'use_signed_tpos_enc_to_obj_ptrs', 'only_obj_ptrs_in_the_past_for_eval', 'pred_obj_scores', 'pred_obj_scores_mlp', 'fixed_no_obj_ptr',
+    'soft_no_obj_ptr', 'use_mlp_for_obj_ptr_proj', 'no_obj_embed_spatial', 'compile_image_encoder',
+  ].map((k) => [k, BOOL])),
+};
+
+/** Each section of the resolved config and its rules (`path` from the config's root). */
+function sections(c: Sam2ModelConfig): [string, unknown, Rules][] {
+  const ie = c.image_encoder;
+  const ma = c.memory_attention;
+  const me = c.memory_encoder;
+  return [
+    ['model', c, MODEL_RULES],
+    ['model.image_encoder', ie, { scalp: COUNT }],
+    ['model.image_encoder.trunk', ie.trunk, {
+      embed_dim: SIZE, num_heads: SIZE, drop_path_rate: PROBABILITY, q_pool: COUNT, q_stride: PAIR, stages: { kind: 'ints', min: 1, nonEmpty: true },
+      dim_mul: POSITIVE, head_mul: POSITIVE, window_pos_embed_bkg_spatial_size: PAIR, window_spec: { kind: 'ints', min: 0, length: ie.trunk.stages?.length },
+      global_att_blocks: { kind: 'ints', min: 0 }, return_interm_layers: BOOL,
+    }],
+    ['model.image_encoder.neck', ie.neck, {
+      d_model: SIZE, backbone_channel_list: { kind: 'ints', min: 1, nonEmpty: true }, kernel_size: SIZE, stride: SIZE, padding: COUNT,
+      fpn_interp_model: { kind: 'enum', values: ['nearest', 'bilinear'] }, fuse_type: { kind: 'enum', values: ['sum', 'avg'] },
+      fpn_top_down_levels: nullable({ kind: 'ints', min: 0 }),
+    }],
+    ['model.image_encoder.neck.position_encoding', ie.neck.position_encoding, POSITION_ENCODING_RULES],
+    ['model.memory_attention', ma, { d_model: SIZE, pos_enc_at_input: BOOL, num_layers: SIZE }],
+    ['model.memory_attention.layer', ma.layer, {
+      activation: { kind: 'enum', values: ['relu', 'gelu'] }, dim_feedforward: SIZE, dropout: PROBABILITY, pos_enc_at_attn: BOOL, d_model: SIZE,
+      pos_enc_at_cross_attn_keys: BOOL, pos_enc_at_cross_attn_queries: BOOL,
+    }],
+    ['model.memory_attention.layer.self_attention', ma.layer.self_attention, ROPE_RULES],
+    ['model.memory_attention.layer.cross_attention', ma.layer.cross_attention, ROPE_RULES],
+    ['model.memory_encoder', me, { out_dim: SIZE, in_dim: SIZE }],
+    ['model.memory_encoder.position_encoding', me.position_encoding, POSITION_ENCODING_RULES],
+    ['model.memory_encoder.mask_downsampler', me.mask_downsampler, { kernel_size: SIZE, stride: SIZE, padding: COUNT, embed_dim: SIZE, total_stride: SIZE }],
+    ['model.memory_encoder.fuser', me.fuser, { num_layers: COUNT, input_projection: BOOL }],
+    ['model.memory_encoder.fuser.layer', me.fuser.layer, {
+      dim: SIZE, kernel_size: SIZE, padding: COUNT, drop_path: PROBABILITY, layer_scale_init_value: FINITE, use_dwconv: BOOL,
+    }],
+    ['model.sam_mask_decoder_extra_args', c.sam_mask_decoder_extra_args, {
+      dynamic_multimask_via_stability: BOOL, dynamic_multimask_stability_delta: { kind: 'num', min: 0 }, dynamic_multimask_stability_thresh: FINITE,
+    }],
+  ];
+}
+
+function describeRule(r: FieldRule): string {
+  switch (r.kind) {
+    case 'bool': return 'true or false';
+    case 'int': return `an integer ${r.also?.length ? `(${r.also.join(', ')} or ` : ''}${r.max === undefined || r.max >= Number.MAX_SAFE_INTEGER ? `≥ ${r.min}` : `in ${r.min}..${r.max}`}${r.also?.length ? ')' : ''}`;
+    case 'num': return `a finite number${r.above !== undefined ? ` > ${r.above}` : ''}${r.min !== undefined ? ` ≥ ${r.min}` : ''}${r.max !== undefined ? ` ≤ ${r.max}` : ''}`;
+    case 'ints': return `a list of ${r.length !== undefined ? `${r.length} ` : ''}integers ≥ ${r.min}`;
+    case 'enum': return r.values.map((v) => JSON.stringify(v)).join(' or ');
+  }
+}
+
+function fits(v: unknown, r: FieldRule): boolean {
+  const int = (x: unknown, min: number, max = MAX_SIZE) => typeof x === 'number' && Number.isInteger(x) && x >= min && x <= max;
+  switch (r.kind) {
+    case 'bool': return typeof v === 'boolean';
+    case 'int': return (typeof v === 'number' && (r.also ?? []).includes(v)) || int(v, r.min, r.max ?? MAX_SIZE);
+    case 'num':
+      return typeof v === 'number' && Number.isFinite(v) && (r.min === undefined || v >= r.min) && (r.max === undefined || v <= r.max)
+        && (r.above === undefined || v > r.above);
+    case 'ints':
+      return Array.isArray(v) && v.every((x) => int(x, r.min)) && (r.length === undefined || v.length === r.length) && (!r.nonEmpty || v.length > 0);
+    case 'enum': return typeof v === 'string' && r.values.includes(v);
+  }
+}
+
+/** Throws a ConfigError naming the first field of the wrong type or out of its range, and what it must be. */
+function validateConfig(c: Sam2ModelConfig): void {
+  for (const [where, section, rules] of sections(c)) {
+    if (section === null) continue;
+    const o = section as Json;
+    for (const [key, rule] of Object.entries(rules)) {
+      const v = o[key];
+      if (v === undefined && key === 'compile_image_encoder') continue;
+      if (v === null && rule.nullable) continue;
+      if (v === undefined) throw new ConfigError(`${where}.${key} is required (${describeRule(rule)})`);
+      if (!fits(v, rule)) {
+        throw new ConfigError(`${where}.${key} must be ${describeRule(rule)}${rule.nullable ? ' or null' : ''}, found ${JSON.stringify(v)}`);
+      }
+    }
+  }
 }
 
 /** Hiera's patch embedding stride (a constant of the official Hiera, not in the yaml). */
@@ -324,8 +462,9 @@ function checkImageSize(size: unknown, trunk: HieraConfig, backboneStride: unkno
   const coarsest = HIERA_PATCH_STRIDE * Math.max(...trunk.q_stride) ** trunk.q_pool;
   const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
   const stride = Number.isInteger(backboneStride) && (backboneStride as number) > 0 ? (coarsest * (backboneStride as number)) / gcd(coarsest, backboneStride as number) : coarsest;
-  if (typeof size !== 'number' || !Number.isInteger(size) || size <= 0 || size % stride !== 0) {
-    throw new ConfigError(`model.image_size must be a positive multiple of ${stride} (the image encoder's coarsest stride), found ${JSON.stringify(size)}`);
+  if (typeof size !== 'number' || !Number.isInteger(size) || size <= 0 || size % stride !== 0 || size > MAX_IMAGE_SIZE) {
+    throw new ConfigError(`model.image_size must be a positive multiple of ${stride} (the image encoder's coarsest stride) ` +
+      `up to ${MAX_IMAGE_SIZE}, found ${JSON.stringify(size)}`);
   }
 }
 
@@ -353,6 +492,14 @@ export function derivedSizes(c: Sam2ModelConfig): DerivedSizes {
     // SAM2Base splits a pointer of hidden_dim into hidden_dim/mem_dim tokens when mem_dim is smaller.
     tokensPerPointer: memDim < hiddenDim ? hiddenDim / memDim : 1,
   };
+}
+
+/**
+ * How many object pointers a frame attends to, the conditioning frame's included: max_obj_ptrs_in_encoder,
+ * capped by the video length (num_frames; Infinity for a stream not read to its end).
+ */
+export function objectPointerLimit(c: Pick<Sam2ModelConfig, 'max_obj_ptrs_in_encoder'>, numFrames: number): number {
+  return Math.min(numFrames, c.max_obj_ptrs_in_encoder);
 }
 
 /** SAM2Base._build_sam_heads constants (not in the yaml). */

@@ -60,6 +60,9 @@ export class InputError extends Sam2LongError {
   override readonly code = 'BAD_INPUT';
 }
 
+/** A malformed command line (an unknown or missing option, a value that does not parse): the CLI adds where help is. */
+export class UsageError extends InputError {}
+
 /** A tfjs backend that was asked for but cannot be used here. */
 export class BackendError extends Sam2LongError {
   override readonly code = 'BACKEND';
@@ -81,6 +84,60 @@ export class GpuError extends Sam2LongError {
 /** A worker thread (the frame-encoding pipeline) that could not start, failed, or was closed mid-request. */
 export class WorkerError extends Sam2LongError {
   override readonly code = 'WORKER';
+}
+
+/**
+ * A file sam2long could not write (a read-only or full disk, a missing permission). The message is one line
+ * naming the file and the system's reason (EROFS, ENOSPC, EACCES...).
+ */
+export class OutputError extends Sam2LongError {
+  override readonly code = 'OUTPUT';
+}
+
+/** A run stopped by SIGINT or SIGTERM; `signal` names which. */
+export class InterruptedError extends Sam2LongError {
+  override readonly code = 'INTERRUPTED';
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+    super(`interrupted by ${signal}`);
+  }
+}
+
+/** Exit codes of every command (README "Limits and safety"); `exitCodeOf` is the one place that maps errors to them. */
+export const EXIT = {
+  ok: 0,
+  /** A failure while running: a file that cannot be written, ffmpeg failing, a backend or GPU error, or a bug. */
+  failure: 1,
+  /** Bad input or usage: a missing, unreadable or malformed file (image, video, checkpoint, config), a bad option. */
+  badInput: 2,
+  /** Stopped by SIGINT (Ctrl-C): 128 + 2, as shells report it. */
+  sigint: 130,
+  /** Stopped by SIGTERM: 128 + 15. */
+  sigterm: 143,
+} as const;
+
+/** Error classes whose exit code is EXIT.badInput: what the user handed in is wrong. */
+const BAD_INPUT_ERRORS = [InputError, ConfigError, CheckpointFormatError, UnsafeCheckpointError, CheckpointKeyError];
+
+/** The exit code for an error that ended a command (see EXIT). Errors that are not Sam2LongErrors are bugs: 1. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof InterruptedError) return err.signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm;
+  if (BAD_INPUT_ERRORS.some((c) => err instanceof c)) return EXIT.badInput;
+  return EXIT.failure;
+}
+
+/**
+ * An error from the file system while writing `file`, as one line: OutputError with the system's reason in
+ * words for the cases a user can fix (read-only file system, full disk, no permission).
+ */
+export function outputError(file: string, err: unknown): OutputError {
+  if (err instanceof OutputError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const reason = code === 'EROFS' ? 'the file system is read-only (EROFS)'
+    : code === 'ENOSPC' ? 'no space left on the device (ENOSPC)'
+      : code === 'EDQUOT' ? 'the disk quota is exceeded (EDQUOT)'
+        : code === 'EACCES' || code === 'EPERM' ? `permission denied (${code})`
+          : String((err as Error)?.message ?? err).split('\n')[0];
+  return new OutputError(`cannot write '${file}': ${reason}`);
 }
 
 /** Throws ShapeError unless `shape` equals `expected`; -1 in `expected` matches any size. */

@@ -1,3 +1,7 @@
+// tfjs's own declaration files use two global types from packages they depend on (Long, EmscriptenModule); these
+// references make them visible to a project whose tsconfig lists its "types" and checks libraries (no skipLibCheck).
+/// <reference types="long" preserve="true" />
+/// <reference types="emscripten" preserve="true" />
 /** The public API of the sam2long package. */
 export * from './errors.js';
 export * from './config.js';
@@ -20,7 +24,8 @@ export { VideoState, type FrameProvider } from './predictor/video-state.js';
 export { TREE_DEFAULTS, type TreeOptions, type TreeStepInfo } from './predictor/tree-tracker.js';
 export * as tree from './tree/index.js';
 export { frameSource, listFrameFiles, type FrameSource, type FrameInput, type VideoFrame } from './io/frames.js';
-export { decodeImage } from './io/images.js';
+export { decodeImage, type DecodeImageOptions } from './io/images.js';
+export { pixelLimit, setPixelLimit, DEFAULT_PIXEL_LIMIT, PIXEL_LIMIT_ENV } from './io/pixel-limit.js';
 export { encodePng, decodePng, encodeMaskPng, encodeLabelPng, decodeLabelPng, DAVIS_PALETTE } from './io/png.js';
 export { readVideo, isVideoFile, requireFfmpeg, openMaskVideo, type VideoReader } from './io/video.js';
 export { GifEncoder } from './io/gif.js';

@@ -5,6 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ensureBackend } from './backend.js';
 import { ConfigError } from './errors.js';
 import { loadConfigFile, type Sam2ModelConfig } from './config.js';
 import { openSafetensors } from './io/files.js';
@@ -55,5 +56,6 @@ export async function loadSam2(file: string, options: LoadOptions = {}): Promise
   if (!fs.existsSync(file)) throw new ConfigError(`checkpoint '${file}' does not exist`);
   const { shapes, stateDict, fromTorch } = await stateDictOf(file);
   const config = await configOf(file, shapes, fromTorch, options.config);
+  await ensureBackend();
   return Sam2Model.fromStateDict(config, stateDict, file);
 }

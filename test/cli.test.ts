@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { main } from '../tools/cli.js';
 import { collectPrompts, labelMap, INCOMPLETE_MARKER } from '../tools/cli-segment.js';
+import { WRITTEN_RECORD } from '../tools/output-dir.js';
 import { parseBox, parsePoints } from '../tools/cli-args.js';
 import { Progress, formatDuration } from '../tools/progress.js';
 import { decodeLabelPng, decodePng, encodeRgbPng } from '../src/io/png.js';
@@ -58,7 +59,6 @@ function assertFinished(dir: string): void {
 }
 
 describe('CLI: predict and segment', function () {
-  this.timeout(120_000);
   let tmp: string;
   let model: string;
   let run = 0;
@@ -120,16 +120,65 @@ describe('CLI: predict and segment', function () {
       assert.ok([...values].every((v) => v === 0 || v === 3 || v === 7));
     });
 
-    it('refuses an output directory holding masks unless --overwrite, which replaces them', async () => {
+    it('refuses an output directory holding masks unless --overwrite, which deletes only the files earlier runs recorded', async () => {
       const out = fresh('overwrite');
-      fs.mkdirSync(out);
-      fs.writeFileSync(path.join(out, '00099.png'), 'stale');
+      const first = await segment(out, '--points', '46,128,1', '--max-frames', '2');
+      assert.equal(first.code, 0, first.err);
+      assert.deepEqual(pngFiles(out), ['00000.png', '00001.png', '00002.png']);
       const refused = await segment(out, '--points', '46,128,1', '--max-frames', '1');
       assert.equal(refused.code, 2);
-      assert.match(refused.err, /already holds 1 mask file.*--overwrite/);
+      assert.match(refused.err, /already holds 3 mask file\(s\) of an earlier run.*--overwrite/);
+      // The user's files beside the masks stay; a record edited to point elsewhere deletes nothing outside.
+      fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
+      const outside = fresh('outside.png');
+      fs.writeFileSync(outside, 'mine');
+      fs.appendFileSync(path.join(out, WRITTEN_RECORD), `../${path.basename(outside)}\n${outside}\n`);
       const r = await segment(out, '--points', '46,128,1', '--max-frames', '1', '--overwrite');
       assert.equal(r.code, 0, r.err);
       assert.deepEqual(pngFiles(out), ['00000.png', '00001.png']);
+      assert.equal(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8'), 'mine');
+      assert.equal(fs.readFileSync(outside, 'utf8'), 'mine');
+      assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).framesTracked, 2);
+      // A PNG no run recorded is never deleted or replaced, even with --overwrite.
+      fs.writeFileSync(path.join(out, '00099.png'), 'not ours');
+      for (const flags of [[], ['--overwrite']]) {
+        const again = await segment(out, '--points', '46,128,1', '--max-frames', '1', ...flags);
+        assert.equal(again.code, 2);
+        assert.match(again.err, /already holds 1 mask file\(s\) that sam2long did not write \(e\.g\. '00099\.png'\); they are never deleted/);
+      }
+      assert.equal(fs.readFileSync(path.join(out, '00099.png'), 'utf8'), 'not ours');
+    });
+
+    it('--out, --overlay and --paths-view never overlap the input frames or each other, through symlinks too', async () => {
+      // PNG frames: the files an --overwrite of the frame directory would have deleted.
+      const frames = fresh('png-frames');
+      fs.mkdirSync(frames);
+      for (let i = 0; i < 3; i++) fs.writeFileSync(path.join(frames, `0000${i}.png`), encodeRgbPng(new Uint8Array(16 * 16 * 3), 16, 16));
+      const before = fs.readdirSync(frames).map((f) => fs.readFileSync(path.join(frames, f)).toString('hex'));
+      const out = fresh('sep-out');
+      fs.mkdirSync(out);
+      const link = fresh('sep-link');
+      fs.symlinkSync(out, link);
+      const frameLink = fresh('frames-link');
+      fs.symlinkSync(frames, frameLink);
+      const run = (...args: string[]) => cli('segment', '--model', model, '--quiet', '--points', '4,4,1', '--overwrite', ...args);
+      const cases: [string[], RegExp][] = [
+        [['--frames', frames, '--out', frames], /--frames '.*' and --out '.*' are the same directory; an output must be apart from the input/],
+        [['--frames', frames, '--out', path.join(frameLink, '.')], /--frames .* and --out .* are the same directory \(/],
+        [['--frames', frames, '--out', path.join(frames, 'masks')], /--frames .* and --out .*: the second is inside the first/],
+        [['--frames', frames, '--out', out, '--overlay', frameLink], /--frames .* and --overlay .* are the same directory/],
+        [['--frames', frames, '--out', path.join(out, 'x'), '--overlay', out], /--out .* and --overlay .*: the first is inside the second; outputs must be apart/],
+        [['--frames', frames, '--out', out, '--overlay', link], /--out .* and --overlay .* are the same directory/],
+        [['--frames', frames, '--out', out, '--tree', '2', '--paths-view', path.join(link, 'p'), '--paths-range', '0:1'], /--out .* and --paths-view .*: the second is inside the first/],
+        [['--frames', frames, '--out', out, '--preview', path.join(frames, 'p.gif')], /--frames .* and --preview .*: the second is inside the first/],
+      ];
+      for (const [args, message] of cases) {
+        const r = await run(...args);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+        assert.match(r.err, message, args.join(' '));
+      }
+      assert.deepEqual(fs.readdirSync(frames).map((f) => fs.readFileSync(path.join(frames, f)).toString('hex')), before, 'the frames are untouched');
+      assert.deepEqual(fs.readdirSync(out), [], 'nothing written');
     });
 
     it('a frame that cannot be read or has another size stops the run with exit 2 and leaves the .incomplete marker', async () => {
@@ -265,13 +314,13 @@ describe('CLI helpers', () => {
     const prompts = collectPrompts([
       tok('points', '1,1,1'), tok('obj', '2'), tok('box', '0,0,5,5'), tok('points', '2,2,0'),
       tok('frame', '4'), tok('obj', '1'), tok('points', '3,3,1'), tok('frame', '0'), tok('points', '4,4,0'),
-    ], 'usage');
+    ]);
     assert.deepEqual(prompts, [
       { objId: 1, frame: 0, points: [[1, 1], [4, 4]], labels: [1, 0] },
       { objId: 2, frame: 0, points: [[2, 2]], labels: [0], box: [0, 0, 5, 5] },
       { objId: 1, frame: 4, points: [[3, 3]], labels: [1] },
     ]);
-    assert.throws(() => collectPrompts([tok('box', '0,0,1,1'), tok('box', '0,0,2,2')], 'usage'), /two --box prompts/);
+    assert.throws(() => collectPrompts([tok('box', '0,0,1,1'), tok('box', '0,0,2,2')]), /two --box prompts/);
   });
 
   it('label maps: index = object id, the lower id wins overlaps whatever the order', () => {
@@ -304,5 +353,46 @@ describe('CLI helpers', () => {
     assert.ok(drawn[0].startsWith('\rseg  1 frames  1.0 frames/s') && drawn[0].endsWith('\x1b[K'), JSON.stringify(drawn[0]));
     assert.equal(drawn[drawn.length - 1], '\n');
     assert.equal(formatDuration(3725), '1:02:05');
+  });
+});
+
+describe('CLI: help, version and error lines', () => {
+  it('an input error is one line plus where help is, not the usage text', async () => {
+    const bad = await cli('segment', '--model', 'm.safetensors', '--frames', FRAMES);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.err.trim(), "sam2long segment: --out is required\nsee 'sam2long segment --help'");
+    const unknownOption = await cli('predict', '--bogus');
+    assert.equal(unknownOption.code, 2);
+    assert.equal(unknownOption.err.trim().split('\n').length, 2, unknownOption.err);
+    assert.match(unknownOption.err, /^sam2long predict: Unknown option '--bogus'/);
+    const unknownCommand = await cli('frobnicate');
+    assert.equal(unknownCommand.code, 2);
+    assert.match(unknownCommand.err, /unknown command 'frobnicate' \(commands: convert, predict, segment, eval\)\nsee 'sam2long --help'/);
+  });
+
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const r = await cli(flag);
+      assert.equal(r.code, 0);
+      assert.equal(r.out.trim(), pkg.version);
+    }
+  });
+
+  it('help <command> and <command> --help print its usage, the backend variable and the exit codes', async () => {
+    for (const name of ['convert', 'predict', 'segment', 'eval']) {
+      const viaHelp = await cli('help', name);
+      const viaFlag = await cli(name, '--help');
+      assert.equal(viaHelp.code, 0);
+      assert.equal(viaFlag.out, viaHelp.out);
+      assert.match(viaHelp.out, new RegExp(`^usage: sam2long ${name} `));
+      assert.match(viaHelp.out, /SAM2LONG_BACKEND=cpu\|wasm\|webgpu\|tensorflow/);
+      assert.match(viaHelp.out, /Exit codes: 0 done, 1 an error while running \(message on stderr\), 2 bad input or usage/);
+    }
+    assert.doesNotMatch((await cli('help', 'predict')).out, /--points <pts> \| --box/, 'points and a box combine');
+    const top = await cli('help');
+    assert.equal(top.code, 0);
+    assert.match(top.out, /sam2long help <command>/);
+    assert.equal((await cli('help', 'nope')).code, 2);
   });
 });

@@ -130,6 +130,34 @@ describe('model configs', () => {
       for (const good of [96, 256, 1024]) assert.equal(resolveModelConfig(withSize(good)).image_size, good);
     });
 
+    it('every field is checked for its type and range: a ConfigError names the field, what it must be, and what was found', () => {
+      const base = () => structuredClone(officialModelSection('2.1', 'tiny')) as Record<string, any>;
+      const cases: [(m: Record<string, any>) => void, RegExp][] = [
+        [(m) => { m.image_size = 1e9; }, /model\.image_size must be a positive multiple of 32 .* up to 8192, found 1000000000/],
+        [(m) => { delete m.image_size; }, /model\.image_size is required \(1024 for the official checkpoints\)/],
+        [(m) => { m.sigmoid_scale_for_mem_enc = 'NaN'; }, /model\.sigmoid_scale_for_mem_enc must be a finite number, found "NaN"/],
+        [(m) => { m.max_obj_ptrs_in_encoder = -5; }, /model\.max_obj_ptrs_in_encoder must be an integer in 1\.\.65536, found -5/],
+        [(m) => { m.num_maskmem = 2.5; }, /model\.num_maskmem must be an integer/],
+        [(m) => { m.use_obj_ptrs_in_encoder = 'true'; }, /model\.use_obj_ptrs_in_encoder must be true or false, found "true"/],
+        [(m) => { m.max_cond_frames_in_attn = 0; }, /model\.max_cond_frames_in_attn must be an integer \(-1 or ≥ 1\), found 0/],
+        [(m) => { m.image_encoder.trunk.stages = [1, 'two', 7, 2]; }, /model\.image_encoder\.trunk\.stages must be a list of integers ≥ 1/],
+        [(m) => { m.image_encoder.trunk.window_spec = [8, 4]; }, /model\.image_encoder\.trunk\.window_spec must be a list of 4 integers/],
+        [(m) => { m.image_encoder.neck.fuse_type = 'max'; }, /model\.image_encoder\.neck\.fuse_type must be "sum" or "avg", found "max"/],
+        [(m) => { m.memory_attention.layer.self_attention.rope_theta = -1; }, /self_attention\.rope_theta must be a finite number > 0, found -1/],
+        [(m) => { m.memory_attention.layer.dropout = 2; }, /model\.memory_attention\.layer\.dropout must be a finite number ≥ 0 ≤ 1, found 2/],
+        [(m) => { m.memory_encoder.position_encoding.scale = 'big'; }, /position_encoding\.scale must be a finite number or null, found "big"/],
+        [(m) => { m.memory_encoder.out_dim = null; }, /model\.memory_encoder\.out_dim (is required|must be)/],
+      ];
+      for (const [change, re] of cases) {
+        const m = base();
+        change(m);
+        throwsConfigError(() => resolveModelConfig(m), re);
+      }
+      // Every official and golden config passes.
+      for (const v of OFFICIAL_VARIANTS) resolveModelConfig(officialModelSection(v.version, v.size));
+      for (const [model] of MINIS) resolveModelConfig(goldenJson(`${model}.config.json`));
+    });
+
     it('fills the official constructor defaults (RoPEAttention feat_sizes 64×64)', () => {
       const section = structuredClone(officialModelSection('2.1', 'tiny')) as { memory_attention: { layer: { self_attention: Record<string, unknown> } } };
       delete section.memory_attention.layer.self_attention.feat_sizes;

@@ -5,10 +5,10 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { convertCheckpoint } from '../tools/convert.js';
-import { main } from '../tools/cli.js';
+import { COMMANDS, main } from '../tools/cli.js';
 import { loadConfigFile, type Sam2ConfigFile } from '../src/config.js';
 import { openSafetensors } from '../src/io/files.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError, exitCodeOf, outputError } from '../src/errors.js';
 import { officialModelSection } from '../src/presets/official.js';
 import { FIXTURES, fixturePath, goldenJson } from './helpers/golden.js';
 import { quietly } from './helpers/console.js';
@@ -76,7 +76,6 @@ describe('convert', () => {
   });
 
   it('detects an official variant (sam2_hiera_tiny skeleton): preset config, every tensor written as F32', async function () {
-    this.timeout(120_000);
     const skeletons = goldenJson<Record<string, { params: number; tensors: Record<string, number[]> }>>('skeletons/skeletons.json');
     const result = await convertCheckpoint({ input: fixturePath('skeletons/sam2_hiera_tiny.skeleton.pt'), outDir });
     try {
@@ -108,18 +107,72 @@ describe('convert', () => {
     assert.ok(fs.existsSync(path.join(outDir, 'from_cli.safetensors')) && fs.existsSync(path.join(outDir, 'from_cli.json')));
   });
 
-  it('CLI exit codes: 0 help, 1 a sam2long error, 2 bad usage', async () => {
+  it('CLI exit codes, one rule for every command: 0 done, 2 bad input or usage (missing or corrupt files), 1 a failure', async () => {
     assert.equal((await quietly(() => main(['--help']))).result, 0);
     assert.equal((await quietly(() => main(['convert', '--help']))).result, 0);
     const noConfig = await quietly(() => main(['convert', fixturePath('sam21_mini.pt'), outDir]));
-    assert.equal(noConfig.result, 1);
+    assert.equal(noConfig.result, 2);
     assert.match(noConfig.err, /sam2long convert: not an official SAM 2 variant: pass --config/);
-    const missing = await quietly(() => main(['convert', path.join(outDir, 'nothing.pt'), outDir]));
-    assert.equal(missing.result, 1);
-    assert.match(missing.err, /cannot open/);
     assert.equal((await quietly(() => main([]))).result, 2);
     assert.equal((await quietly(() => main(['frobnicate']))).result, 2);
     assert.equal((await quietly(() => main(['convert', 'only-one-arg']))).result, 2);
     assert.equal((await quietly(() => main(['convert', 'a', 'b', '--bogus']))).result, 2);
+    // A missing file and a corrupt checkpoint: exit 2 from every command that reads them.
+    const corrupt = path.join(outDir, 'corrupt.pt');
+    fs.writeFileSync(corrupt, 'PK\x03\x04 this is not really a zip');
+    const nothing = path.join(outDir, 'nothing.pt');
+    const image = fixturePath('video1/frames/00000.jpg');
+    for (const ckpt of [nothing, corrupt]) {
+      const runs = [
+        ['convert', ckpt, outDir],
+        ['predict', '--model', ckpt, '--image', image, '--points', '1,1,1', '--out', path.join(outDir, 'm.png')],
+        ['segment', '--model', ckpt, '--frames', fixturePath('video1/frames'), '--points', '1,1,1', '--out', path.join(outDir, 'seg'), '--quiet'],
+      ];
+      for (const argv of runs) {
+        const r = await quietly(() => main(argv));
+        assert.equal(r.result, 2, `${argv.join(' ')}: ${r.err}`);
+        assert.equal(r.err.trim().split('\n').length, 1, r.err);
+      }
+    }
+    const noImage = await quietly(() => main(['predict', '--model', corrupt, '--image', nothing, '--points', '1,1,1', '--out', path.join(outDir, 'm.png')]));
+    assert.equal(noImage.result, 2);
+    const noGt = await quietly(() => main(['eval', '--gt', path.join(outDir, 'no-gt'), '--pred', outDir]));
+    assert.equal(noGt.result, 2, noGt.err);
+  });
+
+  it('an unexpected error is one line asking for a report, exit 1 (SAM2LONG_DEBUG=1 adds the stack)', async () => {
+    COMMANDS.crash = { summary: 'test', load: async () => ({ USAGE: 'usage: sam2long crash', run: async () => { throw new TypeError("Cannot read properties of undefined (reading 'x')"); } }) };
+    try {
+      const r = await quietly(() => main(['crash']));
+      assert.equal(r.result, 1);
+      assert.match(r.err, /^sam2long crash: unexpected error: TypeError: Cannot read properties of undefined \(reading 'x'\)\nThis is a bug in sam2long: please report it/);
+      assert.doesNotMatch(r.err, /\n\s+at /);
+      process.env.SAM2LONG_DEBUG = '1';
+      const debug = await quietly(() => main(['crash']));
+      assert.equal(debug.result, 1);
+      assert.match(debug.err, /\n\s+at .*convert\.test\.ts/);
+    } finally {
+      delete process.env.SAM2LONG_DEBUG;
+      delete COMMANDS.crash;
+    }
+  });
+
+  it('a full disk: one line naming the file and ENOSPC, exit 1, and neither output file is left (nor a partial)', async () => {
+    const dir = fs.mkdtempSync(path.join(outDir, 'full-'));
+    for (const victim of ['sam2_mini.safetensors.partial', 'sam2_mini.json.partial']) {
+      // /dev/full fails every write with ENOSPC: a disk that fills up at the weights, then at the config.
+      fs.symlinkSync('/dev/full', path.join(dir, victim));
+      const r = await quietly(() => main(['convert', fixturePath('sam2_mini.pt'), dir, '--config', fixturePath('sam2_mini.config.json')]));
+      assert.equal(r.result, 1, r.err);
+      assert.match(r.err, /^sam2long convert: cannot write '.*sam2_mini\.(safetensors|json)': no space left on the device \(ENOSPC\)\n$/);
+      assert.deepEqual(fs.readdirSync(dir), [], victim);
+    }
+    const ok = await quietly(() => main(['convert', fixturePath('sam2_mini.pt'), dir, '--config', fixturePath('sam2_mini.config.json')]));
+    assert.equal(ok.result, 0, ok.err);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['sam2_mini.json', 'sam2_mini.safetensors']);
+    // The file-system errors a user can fix read as words; a read-only folder as EROFS.
+    const erofs = Object.assign(new Error('EROFS: read-only file system, open \'x\''), { code: 'EROFS' });
+    assert.equal(outputError('/mnt/x.json', erofs).message, "cannot write '/mnt/x.json': the file system is read-only (EROFS)");
+    assert.equal(exitCodeOf(outputError('/mnt/x.json', erofs)), 1);
   });
 });

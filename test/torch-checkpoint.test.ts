@@ -128,6 +128,51 @@ describe('PyTorch checkpoint reader', () => {
     assert.deepEqual(Array.from(bare.read('w').data), [1.25, -3]);
   });
 
+  describe('zip bombs: a deflated entry costs at most the bytes its storage needs, once', () => {
+    /** Sets the uncompressed size of entry `name` in its local and central headers (what a hand-made bomb claims). */
+    function claimSize(zip: Uint8Array, name: string, size: number): Uint8Array {
+      const out = zip.slice();
+      const dv = new DataView(out.buffer);
+      const nameBytes = Buffer.from(name);
+      for (let i = 0; i + 46 < out.length; i++) {
+        const sig = dv.getUint32(i, true);
+        const [nameLenAt, sizeAt, nameAt] = sig === 0x04034b50 ? [26, 22, 30] : sig === 0x02014b50 ? [28, 24, 46] : [0, 0, 0];
+        if (!nameAt || dv.getUint16(i + nameLenAt, true) !== nameBytes.length) continue;
+        if (Buffer.compare(out.subarray(i + nameAt, i + nameAt + nameBytes.length), nameBytes) === 0) dv.setUint32(i + sizeAt, size, true);
+      }
+      return out;
+    }
+
+    it('a 100-float storage whose deflated entry holds 64 MB is refused when the file is opened, before any inflation', async () => {
+      const pickle = stateDictPickle([{ key: '0', type: 'FloatStorage', numel: 100 }], [{ name: 'w', storage: '0', shape: [100] }]);
+      const bomb = zipBytes([['archive/data.pkl', pickle], ['archive/data/0', new Uint8Array(64 * 2 ** 20)]], true);
+      assert.ok(bomb.length < 200_000, `${bomb.length} bytes`);
+      const rss = process.memoryUsage().rss;
+      await rejectsWith(readTorchCheckpoint(memorySource(bomb), 'bomb.pt'), /storage '0' is compressed and declares 67108864 bytes, more than its 100 × float32 \(400 bytes\)/);
+      assert.ok(process.memoryUsage().rss - rss < 32 * 2 ** 20);
+    });
+
+    it('an entry whose data inflates past its declared size stops at that size', async () => {
+      const pickle = stateDictPickle([{ key: '0', type: 'FloatStorage', numel: 100 }], [{ name: 'w', storage: '0', shape: [100] }]);
+      const honest = zipBytes([['archive/data.pkl', pickle], ['archive/data/0', new Uint8Array(16 * 2 ** 20)]], true);
+      const ck = await readTorchCheckpoint(memorySource(claimSize(honest, 'archive/data/0', 400)), 'liar.pt');
+      assert.throws(() => ck.read('w'), (e: unknown) => e instanceof CheckpointFormatError && /entry 'archive\/data\/0' inflates to more than the 400 bytes/.test((e as Error).message));
+      const pklBomb = claimSize(zipBytes([['archive/data.pkl', new Uint8Array(128 * 2 ** 20)]], true), 'archive/data.pkl', 128 * 2 ** 20);
+      await rejectsWith(readTorchCheckpoint(memorySource(pklBomb), 'pkl.pt'), /data\.pkl declares 134217728 bytes/);
+    });
+
+    it('200 tensors viewing one deflated storage inflate it once', async () => {
+      const values = Array.from({ length: 200 * 16 }, (_, i) => i);
+      const tensors: TensorSpec[] = Array.from({ length: 200 }, (_, k) => ({ name: `t${k}`, storage: '0', offset: k * 16, shape: [16] }));
+      const storages: StorageSpec[] = [{ key: '0', type: 'FloatStorage', bytes: f32(values) }];
+      const ck = await load(storages, tensors, { deflate: true });
+      const opened = ck.inflated.inflatedBytes;
+      for (let k = 0; k < 200; k++) assert.deepEqual(Array.from(ck.read(`t${k}`).data), values.slice(k * 16, k * 16 + 16));
+      // data.pkl and byteorder when opened, then the storage: each once.
+      assert.deepEqual(ck.inflated, { inflatedEntries: 3, inflatedBytes: opened + 200 * 16 * 4 });
+    });
+  });
+
   it('unwraps nn.Parameter rebuilds and reads torch.Size shapes', async () => {
     const w = new PickleWriter().proto().emptyDict().str('model').global('collections', 'OrderedDict').emptyTuple().reduce().mark();
     w.str('p').global('torch._utils', '_rebuild_parameter').mark();

@@ -1,8 +1,9 @@
 /** `sam2long convert <checkpoint.pt> <outdir> [--config file] [--name name]` */
 import { convertCheckpoint } from './convert.js';
-import { parseCommandArgs, usageError } from './cli-args.js';
+import { UsageError } from '../src/errors.js';
+import { parseCommandArgs } from './cli-args.js';
 
-const USAGE = `usage: sam2long convert <checkpoint.pt> <outdir> [--config <file.yaml|file.json>] [--name <name>]
+export const USAGE = `usage: sam2long convert <checkpoint.pt> <outdir> [--config <file.yaml|file.json>] [--name <name>]
 
 Reads a PyTorch SAM 2 / SAM 2.1 checkpoint (torch.save zip; nothing in it is executed) and writes
 <outdir>/<name>.safetensors (float tensors as F32) and <outdir>/<name>.json (the model config).
@@ -15,15 +16,11 @@ checkpoint that is not one of the eight official ones (an official yaml or a JSO
 export async function run(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs({
     args: argv,
-    options: { config: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string' }, name: { type: 'string' } },
     allowPositionals: true,
     strict: true,
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (positionals.length !== 2) throw usageError(`expected <checkpoint.pt> <outdir>, got ${positionals.length} argument(s)`, USAGE);
+  });
+  if (positionals.length !== 2) throw new UsageError(`expected <checkpoint.pt> <outdir>, got ${positionals.length} argument(s)`);
   const [input, outDir] = positionals;
   await convertCheckpoint({ input, outDir, config: values.config, name: values.name, log: (line) => console.log(line) });
   return 0;

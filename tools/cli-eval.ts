@@ -1,8 +1,9 @@
 /** `sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]` */
 import { evaluateFolders, formatResultTable } from '../src/eval/index.js';
-import { parseCommandArgs, required, writeFileAtomic } from './cli-args.js';
+import { applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseCommandArgs, required, writeFileAtomic } from './cli-args.js';
 
-const USAGE = `usage: sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]
+export const USAGE = `usage: sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]
+                     [--max-pixels <n>]
 
 J (region IoU), F (boundary F-measure) and J&F per object and overall, computed as the official SA-V
 evaluator (SAM2Long's sav_dataset/sav_evaluator.py) computes them. Both folders hold one folder per video:
@@ -14,7 +15,8 @@ The frames are the GT's; each needs a prediction PNG of the same name and size.
   --strict              fail unless both folders hold the same videos (default: score those in both)
   --gt-255-is-object    score GT value 255 as an object, as facebookresearch/sam2's evaluator does
                         (default: background, as SAM2Long's evaluator does for VOST's void label)
-  --json <file>         also write every per-frame, per-object and global value to <file>`;
+  --json <file>         also write every per-frame, per-object and global value to <file>
+${MAX_PIXELS_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs({
@@ -26,17 +28,14 @@ export async function run(argv: string[]): Promise<number> {
       strict: { type: 'boolean' },
       'gt-255-is-object': { type: 'boolean' },
       json: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      ...MAX_PIXELS_OPTION,
     },
     allowPositionals: false,
     strict: true,
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const gt = required(values.gt, '--gt', USAGE);
-  const pred = required(values.pred, '--pred', USAGE);
+  });
+  const gt = required(values.gt, '--gt');
+  const pred = required(values.pred, '--pred');
+  applyPixelLimit(values['max-pixels']);
   const skipFirstLast = !values['no-skip-first-last'];
   const result = evaluateFolders({
     gt, pred, skipFirstLast, strict: values.strict ?? false, gtVoidIsBackground: !values['gt-255-is-object'],

@@ -1,16 +1,20 @@
 /** `sam2long predict`: one image, clicks and/or a box → a mask PNG (and optionally an overlay). */
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
+import { UsageError } from '../src/errors.js';
 import { decodeImage } from '../src/io/images.js';
 import { encodeMaskPng, encodeRgbPng } from '../src/io/png.js';
 import { ImagePredictor } from '../src/predictor/image-predictor.js';
 import { renderOverlay } from '../src/render/overlay.js';
-import { parseBox, parseCommandArgs, parsePoints, requireFile, required, usageError, writeFileAtomic } from './cli-args.js';
+import {
+  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parsePoints, requireFile, required, writeFileAtomic,
+} from './cli-args.js';
 
-const USAGE = `usage: sam2long predict --model <m.safetensors|m.pt> --image <img> (--points <pts> | --box <box>) --out <mask.png>
-                        [--config <file>] [--all-masks] [--overlay <out.png>]
+export const USAGE = `usage: sam2long predict --model <m.safetensors|m.pt> --image <img> --out <mask.png>
+                        [--points <pts>] [--box <box>] [--config <file>] [--all-masks] [--overlay <out.png>]
+                        [--max-pixels <n>]
 
-Segments one image from clicks and/or a box and writes the mask as a PNG of the image's size
+Segments one image from clicks, a box, or both (at least one of --points and --box) and writes the mask as a PNG of the image's size
 (8-bit grey: 255 = object, 0 = background). Prints the predicted IoU score of each mask written.
 
   --model <file>     a converted .safetensors (its .json beside it) or an official .pt checkpoint
@@ -22,7 +26,8 @@ Segments one image from clicks and/or a box and writes the mask as a PNG of the 
                      best-scoring one is written. With a box or several clicks one mask is predicted.
   --all-masks        predict three masks for any prompt and write all of them: <out>_0.png,
                      <out>_1.png, <out>_2.png (e.g. mask_0.png for --out mask.png)
-  --overlay <file>   also write the image with the (best) mask drawn on it, as a PNG`;
+  --overlay <file>   also write the image with the (best) mask drawn on it, as a PNG
+${MAX_PIXELS_HELP}`;
 
 /** `dir/mask.png` → `dir/mask_<i>.png`. */
 export function indexedName(file: string, i: number): string {
@@ -46,22 +51,19 @@ export async function run(argv: string[]): Promise<number> {
       out: { type: 'string' },
       'all-masks': { type: 'boolean' },
       overlay: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
+      ...MAX_PIXELS_OPTION,
     },
     strict: true,
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const model = required(values.model, '--model', USAGE);
-  const imageFile = required(values.image, '--image', USAGE);
-  const out = required(values.out, '--out', USAGE);
-  if (values.points === undefined && values.box === undefined) throw usageError('give --points and/or --box', USAGE);
+  });
+  const model = required(values.model, '--model');
+  const imageFile = required(values.image, '--image');
+  const out = required(values.out, '--out');
+  if (values.points === undefined && values.box === undefined) throw new UsageError('give --points and/or --box');
   const clicks = values.points !== undefined ? parsePoints(values.points) : { points: [], labels: [] };
   const box = values.box !== undefined ? parseBox(values.box) : undefined;
   requireFile(model, 'model file');
   if (values.config !== undefined) requireFile(values.config, 'config file');
+  applyPixelLimit(values['max-pixels']);
   const allMasks = values['all-masks'] ?? false;
   const singleClick = clicks.points.length === 1 && !box;
 

@@ -5,27 +5,28 @@
  */
 import * as path from 'node:path';
 import { initBackend } from '../src/backend.js';
-import { InputError } from '../src/errors.js';
+import { UsageError } from '../src/errors.js';
 import { frameSource } from '../src/io/frames.js';
 import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/io/video.js';
 import { VideoPredictor, processingOrder } from '../src/predictor/video-predictor.js';
 import type { TreeOptions } from '../src/predictor/tree-tracker.js';
 import type { VideoState } from '../src/predictor/video-state.js';
 import {
-  parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required, usageError,
+  applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required,
 } from './cli-args.js';
+import { checkSeparatePaths } from './output-dir.js';
 import { Progress } from './progress.js';
 import { DEFAULT_FPS, PREVIEW_MAX_SIDE, SegmentOutputs, SUMMARY_FILE } from './segment-outputs.js';
 
 export { labelMap } from '../src/render/overlay.js';
 export { INCOMPLETE_MARKER, MaskDirectory } from './output-dir.js';
 
-const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --frames <dir|video> --out <dir>
-                        [--obj <id>] [--frame <i>] (--points <pts> | --box <box>) ...
+export const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --frames <dir|video> --out <dir>
+                        [--obj <id>] [--frame <i>] [--points <pts>] [--box <box>] ...
                         [--tree <P> [--iou-threshold <t>] [--uncertainty <u>]] [--reverse] [--max-frames <n>]
                         [--overlay <dir>] [--preview <file.gif|file.mp4>] [--mask-video <file.mkv>] [--fps <r>]
                         [--paths-view <dir> --paths-range <a:b>]
-                        [--config <file>] [--overwrite] [--quiet]
+                        [--config <file>] [--overwrite] [--quiet] [--max-pixels <n>]
 
 Tracks objects through a video given as a directory of frames (00000.jpg, 00001.jpg, ... JPEG or PNG,
 sorted by number) or as a video file (${VIDEO_EXTENSIONS.join(' ')}, decoded by ffmpeg one frame at a time
@@ -70,6 +71,7 @@ of object 1 on frame 10:
   --overwrite            delete the PNGs an earlier run left in <dir> (and the picture directories) before
                          writing (otherwise an output directory that holds PNGs is refused)
   --quiet                no progress line on stderr
+${MAX_PIXELS_HELP}
 
 Tracking starts at the first prompted frame (the last with --reverse); frames before it are not
 written. While the masks are being written, <dir>/.incomplete exists; it is removed when the run
@@ -96,7 +98,7 @@ export interface PromptToken {
  * The prompts of a command line: --obj and --frame set the object and frame of the --points / --box after
  * them. Points and a box of the same object and frame merge into one prompt; prompts keep their order.
  */
-export function collectPrompts(tokens: readonly PromptToken[], usage: string): SegmentPrompt[] {
+export function collectPrompts(tokens: readonly PromptToken[]): SegmentPrompt[] {
   let objId = 1;
   let frame = 0;
   let pendingSetting: string | null = null;
@@ -119,15 +121,15 @@ export function collectPrompts(tokens: readonly PromptToken[], usage: string): S
         p.points.push(...clicks.points);
         p.labels.push(...clicks.labels);
       } else {
-        if (p.box) throw usageError(`object ${objId} has two --box prompts on frame ${frame}; give one box per object and frame`, usage);
+        if (p.box) throw new UsageError(`object ${objId} has two --box prompts on frame ${frame}; give one box per object and frame`);
         p.box = parseBox(t.value);
       }
     }
   }
   if (pendingSetting) {
-    throw usageError(`${pendingSetting} is not followed by any --points or --box: --obj and --frame apply to the prompts after them`, usage);
+    throw new UsageError(`${pendingSetting} is not followed by any --points or --box: --obj and --frame apply to the prompts after them`);
   }
-  if (!prompts.size) throw usageError('give at least one prompt (--points or --box)', usage);
+  if (!prompts.size) throw new UsageError('give at least one prompt (--points or --box)');
   return [...prompts.values()];
 }
 
@@ -135,19 +137,19 @@ export function collectPrompts(tokens: readonly PromptToken[], usage: string): S
 function treeOptions(values: { tree?: string; 'iou-threshold'?: string; uncertainty?: string; reverse?: boolean }): Partial<TreeOptions> | false {
   if (values.tree === undefined) {
     const stray = (['iou-threshold', 'uncertainty'] as const).find((k) => values[k] !== undefined);
-    if (stray) throw usageError(`--${stray} is a SAM2Long option: use it with --tree <P>`, USAGE);
+    if (stray) throw new UsageError(`--${stray} is a SAM2Long option: use it with --tree <P>`);
     return false;
   }
-  if (values.reverse) throw usageError('--reverse and --tree do not go together: the SAM2Long tree tracks forward only', USAGE);
+  if (values.reverse) throw new UsageError('--reverse and --tree do not go together: the SAM2Long tree tracks forward only');
   const opts: Partial<TreeOptions> = { pathways: parseInteger(values.tree, '--tree', 1) };
   if (values['iou-threshold'] !== undefined) {
     const t = parseNumber(values['iou-threshold'], '--iou-threshold');
-    if (t < 0 || t > 1) throw new InputError(`--iou-threshold: ${t} is not an IoU (0..1)`);
+    if (t < 0 || t > 1) throw new UsageError(`--iou-threshold: ${t} is not an IoU (0..1)`);
     opts.iouThreshold = t;
   }
   if (values.uncertainty !== undefined) {
     const u = parseNumber(values.uncertainty, '--uncertainty');
-    if (u < 0) throw new InputError(`--uncertainty: ${u} must be ≥ 0`);
+    if (u < 0) throw new UsageError(`--uncertainty: ${u} must be ≥ 0`);
     opts.uncertainty = u;
   }
   return opts;
@@ -191,47 +193,53 @@ interface OutputOptions {
 /** `a:b` → [a, b], frame indices with a ≤ b. */
 function parseRange(text: string, option: string): [number, number] {
   const parts = text.split(':');
-  if (parts.length !== 2) throw new InputError(`${option} '${text}': expected a:b (first and last frame, inclusive)`);
+  if (parts.length !== 2) throw new UsageError(`${option} '${text}': expected a:b (first and last frame, inclusive)`);
   const [a, b] = parts.map((p) => parseInteger(p, `${option} '${text}'`, 0));
-  if (a > b) throw new InputError(`${option} '${text}': the first frame is after the last`);
+  if (a > b) throw new UsageError(`${option} '${text}': the first frame is after the last`);
   return [a, b];
 }
 
 function outputOptions(values: {
-  out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
+  frames: string; out: string; overlay?: string; preview?: string; 'mask-video'?: string; fps?: string; 'paths-view'?: string; 'paths-range'?: string;
 }, tree: boolean, reverse: boolean): OutputOptions {
   const o: OutputOptions = { overlay: values.overlay, preview: values.preview, maskVideo: values['mask-video'] };
-  if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw usageError(`--preview '${o.preview}': use a .gif or .mp4 file`, USAGE);
+  if (o.preview !== undefined && !/\.(gif|mp4)$/i.test(o.preview)) throw new UsageError(`--preview '${o.preview}': use a .gif or .mp4 file`);
   if (o.maskVideo !== undefined && path.extname(o.maskVideo).toLowerCase() !== '.mkv') {
-    throw usageError(`--mask-video '${o.maskVideo}': use a .mkv file (lossless FFV1 in Matroska)`, USAGE);
+    throw new UsageError(`--mask-video '${o.maskVideo}': use a .mkv file (lossless FFV1 in Matroska)`);
   }
   if (reverse && (o.preview !== undefined || o.maskVideo !== undefined)) {
-    throw usageError('--preview and --mask-video follow the video forward: they do not go with --reverse', USAGE);
+    throw new UsageError('--preview and --mask-video follow the video forward: they do not go with --reverse');
   }
   if (values.fps !== undefined) {
     o.fps = parseNumber(values.fps, '--fps');
-    if (!(o.fps > 0)) throw new InputError(`--fps: ${o.fps} must be > 0`);
+    if (!(o.fps > 0)) throw new UsageError(`--fps: ${o.fps} must be > 0`);
   }
   const view = values['paths-view'];
   const range = values['paths-range'];
-  if ((view === undefined) !== (range === undefined)) throw usageError('--paths-view and --paths-range go together', USAGE);
+  if ((view === undefined) !== (range === undefined)) throw new UsageError('--paths-view and --paths-range go together');
   if (view !== undefined && range !== undefined) {
-    if (!tree) throw usageError('--paths-view shows SAM2Long paths: use it with --tree <P>', USAGE);
+    if (!tree) throw new UsageError('--paths-view shows SAM2Long paths: use it with --tree <P>');
     const [first, last] = parseRange(range, '--paths-range');
     o.pathsView = { dir: view, first, last };
   }
-  const dirs = [values.out, o.overlay, o.pathsView?.dir].filter((d): d is string => d !== undefined).map((d) => path.resolve(d));
-  if (new Set(dirs).size !== dirs.length) throw usageError('--out, --overlay and --paths-view must be different directories', USAGE);
+  checkSeparatePaths([
+    { option: '--frames', path: values.frames, kind: isVideoFile(values.frames) ? 'file' : 'dir', input: true },
+    { option: '--out', path: values.out, kind: 'dir' },
+    ...(o.overlay !== undefined ? [{ option: '--overlay', path: o.overlay, kind: 'dir' as const }] : []),
+    ...(o.pathsView ? [{ option: '--paths-view', path: o.pathsView.dir, kind: 'dir' as const }] : []),
+    ...(o.preview !== undefined ? [{ option: '--preview', path: o.preview, kind: 'file' as const }] : []),
+    ...(o.maskVideo !== undefined ? [{ option: '--mask-video', path: o.maskVideo, kind: 'file' as const }] : []),
+  ]);
   return o;
 }
 
 /** A video file is read once, forward: prompts on one frame, forward tracking. */
 function checkVideoInput(prompts: readonly SegmentPrompt[], reverse: boolean): void {
-  if (reverse) throw usageError('--reverse needs a directory of frames: a video file is read forward only', USAGE);
+  if (reverse) throw new UsageError('--reverse needs a directory of frames: a video file is read forward only');
   const frames = new Set(prompts.map((p) => p.frame));
   if (frames.size > 1) {
-    throw usageError(`prompts on frames ${[...frames].join(', ')}: a video file is read once, forward, so prompts go on one frame ` +
-      '(or extract its frames to a directory first: ffmpeg -i video.mp4 frames/%05d.png)', USAGE);
+    throw new UsageError(`prompts on frames ${[...frames].join(', ')}: a video file is read once, forward, so prompts go on one frame ` +
+      '(or extract its frames to a directory first: ffmpeg -i video.mp4 frames/%05d.png)');
   }
 }
 
@@ -266,23 +274,20 @@ export async function run(argv: string[]): Promise<number> {
       'paths-range': { type: 'string' },
       overwrite: { type: 'boolean' },
       quiet: { type: 'boolean', short: 'q' },
-      help: { type: 'boolean', short: 'h' },
+      ...MAX_PIXELS_OPTION,
     },
     strict: true,
     tokens: true,
-  }, USAGE);
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const model = required(values.model, '--model', USAGE);
-  const framesArg = required(values.frames, '--frames', USAGE);
-  const outDir = required(values.out, '--out', USAGE);
-  const prompts = collectPrompts(tokens, USAGE);
+  });
+  applyPixelLimit(values['max-pixels']);
+  const model = required(values.model, '--model');
+  const framesArg = required(values.frames, '--frames');
+  const outDir = required(values.out, '--out');
+  const prompts = collectPrompts(tokens);
   const tree = treeOptions(values);
   const reverse = values.reverse ?? false;
   const maxFrames = values['max-frames'] !== undefined ? parseInteger(values['max-frames'], '--max-frames', 0) : undefined;
-  const extra = outputOptions({ ...values, out: outDir }, tree !== false, reverse);
+  const extra = outputOptions({ ...values, frames: framesArg, out: outDir }, tree !== false, reverse);
   const video = isVideoFile(framesArg);
   if (video) {
     checkVideoInput(prompts, reverse);

@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError, outputError, Sam2LongError } from '../src/errors.js';
 import { loadConfigFile, resolveModelConfig, type Sam2ConfigFile } from '../src/config.js';
 import { DECODED_DTYPE, openTorchCheckpoint, type TorchCheckpoint } from '../src/io/torch-checkpoint.js';
 import { writeSafetensorsStreamed } from '../src/io/files.js';
@@ -80,20 +80,50 @@ export function countParameters(shapes: ReadonlyMap<string, readonly number[]>):
   return { total, byModule };
 }
 
+/**
+ * Writes the weights (by `writeWeights`, to the temporary name it is given) and the config under temporary names,
+ * and gives both their final names only once both are complete: an interrupted or failed convert never leaves a
+ * truncated .json or .safetensors, nor a new one beside an old other half. File-system failures (read-only, full
+ * disk) are one OutputError line.
+ */
+function writeBoth(safetensorsPath: string, configPath: string, writeWeights: (tmp: string) => void, configText: string): void {
+  const [tmpWeights, tmpConfig] = [`${safetensorsPath}.partial`, `${configPath}.partial`];
+  let current = path.dirname(safetensorsPath);
+  try {
+    fs.mkdirSync(current, { recursive: true });
+    current = safetensorsPath;
+    writeWeights(tmpWeights);
+    current = configPath;
+    const fd = fs.openSync(tmpConfig, 'w');
+    try {
+      fs.writeSync(fd, configText);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmpConfig, configPath);
+    current = safetensorsPath;
+    fs.renameSync(tmpWeights, safetensorsPath);
+  } catch (err) {
+    for (const f of [tmpWeights, tmpConfig]) fs.rmSync(f, { force: true });
+    if (err instanceof Sam2LongError) throw err;
+    throw outputError(current, err);
+  }
+}
+
 export async function convertCheckpoint(options: ConvertOptions): Promise<ConvertResult> {
   const log = options.log ?? (() => {});
   const checkpoint = await openTorchCheckpoint(options.input);
   try {
     const { file, version, size } = await configFor(checkpoint, options.config);
     const name = options.name ?? file.name ?? path.basename(options.input).replace(/\.[^.]*$/, '');
-    fs.mkdirSync(options.outDir, { recursive: true });
     const safetensorsPath = path.join(options.outDir, `${name}.safetensors`);
     const configPath = path.join(options.outDir, `${name}.json`);
-
     const specs = [...checkpoint.tensors.values()].map((t) => ({ name: t.name, dtype: DECODED_DTYPE[t.dtype], shape: t.shape }));
-    writeSafetensorsStreamed(safetensorsPath, specs, (spec) => hostTensorBytes(checkpoint.read(spec.name)));
     const out: Sam2ConfigFile = { ...file, name, sam2_version: version };
-    fs.writeFileSync(configPath, `${JSON.stringify(out, null, 2)}\n`);
+    writeBoth(safetensorsPath, configPath, (tmp) => {
+      writeSafetensorsStreamed(tmp, specs, (spec) => hostTensorBytes(checkpoint.read(spec.name)), undefined, { rename: false });
+    }, `${JSON.stringify(out, null, 2)}\n`);
 
     const { total, byModule } = countParameters(checkpoint.shapes());
     log(`SAM ${version} ${size === 'custom' ? '(custom config)' : size}: ${specs.length} tensors, ${total.toLocaleString('en-US')} parameters`);

@@ -18,7 +18,6 @@ import type { FrameResult, VideoPredictor } from '../src/predictor/video-predict
 import type { RgbImage } from '../src/predictor/transforms.js';
 import type { VideoState } from '../src/predictor/video-state.js';
 import { pathSlots, slotRecord, traceBack, type MemoryTree } from '../src/tree/index.js';
-import { writeFileAtomic } from './cli-args.js';
 import { MaskDirectory } from './output-dir.js';
 
 /** Previews are shrunk to at most this many pixels on their longer side. */
@@ -187,6 +186,9 @@ export interface SummaryFrame {
   objects: SummaryObject[];
 }
 
+/** How a run ended, as summary.json says. */
+export type RunStatus = 'complete' | 'failed' | 'interrupted';
+
 /** What a run was asked to do, for the summary. */
 export interface RunSettings {
   model: string;
@@ -254,7 +256,7 @@ export class RunSummary {
     return { ...o, slot: slots[k], iou: rec.iou, pathScore: rec.score };
   }
 
-  json(status: 'complete' | 'failed', error?: string): object {
+  json(status: RunStatus, error?: string): object {
     const finalSlots = new Map([...this.trees].map(([id, tree]) => [id, traceBack(tree)]));
     const frames = [...this.frames.values()].sort((a, b) => a.frame - b.frame)
       .map((f) => ({ ...f, ms: this.ms.get(f.frame), objects: f.objects.map((o) => this.withPath(f.frame, o, finalSlots)) }));
@@ -274,8 +276,8 @@ export class RunSummary {
     };
   }
 
-  write(dir: string, status: 'complete' | 'failed', error?: string): void {
-    writeFileAtomic(path.join(dir, SUMMARY_FILE), new TextEncoder().encode(`${JSON.stringify(this.json(status, error), null, 1)}\n`));
+  write(dir: MaskDirectory, status: RunStatus, error?: string): void {
+    dir.writeFile(SUMMARY_FILE, new TextEncoder().encode(`${JSON.stringify(this.json(status, error), null, 1)}\n`));
   }
 }
 
@@ -399,7 +401,7 @@ export class SegmentOutputs {
     await this.maskVideo?.finish();
     await this.preview?.finish();
     this.overlayDir?.complete();
-    this.summary.write(this.masks.dir, 'complete');
+    this.summary.write(this.masks, 'complete');
     this.masks.complete();
     return notes;
   }
@@ -411,7 +413,7 @@ export class SegmentOutputs {
     this.overlayDir?.fail(reason);
     this.pathsView?.dir.fail(reason);
     this.masks.fail(reason);
-    if (this.masks.written) this.summary.write(this.masks.dir, 'failed', reason);
+    if (this.masks.written) this.summary.write(this.masks, 'failed', reason);
   }
 
   /** Stops the decoding of pictures (a video file's ffmpeg). */

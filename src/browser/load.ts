@@ -3,7 +3,9 @@
  * (or YAML) config, from file pickers or URLs. Same checks as the Node loader: the config must fit the
  * checkpoint's keys and shapes, and a checkpoint without a config must be an official variant.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError } from '../errors.js';
+import { initBrowserBackend } from './backend.js';
 import { parseConfigText, type Sam2ModelConfig } from '../config.js';
 import { SafetensorsReader, memorySource } from '../io/safetensors.js';
 import { checkpointConfig } from '../presets/detect.js';
@@ -62,5 +64,7 @@ export async function loadSam2FromUrl(weightsUrl: string, configUrl = siblingCon
     fetchOk(weightsUrl).then((r) => r.arrayBuffer()),
     fetchOk(configUrl).then((r) => r.text()),
   ]);
+  // A page that did not start a backend gets the default order (wasm then finds its binaries beside the page).
+  if (!tf.engine().backendName) await initBrowserBackend();
   return loadSam2FromBytes({ weights, config, label: weightsUrl });
 }

@@ -58,15 +58,18 @@ export function writeSafetensorsFile(path: string, tensors: TensorToWrite[], met
 
 /**
  * Writes a safetensors file whose tensors are produced one at a time by `dataOf` (called in order, after the
- * header is written), so only one tensor's data is in memory. The file appears under `path` only when complete.
+ * header is written), so only one tensor's data is in memory. The file appears under `path` only when complete
+ * (written as `<path>.partial`, then renamed); with `rename: false` it is written to `path` itself, for a caller
+ * that renames several files together. A failed write removes what it wrote.
  */
 export function writeSafetensorsStreamed(
   path: string,
   tensors: TensorHeaderSpec[],
   dataOf: (t: TensorHeaderSpec, index: number) => Uint8Array,
   metadata?: Record<string, string>,
+  { rename = true }: { rename?: boolean } = {},
 ): void {
-  const tmp = `${path}.partial`;
+  const tmp = rename ? `${path}.partial` : path;
   const fd = fs.openSync(tmp, 'w');
   try {
     fs.writeSync(fd, encodeSafetensorsHeader(tensors, metadata));
@@ -75,11 +78,12 @@ export function writeSafetensorsStreamed(
       checkTensorBytes(t, bytes);
       fs.writeSync(fd, bytes);
     });
+    fs.fsyncSync(fd);
   } catch (err) {
     fs.closeSync(fd);
     fs.rmSync(tmp, { force: true });
     throw err;
   }
   fs.closeSync(fd);
-  fs.renameSync(tmp, path);
+  if (rename) fs.renameSync(tmp, path);
 }

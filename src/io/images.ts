@@ -8,6 +8,7 @@ import * as fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { InputError } from '../errors.js';
 import { decodePng, isPng, pngToRgb } from './png.js';
+import { checkPixels, pixelLimit } from './pixel-limit.js';
 import type { RgbImage } from '../predictor/transforms.js';
 
 export type { RgbImage } from '../predictor/transforms.js';
@@ -48,9 +49,12 @@ function channelsToRgb(data: Uint8Array, n: number, channels: number): Uint8Arra
   return out;
 }
 
-async function decodeWithSharp(bytes: Uint8Array, name: string): Promise<RgbImage> {
-  const image = sharp(bytes, { ignoreIcc: true });
-  const meta = await image.metadata();
+async function decodeWithSharp(bytes: Uint8Array, name: string, maxPixels: number): Promise<RgbImage> {
+  // sharp enforces the limit while decoding (limitInputPixels), but its message does not give the size: the
+  // header is read first, without the limit, to refuse with one that does.
+  const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  if (meta.width !== undefined && meta.height !== undefined) checkPixels(meta.width, meta.height, name, maxPixels);
+  const image = sharp(bytes, { ignoreIcc: true, limitInputPixels: maxPixels });
   const cmyk = meta.space === 'cmyk';
   const { data, info } = await (cmyk ? image.toColourspace('cmyk') : image).raw().toBuffer({ resolveWithObject: true });
   const n = info.width * info.height;
@@ -60,16 +64,23 @@ async function decodeWithSharp(bytes: Uint8Array, name: string): Promise<RgbImag
   return { width: info.width, height: info.height, data: channelsToRgb(pixels, n, info.channels) };
 }
 
+export interface DecodeImageOptions {
+  /** Refuse images of more pixels (default: the limit in force, see pixel-limit.ts). */
+  maxPixels?: number;
+}
+
 /**
  * Decodes an encoded image (a file path, or the file's bytes) to RGB: {width, height, data: H·W·3 bytes}.
- * Unreadable or undecodable input is an InputError naming the file (or `name` for bytes).
+ * Unreadable or undecodable input, and images above the pixel limit, are InputErrors naming the file (or
+ * `name` for bytes).
  */
-export async function decodeImage(input: string | Uint8Array, name?: string): Promise<RgbImage> {
+export async function decodeImage(input: string | Uint8Array, name?: string, options: DecodeImageOptions = {}): Promise<RgbImage> {
   const label = name ?? (typeof input === 'string' ? input : 'image bytes');
   const bytes = typeof input === 'string' ? await readImageFile(input) : input;
-  if (isPng(bytes)) return pngToRgb(decodePng(bytes, label));
+  const maxPixels = options.maxPixels ?? pixelLimit();
+  if (isPng(bytes)) return pngToRgb(decodePng(bytes, label, { maxPixels }));
   try {
-    return await decodeWithSharp(bytes, label);
+    return await decodeWithSharp(bytes, label, maxPixels);
   } catch (err) {
     if (err instanceof InputError) throw err;
     throw new InputError(`cannot decode image '${label}': ${(err as Error).message}`);

@@ -4,6 +4,7 @@
  * probing and still follows a rotated or resized stream.
  */
 import { InputError } from '../errors.js';
+import { checkPixels } from './pixel-limit.js';
 
 export interface NetpbmFrame {
   readonly width: number;
@@ -23,8 +24,6 @@ const isSpace = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0
 
 /** A header longer than this is not one (the largest real one is ~30 bytes). */
 const MAX_HEADER_BYTES = 1024;
-/** Larger than any real video frame (16k × 16k): a bigger size is a corrupt header, not an allocation to try. */
-const MAX_PIXELS = 1 << 28;
 
 /**
  * Parses a header from its first bytes: the header and its length in bytes, or null when more bytes are
@@ -59,7 +58,9 @@ function checkHeader(tokens: string[], label: string): Header {
   const [magic, w, h, max] = tokens;
   if (magic !== 'P5' && magic !== 'P6') throw new InputError(`${label}: expected a binary PGM/PPM frame (P5/P6), found '${magic.slice(0, 8)}'`);
   const [width, height, maxval] = [w, h, max].map((t) => (/^\d+$/.test(t) ? Number(t) : NaN));
-  if (!(width > 0 && height > 0 && width * height <= MAX_PIXELS)) throw new InputError(`${label}: bad frame size '${w}x${h}'`);
+  if (!(width > 0 && height > 0)) throw new InputError(`${label}: bad frame size '${w}x${h}'`);
+  // Checked before the frame's buffer is allocated: a corrupt or hostile header asks for any size.
+  checkPixels(width, height, label);
   if (maxval !== 255) throw new InputError(`${label}: only 8-bit frames (maxval 255) are read, found maxval '${max}'`);
   return { width, height, channels: magic === 'P5' ? 1 : 3 };
 }

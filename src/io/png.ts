@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { InputError } from '../errors.js';
 import type { RgbImage } from '../predictor/transforms.js';
+import { checkPixels } from './pixel-limit.js';
 
 export type PngColorType = 'grey' | 'rgb' | 'palette' | 'grey-alpha' | 'rgba';
 export type PngBitDepth = 1 | 2 | 4 | 8 | 16;
@@ -276,8 +277,67 @@ function readPass(
   return offset;
 }
 
-/** Decodes any standard PNG to its stored samples (see `PngImage`); errors name `name`. */
-export function decodePng(bytes: Uint8Array, name = 'PNG'): PngImage {
+export interface PngDecodeOptions {
+  /** Refuse images of more pixels (default: the limit in force, see pixel-limit.ts). */
+  maxPixels?: number;
+}
+
+/** Bytes of filtered image data (a filter byte per row of every pass) the header implies. */
+function rawDataLength(hdr: Header): number {
+  const rowBytes = (w: number) => Math.ceil((w * CHANNELS[hdr.colorType] * hdr.bitDepth) / 8);
+  if (!hdr.interlaced) return hdr.height * (1 + rowBytes(hdr.width));
+  let total = 0;
+  for (const [x0, y0, dx, dy] of ADAM7) {
+    const w = Math.ceil((hdr.width - x0) / dx);
+    const h = Math.ceil((hdr.height - y0) / dy);
+    if (w > 0 && h > 0) total += h * (1 + rowBytes(w));
+  }
+  return total;
+}
+
+function adler32(bytes: Uint8Array): number {
+  let a = 1;
+  let b = 0;
+  for (let i = 0; i < bytes.length;) {
+    // 5552 bytes is the longest run whose sums cannot overflow before the modulo (zlib's NMAX).
+    const end = Math.min(bytes.length, i + 5552);
+    for (; i < end; i++) {
+      a += bytes[i];
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+/**
+ * Inflates the IDAT stream to exactly `expected` bytes: inflation stops as soon as the output would pass them (a
+ * decompression bomb costs no more than the image), and a stream that holds more or less data, or bytes after
+ * its end, is corrupt.
+ */
+function inflateImageData(idat: Uint8Array, expected: number, name: string): Uint8Array {
+  let data: Uint8Array;
+  try {
+    data = new Uint8Array(zlib.inflateSync(idat, { maxOutputLength: expected }));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new InputError(`${name}: PNG image data inflates to more than the ${expected} bytes its header implies`);
+    }
+    throw new InputError(`${name}: PNG image data is corrupt (${(err as Error).message})`);
+  }
+  if (data.length !== expected) throw new InputError(`${name}: PNG image data inflates to ${data.length} bytes, its header implies ${expected}`);
+  // inflate stops at the stream's end and ignores what follows; the stream ends with the Adler-32 of the data.
+  const tail = idat.length >= 4 ? new DataView(idat.buffer, idat.byteOffset + idat.length - 4, 4).getUint32(0) : -1;
+  if (tail !== adler32(data)) throw new InputError(`${name}: PNG image data has bytes after the end of its compressed stream`);
+  return data;
+}
+
+/**
+ * Decodes any standard PNG to its stored samples (see `PngImage`); errors name `name`. Images above the pixel
+ * limit, image data that inflates to more or less than the header implies, and bytes after IEND are InputErrors.
+ */
+export function decodePng(bytes: Uint8Array, name = 'PNG', options: PngDecodeOptions = {}): PngImage {
   if (!isPng(bytes)) throw new InputError(`${name}: not a PNG file (bad signature)`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let hdr: Header | undefined;
@@ -296,7 +356,11 @@ export function decodePng(bytes: Uint8Array, name = 'PNG'): PngImage {
     pos += 12 + length;
     if (!hdr && type !== 'IHDR') throw new InputError(`${name}: PNG does not start with IHDR`);
     switch (type) {
-      case 'IHDR': hdr = parseHeader(body, name); break;
+      case 'IHDR':
+        if (hdr) throw new InputError(`${name}: PNG has two IHDR chunks`);
+        hdr = parseHeader(body, name);
+        checkPixels(hdr.width, hdr.height, `${name}: PNG`, options.maxPixels);
+        break;
       case 'PLTE': palette = body.slice(); break;
       case 'tRNS': transparency = body.slice(); break;
       case 'IDAT': idat.push(body); break;
@@ -306,13 +370,10 @@ export function decodePng(bytes: Uint8Array, name = 'PNG'): PngImage {
     }
   }
   if (!hdr) throw new InputError(`${name}: PNG has no IHDR`);
+  if (pos !== bytes.length) throw new InputError(`${name}: ${bytes.length - pos} byte(s) after the PNG's IEND chunk`);
   if (hdr.colorType === 'palette' && !palette) throw new InputError(`${name}: palette PNG has no PLTE chunk`);
-  let data: Uint8Array;
-  try {
-    data = new Uint8Array(zlib.inflateSync(concatBytes(idat)));
-  } catch (err) {
-    throw new InputError(`${name}: PNG image data is corrupt (${(err as Error).message})`);
-  }
+  if (!idat.length) throw new InputError(`${name}: PNG has no image data (IDAT)`);
+  const data = inflateImageData(concatBytes(idat), rawDataLength(hdr), name);
   const { width, height } = hdr;
   const channels = CHANNELS[hdr.colorType];
   const n = width * height * channels;
@@ -340,8 +401,8 @@ function scaleLowDepthGrey(v: number, depth: number): number {
  * The label map of a palette or greyscale PNG as `np.array(Image.open(path))` gives it: palette indices;
  * grey values (1-bit as 0/1, 2/4-bit scaled to 0..255 as Pillow does, 16-bit as Uint16Array).
  */
-export function decodeLabelPng(bytes: Uint8Array, name = 'PNG'): { width: number; height: number; data: Uint8Array | Uint16Array } {
-  const img = decodePng(bytes, name);
+export function decodeLabelPng(bytes: Uint8Array, name = 'PNG', options: PngDecodeOptions = {}): { width: number; height: number; data: Uint8Array | Uint16Array } {
+  const img = decodePng(bytes, name, options);
   if (img.colorType !== 'palette' && img.colorType !== 'grey') {
     throw new InputError(`${name}: a label PNG must be palette or greyscale, this one is ${img.colorType}`);
   }

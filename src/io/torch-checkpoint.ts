@@ -47,6 +47,9 @@ const DTYPE_NAMES: Record<string, TorchDtype> = {
 /** Bigger single tensors are refused rather than allocated (the largest SAM 2 tensor is ~20 MB). */
 export const MAX_TENSOR_BYTES = 2 ** 31;
 
+/** A bigger data.pkl is refused before it is read or inflated (an official checkpoint's is ~100 KB). */
+export const MAX_PICKLE_BYTES = 64 * 2 ** 20;
+
 export interface TorchTensorInfo {
   name: string;
   dtype: TorchDtype;
@@ -103,6 +106,11 @@ export class TorchCheckpoint {
 
   get names(): string[] {
     return [...this.tensors.keys()];
+  }
+
+  /** How many deflated entries were inflated, and their bytes (each storage once, however many tensors view it). */
+  get inflated(): { readonly inflatedEntries: number; readonly inflatedBytes: number } {
+    return this.zip.stats;
   }
 
   /** Keys and shapes, without reading any tensor data. */
@@ -162,13 +170,21 @@ export async function readTorchCheckpoint(source: ByteSource, label = 'checkpoin
   }
   const prefix = pkl[0].slice(0, -'data.pkl'.length);
   const byteOrder = readByteOrder(zip, prefix, label);
+  const pklSize = zip.entry(pkl[0]).size;
+  if (pklSize > MAX_PICKLE_BYTES) throw new CheckpointFormatError(`${label}: data.pkl declares ${pklSize} bytes, more than a state dict's pickle can be (${MAX_PICKLE_BYTES})`);
   const root = unpickle(zip.read(pkl[0]), torchHooks(zip, prefix, label), `${label}: data.pkl`);
-  return new TorchCheckpoint(zip, prefix, stateDictOf(root, label), byteOrder, label);
+  const tensors = stateDictOf(root, label);
+  // Tensors that view one deflated storage share a single inflation of it.
+  const views = new Map<string, number>();
+  for (const t of tensors.values()) views.set(t.storageKey, (views.get(t.storageKey) ?? 0) + 1);
+  for (const [key, n] of views) zip.expectReads(`${prefix}data/${key}`, n);
+  return new TorchCheckpoint(zip, prefix, tensors, byteOrder, label);
 }
 
 function readByteOrder(zip: ZipArchive, prefix: string, label: string): 'little' | 'big' {
   const name = `${prefix}byteorder`;
   if (!zip.entries.has(name)) return 'little';
+  if (zip.entry(name).size > 16) throw new CheckpointFormatError(`${label}: byteorder declares ${zip.entry(name).size} bytes, expected 'little' or 'big'`);
   const text = new TextDecoder().decode(zip.read(name)).trim();
   if (text !== 'little' && text !== 'big') throw new CheckpointFormatError(`${label}: byteorder is '${text.slice(0, 20)}', expected little or big`);
   return text;
@@ -239,8 +255,14 @@ function torchHooks(zip: ZipArchive, prefix: string, label: string): UnpickleHoo
     const numel = int(numelRaw, `storage '${key}' size`);
     const entry = zip.entries.get(`${prefix}data/${key}`);
     if (!entry) return fail(`storage '${key}' has no entry ${prefix}data/${key} in the zip`);
-    if (entry.size < numel * ITEM_SIZE[dtype]) {
-      return fail(`storage '${key}' holds ${entry.size} bytes, shorter than its ${numel} × ${dtype} (${numel * ITEM_SIZE[dtype]} bytes)`);
+    const needed = numel * ITEM_SIZE[dtype];
+    if (entry.size < needed) {
+      return fail(`storage '${key}' holds ${entry.size} bytes, shorter than its ${numel} × ${dtype} (${needed} bytes)`);
+    }
+    // torch.save writes a storage's bytes and nothing more; a compressed entry that claims more would only be
+    // inflated for nothing (a zip bomb's way to make a small file cost gigabytes).
+    if (entry.deflated && entry.size > needed) {
+      return fail(`storage '${key}' is compressed and declares ${entry.size} bytes, more than its ${numel} × ${dtype} (${needed} bytes)`);
     }
     const known = storages.get(key);
     if (known && (known.dtype !== dtype || known.numel !== numel)) return fail(`storage '${key}' is declared twice with different types`);

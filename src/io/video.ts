@@ -50,6 +50,12 @@ export function requireFfmpeg(): string {
   return r.stdout.split('\n')[0];
 }
 
+/** The last non-empty line of ffmpeg's messages (its conclusion), shortened. */
+function lastLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return (lines.at(-1) ?? '').slice(0, 300);
+}
+
 export interface VideoInfo {
   /** Frames per second (the stream's average rate), when the container says. */
   fps?: number;
@@ -137,12 +143,22 @@ export class VideoReader implements AsyncIterable<NetpbmFrame> {
       '-f', 'image2pipe', '-c:v', codec, '-pix_fmt', pixFmt, '-'], 'ignore');
     this.running.add(proc);
     const parser = new NetpbmStreamParser(`video '${this.file}'`);
+    // The container's frame count (MP4 and MOV store one): fewer decoded frames means a truncated file.
+    const listed = probeVideo(this.file).frames;
     try {
       for await (const chunk of proc.child.stdout as Readable) yield* parser.push(chunk as Buffer);
       const exit = await proc.exit;
-      if (exit.code !== 0) throw new InputError(`cannot decode video '${this.file}': ${exit.stderr || `ffmpeg exited with ${exit.code ?? exit.signal}`}`);
+      const read = `${parser.count}${listed ? ` of the ${listed}` : ''} frame(s) were read`;
+      if (exit.code !== 0) {
+        throw new InputError(`cannot decode video '${this.file}': ${lastLine(exit.stderr) || `ffmpeg exited with ${exit.code ?? exit.signal}`} (${read})`);
+      }
       parser.end();
       if (!parser.count) throw new InputError(`video '${this.file}' has no video frames`);
+      // ffmpeg reports a damaged or cut file (missing data, undecodable packets) on stderr and still exits 0.
+      if (exit.stderr) throw new InputError(`video '${this.file}' is damaged or truncated: ffmpeg reported errors, ${read}: ${lastLine(exit.stderr)}`);
+      if (listed !== undefined && parser.count < listed) {
+        throw new InputError(`video '${this.file}' is truncated: ${parser.count} of the ${listed} frames its container lists were decoded`);
+      }
     } finally {
       proc.stop();
       this.running.delete(proc);

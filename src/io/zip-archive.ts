@@ -50,6 +50,12 @@ class SourceReader extends yauzl.RandomAccessReader {
 }
 
 export class ZipArchive {
+  /** Deflated entries inflated so far and their bytes: each entry is inflated at most once per `expectReads` round. */
+  readonly stats = { inflatedEntries: 0, inflatedBytes: 0 };
+  /** Reads still expected of a deflated entry (`expectReads`), and its inflated bytes while some are. */
+  private readonly pending = new Map<string, number>();
+  private readonly inflated = new Map<string, Uint8Array>();
+
   constructor(
     private readonly source: ByteSource,
     readonly entries: ReadonlyMap<string, ZipEntryInfo>,
@@ -66,6 +72,14 @@ export class ZipArchive {
     return e;
   }
 
+  /**
+   * Announces `reads` reads of entry `name` (several tensors viewing one storage): a deflated entry is then
+   * inflated once, at the first, and its bytes are kept until the last.
+   */
+  expectReads(name: string, reads: number): void {
+    if (this.entry(name).deflated && reads > 1) this.pending.set(name, reads);
+  }
+
   /** `length` bytes of entry `name` from `offset` (within the uncompressed data). */
   read(name: string, offset = 0, length?: number): Uint8Array {
     const e = this.entry(name);
@@ -74,19 +88,34 @@ export class ZipArchive {
       throw new CheckpointFormatError(`${this.label}: entry '${name}' has ${e.size} bytes, cannot read ${len} at ${offset}`);
     }
     if (!e.deflated) return this.source.read(e.dataStart + offset, len);
-    return this.inflate(e).subarray(offset, offset + len);
+    const bytes = this.inflated.get(name) ?? this.inflate(e);
+    const left = (this.pending.get(name) ?? 1) - 1;
+    if (left > 0) {
+      this.pending.set(name, left);
+      this.inflated.set(name, bytes);
+    } else {
+      this.pending.delete(name);
+      this.inflated.delete(name);
+    }
+    return bytes.subarray(offset, offset + len);
   }
 
+  /** Inflates a whole entry, stopping as soon as the output passes its declared size (so a bomb costs at most that). */
   private inflate(e: ZipEntryInfo): Uint8Array {
     let out: Buffer;
     try {
       out = inflateRawSync(this.source.read(e.dataStart, e.compressedSize), { maxOutputLength: Math.max(1, e.size) });
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new CheckpointFormatError(`${this.label}: entry '${e.name}' inflates to more than the ${e.size} bytes the directory says`);
+      }
       throw new CheckpointFormatError(`${this.label}: entry '${e.name}' does not inflate: ${(err as Error).message}`);
     }
     if (out.byteLength !== e.size) {
       throw new CheckpointFormatError(`${this.label}: entry '${e.name}' inflates to ${out.byteLength} bytes, the directory says ${e.size}`);
     }
+    this.stats.inflatedEntries++;
+    this.stats.inflatedBytes += out.byteLength;
     return out;
   }
 }

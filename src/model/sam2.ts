@@ -117,6 +117,16 @@ export class Sam2Model {
     return this.store.entries(prefixes);
   }
 
+  /**
+   * Whether a step decodes several candidate masks (SAM2Base._use_multimask): on a prompt frame, or on a
+   * tracked frame when multimask_output_for_tracking, and only for a point count in [min, max] (0 when tracking).
+   */
+  useMultimask(isInit: boolean, numPoints: number): boolean {
+    const c = this.config;
+    return c.multimask_output_in_sam && (isInit || c.multimask_output_for_tracking)
+      && c.multimask_min_pt_num <= numPoints && numPoints <= c.multimask_max_pt_num;
+  }
+
   /** A conditioning frame: no memory, only `no_mem_embed` added (directly_add_no_mem_embed). */
   promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions & { highRes: false }): LowResHeadsOutput;
   promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions): SamHeadsOutput;

@@ -35,12 +35,26 @@ interface Request {
   reject: (err: Error) => void;
 }
 
+let liveWorkers = 0;
+
+/**
+ * Encoder workers of this process whose threads have not ended yet. `close()` asks a worker to stop and
+ * returns at once; its thread ends a little later (Node joins it before the worker's 'exit' event).
+ */
+export function liveEncoderWorkers(): number {
+  return liveWorkers;
+}
+
 /** The worker's entry: .js in a build; from the TypeScript sources, through a bootstrap that registers tsx. */
 function spawnEncoderWorker(): Worker {
   const fromSources = import.meta.url.endsWith('.ts');
   const entry = new URL(`../worker/encoder-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url);
-  if (!fromSources) return new Worker(entry);
-  return new Worker(new URL('../worker/tsx-bootstrap.mjs', import.meta.url), { workerData: { entry: entry.href } });
+  const worker = fromSources
+    ? new Worker(new URL('../worker/tsx-bootstrap.mjs', import.meta.url), { workerData: { entry: entry.href } })
+    : new Worker(entry);
+  liveWorkers += 1;
+  worker.once('exit', () => { liveWorkers -= 1; });
+  return worker;
 }
 
 /** `p`, with its rejection marked as handled (it is awaited later, or never when its frame is not tracked). */

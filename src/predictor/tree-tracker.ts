@@ -7,71 +7,22 @@
  * can still read them; masks of frames whose history every path shares are emitted as final and freed.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { objectPointerLimit } from '../config.js';
 import { InputError } from '../errors.js';
 import type { ItemMemory } from '../model/memory-prompt.js';
-import type { FrameFeatures } from '../model/sam2.js';
+import type { FrameFeatures, Sam2Model } from '../model/sam2.js';
 import {
-  type CandidateScoring, type MemorySelection, type PruneResult, type MemorySelectionPolicy, type MemoryTree, type PathPruning, type WeightPolicy, type WeightRange,
-  SAM2LONG_IOU_THRESHOLD, SAM2LONG_UNCERTAINTY, SAM2LONG_WEIGHT_RANGE,
-  applySelection, createTree, keyWeights, memoryWeights, memorySelectionOptions, pathBackwards, pathScores, prunePaths,
-  scoreCandidates, selectMemory, settledFrames, traceBack, bestPath, slotRecord,
+  type MemorySelection, type MemoryTree, type TreeOptions,
+  applySelection, createTree, keyWeights, memorySelectionOptions, pathScores,
+  settledFrames, traceBack, bestPath, slotOnFrame, slotRecord,
 } from '../tree/index.js';
-import type { FrameResult, VideoPredictor } from './video-predictor.js';
-import { toNHWC } from '../model/common.js';
 import { gatherRows, hostCopy, takeRows } from '../model/take-rows.js';
+import { frameResult, type FrameResult } from './frame-results.js';
+import { trackRows, type Tracker } from './tracker.js';
 import { storedMask, type MaskOutput, type ObjectState, type StoredOutput, type VideoState } from './video-state.js';
 
-export interface TreeOptions {
-  /** P: paths kept per object (SAM2Long default 3). */
-  pathways: number;
-  /** A memory frame is usable when its IoU is above this (and the object is present). */
-  iouThreshold: number;
-  /** All |object score| ≤ this → the uncertain branch (keep distinct candidates). */
-  uncertainty: number;
-  /** Key re-weighting range [low, high] by object-score rank. */
-  memoryWeights: WeightRange;
-  /** Research hooks: replace a policy of the tree. */
-  scoring: CandidateScoring;
-  pruning: PathPruning;
-  memorySelection: MemorySelectionPolicy;
-  weighting: WeightPolicy;
-  /** Sees every tree step's decisions (for logging, visualisation and tests). */
-  onStep?: (step: TreeStepInfo) => void;
-  /** Sees the low-res mask logits ([h4 × w4] each, in slot order) of the slots each tracked frame stores (per-path views). */
-  onSlots?: (frame: number, objId: number, logits: readonly Float32Array[]) => void;
-}
-
-/** What one tree step decided for one object. */
-export interface TreeStepInfo {
-  frame: number;
-  objId: number;
-  /** The memory each old path read. */
-  selections: MemorySelection[];
-  /** Per old path: the decoder's IoU predictions and object score. */
-  ious: number[][];
-  objectScores: number[];
-  prune: PruneResult;
-  /** The tree after this frame. */
-  tree: MemoryTree;
-}
-
-export const TREE_DEFAULTS: TreeOptions = {
-  pathways: 3,
-  iouThreshold: SAM2LONG_IOU_THRESHOLD,
-  uncertainty: SAM2LONG_UNCERTAINTY,
-  memoryWeights: SAM2LONG_WEIGHT_RANGE,
-  scoring: scoreCandidates,
-  pruning: prunePaths,
-  memorySelection: selectMemory,
-  weighting: memoryWeights,
-};
-
-export function resolveTreeOptions(o: Partial<TreeOptions>): TreeOptions {
-  const r = { ...TREE_DEFAULTS, ...o };
-  if (!Number.isInteger(r.pathways) || r.pathways < 1) throw new InputError(`tree.pathways must be a positive integer, found ${r.pathways}`);
-  if (!(r.memoryWeights[0] <= r.memoryWeights[1])) throw new InputError(`tree.memoryWeights [${r.memoryWeights.join(', ')}] must be [low, high]`);
-  return r;
-}
+// The tree's settings live in src/tree/; re-exported for the old import path.
+export { TREE_DEFAULTS, resolveTreeOptions, type TreeOptions, type TreeStepInfo } from '../tree/options.js';
 
 /**
  * The tensors of one tracked frame for one object, one per slot (1 on frame s+1, P after): paths read them
@@ -97,9 +48,13 @@ function disposeSlots(st: SlotTensors): void {
   tf.dispose([...st.maskmem, ...st.objPtr]);
 }
 
-interface ObjectTree {
+/** An object prompted on the start frame, before its tree exists (frame s+1 grows it). */
+interface ObjectStart {
   obj: ObjectState;
   cond: StoredOutput;
+}
+
+interface ObjectTree extends ObjectStart {
   tree: MemoryTree;
   tensors: Map<number, SlotTensors>;
   /** Low-res logits of every slot of frames not yet final. */
@@ -108,17 +63,15 @@ interface ObjectTree {
   sameAs: Map<number, number[]>;
 }
 
-export class TreeTracker {
+export class TreeTracker implements Tracker {
+  /** Every object from its prompt on the start frame; the same objects, with trees, from frame s+1 on. */
+  private starts: ObjectStart[] = [];
   private trees: ObjectTree[] = [];
   private start = 0;
   /** Frames up to this one have been yielded as final. */
   private finalUpTo = -1;
 
-  constructor(private readonly predictor: VideoPredictor, private readonly state: VideoState, private readonly opts: TreeOptions) {}
-
-  private get model() {
-    return this.predictor.model;
-  }
+  constructor(private readonly model: Sam2Model, private readonly state: VideoState, private readonly opts: TreeOptions) {}
 
   /** Tracks the frames of `order` (forward, consecutive, starting at the prompt frame). */
   async *run(order: AsyncIterable<number>): AsyncGenerator<FrameResult> {
@@ -128,7 +81,7 @@ export class TreeTracker {
         if (!started) {
           started = true;
           this.start = frame;
-          this.initTrees();
+          this.starts = this.objectStarts();
           yield this.result(frame, () => undefined, true);
           this.finalUpTo = frame;
           continue;
@@ -146,48 +99,43 @@ export class TreeTracker {
     }
   }
 
-  private initTrees(): void {
-    this.trees = this.state.objects.map((obj) => {
+  private objectStarts(): ObjectStart[] {
+    return this.state.objects.map((obj) => {
       const cond = obj.cond.get(this.start);
       if (!cond || obj.cond.size > 1) {
         throw new InputError(`tree mode needs every object prompted on the start frame ${this.start} and on no other frame (object ${obj.id})`);
       }
-      return { obj, cond, tree: undefined as unknown as MemoryTree, tensors: new Map(), masks: new Map(), sameAs: new Map() };
+      return { obj, cond };
     });
   }
 
   private maxObjPtrs(): number {
-    return Math.min(this.state.numFrames, this.model.config.max_obj_ptrs_in_encoder);
+    return objectPointerLimit(this.model.config, this.state.numFrames);
   }
 
   /** Frame s+1: one SAM 2 step per object on the conditioning memory; every path starts from it. */
   private firstStep(features: FrameFeatures, frame: number): void {
-    const memories: ItemMemory[] = this.trees.map((t) => ({
+    const memories: ItemMemory[] = this.starts.map((t) => ({
       frames: [{ features: t.cond.maskmem as tf.Tensor2D, tpos: 0 }],
       pointers: [{ pointer: t.cond.objPtr, tdiff: Math.abs(frame - this.start) }],
     }));
-    const out = tf.tidy(() => {
-      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(), { multimask: this.multimask(), highRes: false });
-      const maskmem = this.model.encodeMemory(features, toNHWC(heads.lowResMasks), heads.objectScoreLogits, false);
-      return { maskmem, objPtr: heads.objPtr, lowRes: tf.squeeze(heads.lowResMasks, [1]), ious: tf.max(heads.ious, 1), scores: tf.reshape(heads.objectScoreLogits, [-1]) };
-    });
-    const ious = out.ious.dataSync();
-    const scores = out.scores.dataSync();
+    const out = trackRows(this.model, features, memories, this.maxObjPtrs(), this.model.useMultimask(false, 0));
+    const bestIous = tf.tidy(() => tf.max(out.ious, 1));
+    const ious = bestIous.dataSync();
     const lowRes = hostCopy(out.lowRes) as Float32Array;
-    const area = lowRes.length / this.trees.length;
-    this.trees.forEach((t, i) => {
-      t.tree = createTree({ startFrame: this.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: scores[i] });
-      t.tensors.set(frame, slotTensors(out.maskmem, out.objPtr, [i]));
-      t.masks.set(frame, [lowRes.slice(i * area, (i + 1) * area)]);
-      this.opts.onSlots?.(frame, t.obj.id, t.masks.get(frame) as Float32Array[]);
-      t.sameAs.set(frame, [0]);
+    tf.dispose([bestIous, out.ious, out.lowRes]);
+    const area = lowRes.length / this.starts.length;
+    this.trees = this.starts.map((t, i) => {
+      const tree = createTree({ startFrame: this.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: out.objectScores[i] });
+      const masks = [lowRes.slice(i * area, (i + 1) * area)];
+      this.opts.onSlots?.(frame, t.obj.id, masks);
+      return {
+        ...t, tree,
+        tensors: new Map([[frame, { maskmem: [out.maskmem[i]], objPtr: [out.objPtr[i]] }]]),
+        masks: new Map([[frame, masks]]),
+        sameAs: new Map([[frame, [0]]]),
+      };
     });
-    tf.dispose(out);
-  }
-
-  private multimask(): boolean {
-    const c = this.model.config;
-    return c.multimask_output_in_sam && c.multimask_output_for_tracking && c.multimask_min_pt_num <= 0;
   }
 
   /** One path's memory as model inputs, with SAM2Long's key weights. */
@@ -310,7 +258,7 @@ export class TreeTracker {
   /** After the last frame: the hindsight masks, the best final path traced back. */
   private *finish(): Generator<FrameResult> {
     const traced = this.trees.map((t) => traceBack(t.tree));
-    const last = this.start + Math.max(0, ...this.trees.map((t) => t.tree?.frames.length ?? 0));
+    const last = this.start + Math.max(0, ...this.trees.map((t) => t.tree.frames.length));
     for (let f = this.finalUpTo + 1; f <= last; f++) {
       yield this.result(f, (_, i) => traced[i][f - this.start - 1], true);
     }
@@ -319,9 +267,9 @@ export class TreeTracker {
 
   /** A frame result; `slotOf` picks each object's slot (undefined on the conditioning frame). */
   private result(frame: number, slotOf: (t: ObjectTree, i: number) => number | undefined, final: boolean): FrameResult {
-    return this.predictor.frameResult(this.state, frame, (_, i): MaskOutput => {
+    return frameResult(this.state, frame, this.model.sizes.lowResSize, (_, i): MaskOutput => {
+      if (frame === this.start) return storedMask(this.starts[i].cond) as MaskOutput;
       const t = this.trees[i];
-      if (frame === this.start) return storedMask(t.cond) as MaskOutput;
       const slot = slotOf(t, i) as number;
       return { logits: (t.masks.get(frame) as Float32Array[])[slot], objectScore: slotRecord(t.tree, frame, slot).objectScore };
     }, final);
@@ -350,10 +298,4 @@ function distinctRows(keys: string[]): { unique: number[]; rowOf: number[] } {
     return u;
   });
   return { unique, rowOf };
-}
-
-/** Path `path`'s slot on `frame`, walking back only as far as that frame. */
-function slotOnFrame(tree: MemoryTree, path: number, frame: number): number {
-  for (const [k, slot] of pathBackwards(tree, path)) if (tree.startFrame + 1 + k === frame) return slot;
-  throw new InputError(`frame ${frame} is not stored in the tree`);
 }

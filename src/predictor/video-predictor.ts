@@ -1,27 +1,27 @@
 /**
- * The video predictor: frames in, prompts on any frame, propagation through the video. Greedy SAM 2
- * (official SAM2VideoPredictor semantics) or, with `tree`, the SAM2Long memory tree. Several objects are
- * one batch dimension of every model call.
+ * The video predictor: frames in, prompts on any frame, propagation through the video. It keeps the prompts
+ * and the state, and hands propagation to a tracker: greedy SAM 2 (official SAM2VideoPredictor semantics) or,
+ * with `tree`, the SAM2Long memory tree. Several objects are one batch dimension of every model call.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import type { Sam2ModelConfig } from '../config.js';
+import { objectPointerLimit, type Sam2ModelConfig } from '../config.js';
 import { InputError } from '../errors.js';
-import type { Sam2Model, FrameFeatures, PointPrompt } from '../model/sam2.js';
-import type { ItemMemory } from '../model/memory-prompt.js';
+import type { Sam2Model, PointPrompt } from '../model/sam2.js';
 import type { LowResHeadsOutput } from '../model/sam-heads.js';
-import { selectGreedyMemory, type GreedyMemoryOptions } from './memory-bank.js';
 import { SourceFrames } from './frame-provider.js';
 import type { FrameInput, FrameSource } from '../io/frames.js';
-import { VideoState, disposeOutput, storedMask, type FramePipeline, type FrameProvider, type MaskOutput, type ObjectState, type StoredOutput, type PointsInput } from './video-state.js';
+import { VideoState, disposeOutput, storedMask, type FramePipeline, type FrameProvider, type ObjectState, type StoredOutput, type PointsInput } from './video-state.js';
 import type { PipelinePlan } from './encoder-pool.js';
-import { toNHWC } from '../model/common.js';
-import { rowIndices, takeRows } from '../model/take-rows.js';
 import { NO_OBJ_SCORE, resizeBilinearAntialias } from '../model/sam-heads.js';
-import { upsampleLogits, upsampledMaskBytes, fillHoles, scalePoints } from './transforms.js';
-import { TreeTracker, resolveTreeOptions, type TreeOptions } from './tree-tracker.js';
+import { upsampleLogits, scalePoints } from './transforms.js';
+import { resolveTreeOptions, type TreeOptions } from '../tree/options.js';
+import { frameResult, type FrameResult, type MaskPick } from './frame-results.js';
+import { GreedyTracker, greedyMemories, storedLowRes } from './greedy-tracker.js';
+import { TreeTracker } from './tree-tracker.js';
+import type { Tracker } from './tracker.js';
 
-export { NO_OBJ_SCORE };
+export { NO_OBJ_SCORE, type FrameResult };
 
 export type FramesInput = string | readonly FrameInput[] | AsyncIterable<FrameInput> | FrameSource | FrameProvider;
 
@@ -54,20 +54,6 @@ const AUTO_PIPELINE_MIN_IMAGE_SIZE = 512;
 function singleThreaded(): boolean {
   const backend = tf.getBackend();
   return backend === 'cpu' || (backend === 'wasm' && getThreadsCount() <= 1);
-}
-
-export interface FrameResult {
-  frame: number;
-  /** File stem of the frame, for output names. */
-  name: string;
-  objIds: number[];
-  /** Binary masks at video resolution, one per object (row-major H×W, 1 = object); made on first read. */
-  readonly masks: Uint8Array[];
-  /** Low-resolution mask logits, one per object ([h4 × w4]). */
-  lowResLogits: Float32Array[];
-  objectScores: number[];
-  /** False for SAM2Long's online (provisional) masks that hindsight may still change. */
-  final: boolean;
 }
 
 export interface PointsPrompt {
@@ -181,7 +167,7 @@ export class VideoPredictor {
     const isInit = !obj.tracked.has(frame);
     const prev = obj.temp.get(frame) ?? obj.cond.get(frame) ?? obj.nonCond.get(frame);
     const features = await state.features(frame, (img) => this.model.encodeImage(img));
-    const multimask = this.useMultimask(isInit, input.labels.length);
+    const multimask = this.model.useMultimask(isInit, input.labels.length);
     const out = tf.tidy(() => {
       const prompt: PointPrompt = {
         coords: tf.tensor3d(input.coords.flat(), [1, input.coords.length, 2]),
@@ -189,17 +175,11 @@ export class VideoPredictor {
       };
       const maskInputs = prev ? (tf.reshape(tf.clipByValue(prev.predMasks, -32, 32), [1, ...prev.predMasks.shape, 1]) as tf.Tensor4D) : undefined;
       if (isInit) return this.model.promptStep(features, 1, { points: prompt, maskInputs }, { multimask, highRes: false });
-      const memory = this.greedyMemories(state, [obj], frame, obj.tracked.get(frame) ?? false);
-      return this.model.trackStep(features, memory, this.maxObjPtrs(state), { multimask, highRes: false }, { points: prompt, maskInputs });
+      const memory = greedyMemories(this.model, state, [obj], frame, obj.tracked.get(frame) ?? false);
+      return this.model.trackStep(features, memory, objectPointerLimit(this.config, state.numFrames), { multimask, highRes: false }, { points: prompt, maskInputs });
     });
     this.storeTemp(obj, frame, out);
     return this.frameResult(state, frame, (o) => storedMask(o.temp.get(frame) ?? o.cond.get(frame) ?? o.nonCond.get(frame)), true);
-  }
-
-  private useMultimask(isInit: boolean, numPoints: number): boolean {
-    const c = this.config;
-    return c.multimask_output_in_sam && (isInit || c.multimask_output_for_tracking)
-      && c.multimask_min_pt_num <= numPoints && numPoints <= c.multimask_max_pt_num;
   }
 
   /** Keeps a prompted frame's output until propagation encodes its memory; a later prompt on the frame replaces it. */
@@ -207,52 +187,13 @@ export class VideoPredictor {
     const [, , h4, w4] = out.lowResMasks.shape;
     const stored: StoredOutput = {
       maskmem: null,
-      predMasks: tf.tidy(() => tf.reshape(this.postprocessLowRes(out.lowResMasks), [h4, w4]) as tf.Tensor2D),
+      predMasks: tf.tidy(() => tf.reshape(storedLowRes(out.lowResMasks, this.options.fillHoleArea ?? 0), [h4, w4]) as tf.Tensor2D),
       objPtr: tf.reshape(out.objPtr, [-1]) as tf.Tensor1D,
       objectScore: out.objectScoreLogits.dataSync()[0],
     };
     disposeHeads(out);
     disposeOutput(obj.temp.get(frame));
     obj.temp.set(frame, stored);
-  }
-
-  /** Optional hole filling on low-res logits (off by default, as in the golden settings). */
-  // [B, 1, h4, w4] → same
-  private postprocessLowRes(lowRes: tf.Tensor4D): tf.Tensor4D {
-    const area = this.options.fillHoleArea ?? 0;
-    return area > 0 ? fillHoles(lowRes, area) : tf.clone(lowRes);
-  }
-
-  private maxObjPtrs(state: VideoState): number {
-    return Math.min(state.numFrames, this.config.max_obj_ptrs_in_encoder);
-  }
-
-  private greedyOptions(state: VideoState, reverse: boolean): GreedyMemoryOptions {
-    const c = this.config;
-    return {
-      numMaskmem: c.num_maskmem,
-      stride: c.memory_temporal_stride_for_eval,
-      maxCondFrames: c.max_cond_frames_in_attn,
-      maxObjPtrs: this.maxObjPtrs(state),
-      numFrames: state.numFrames,
-      reverse,
-      useObjPtrs: c.use_obj_ptrs_in_encoder,
-      signedTpos: c.use_signed_tpos_enc_to_obj_ptrs,
-      onlyPastPointers: c.only_obj_ptrs_in_the_past_for_eval,
-    };
-  }
-
-  /** Each object's greedy SAM 2 memory for `frame`, as tensors. */
-  private greedyMemories(state: VideoState, objects: ObjectState[], frame: number, reverse: boolean): ItemMemory[] {
-    const opts = this.greedyOptions(state, reverse);
-    return objects.map((obj) => {
-      const sel = selectGreedyMemory(frame, [...obj.cond.keys()], (t) => obj.nonCond.has(t), opts);
-      const stored = (t: number, cond: boolean) => (cond ? obj.cond.get(t) : obj.nonCond.get(t)) as StoredOutput;
-      return {
-        frames: sel.frames.map((f) => ({ features: stored(f.frame, f.cond).maskmem as tf.Tensor2D, tpos: f.tpos })),
-        pointers: sel.pointers.map((p) => ({ pointer: stored(p.frame, p.cond).objPtr, tdiff: p.tdiff })),
-      };
-    });
   }
 
   /** Encodes memories of prompted frames and moves them into the bank (propagate_in_video_preflight). */
@@ -294,19 +235,11 @@ export class VideoPredictor {
     if (this.treeOptions && reverse) throw new InputError('the SAM2Long tree tracks forward only (reverse is not supported)');
     const plan = { step: reverse ? -1 : 1, last: lastFrame(start, maxFrames, state.numFrames, reverse), streamReadAheadFrom: this.config.max_obj_ptrs_in_encoder } as const;
     state.usePipeline(await this.startPipeline(state, plan));
+    const tracker: Tracker = this.treeOptions
+      ? new TreeTracker(this.model, state, this.treeOptions)
+      : new GreedyTracker(this.model, state, { reverse, fillHoleArea: this.options.fillHoleArea ?? 0 });
     try {
-      if (this.treeOptions) {
-        yield* new TreeTracker(this, state, this.treeOptions).run(order);
-        return;
-      }
-      for await (const frame of order) {
-        const toRun = state.objects.filter((o) => !o.cond.has(frame));
-        if (toRun.length) await this.trackObjects(state, toRun, frame, reverse);
-        for (const o of state.objects) o.tracked.set(frame, reverse);
-        yield this.frameResult(state, frame, (o) => storedMask(o.cond.get(frame) ?? o.nonCond.get(frame)), true);
-        this.forgetOutsideWindow(state, frame, reverse);
-      }
-      state.dropFeatures();
+      yield* tracker.run(order);
     } finally {
       state.usePipeline(null);
     }
@@ -331,93 +264,10 @@ export class VideoPredictor {
     }
   }
 
-  /** One batched greedy step for `objects` on `frame`; stores each object's output with its new memory. */
-  private async trackObjects(state: VideoState, objects: ObjectState[], frame: number, reverse: boolean): Promise<void> {
-    const features = await state.features(frame, (img) => this.model.encodeImage(img));
-    const outputs = tf.tidy(() => {
-      const memories = this.greedyMemories(state, objects, frame, reverse);
-      const heads = this.model.trackStep(features, memories, this.maxObjPtrs(state), { multimask: this.useMultimask(false, 0), highRes: false });
-      const maskmem = this.model.encodeMemory(features, toNHWC(heads.lowResMasks), heads.objectScoreLogits, false);
-      const lowRes = this.postprocessLowRes(heads.lowResMasks);
-      return { maskmem, lowRes, objPtr: heads.objPtr, scores: heads.objectScoreLogits };
-    });
-    const scores = outputs.scores.dataSync();
-    const rows = rowIndices(objects.length);
-    const perObject = tf.tidy(() => ({
-      maskmem: takeRows(outputs.maskmem, rows) as tf.Tensor2D[],
-      predMasks: takeRows(tf.squeeze(outputs.lowRes, [1]), rows) as tf.Tensor2D[],
-      objPtr: takeRows(outputs.objPtr, rows) as tf.Tensor1D[],
-    }));
-    objects.forEach((obj, b) => {
-      const stored: StoredOutput = {
-        maskmem: perObject.maskmem[b],
-        predMasks: perObject.predMasks[b],
-        objPtr: perObject.objPtr[b],
-        objectScore: scores[b],
-      };
-      disposeOutput(obj.nonCond.get(frame));
-      obj.nonCond.set(frame, stored);
-    });
-    tf.dispose(outputs);
-  }
-
-  /**
-   * Drops stored outputs no later frame can read: outside the memory window behind the tracking front and
-   * not near a conditioning frame (a later propagation in the other direction starts from those).
-   */
-  private forgetOutsideWindow(state: VideoState, frame: number, reverse: boolean): void {
-    const c = this.config;
-    const window = Math.max((c.num_maskmem + 1) * c.memory_temporal_stride_for_eval, this.maxObjPtrs(state));
-    for (const obj of state.objects) {
-      const anchors = [...obj.cond.keys()];
-      for (const t of [...obj.nonCond.keys()]) {
-        const behind = reverse ? t - frame : frame - t;
-        const nearAnchor = anchors.some((a) => Math.abs(a - t) <= window);
-        if (behind > window && !nearAnchor) {
-          disposeOutput(obj.nonCond.get(t));
-          obj.nonCond.delete(t);
-        }
-      }
-    }
-  }
-
   /** Masks of every object on `frame` at video resolution (an object without output there is empty). */
-  frameResult(state: VideoState, frame: number, pick: (o: ObjectState, index: number) => MaskOutput | undefined, final: boolean): FrameResult {
-    const { width, height } = state.frames;
-    const h4 = this.model.sizes.lowResSize;
-    const outs = state.objects.map(pick);
-    const lowRes = outs.map((o) => (o ? o.logits.slice() : new Float32Array(h4 * h4).fill(NO_OBJ_SCORE)));
-    let masks: Uint8Array[] | undefined;
-    const videoMasks = () => {
-      const stacked = tf.tensor4d(concatFloat(lowRes), [lowRes.length, h4, h4, 1]);
-      try {
-        return upsampledMaskBytes(stacked, height, width);
-      } finally {
-        stacked.dispose();
-      }
-    };
-    return {
-      frame,
-      name: state.frames.name(frame),
-      objIds: state.objIds,
-      // Made on first read (from the low-res logits kept here): a consumer of final results only, like the CLI,
-      // never pays for SAM2Long's provisional masks.
-      get masks() {
-        masks ??= videoMasks();
-        return masks;
-      },
-      lowResLogits: lowRes,
-      objectScores: outs.map((o) => o?.objectScore ?? NO_OBJ_SCORE),
-      final,
-    };
+  frameResult(state: VideoState, frame: number, pick: MaskPick, final: boolean): FrameResult {
+    return frameResult(state, frame, this.model.sizes.lowResSize, pick, final);
   }
-}
-
-function concatFloat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
 }
 
 export function disposeHeads(out: LowResHeadsOutput): void {

@@ -18,6 +18,7 @@ export {
   bestPath,
   traceBack,
   settledFrames,
+  slotOnFrame,
 } from './tree.js';
 export {
   type MemorySelectionOptions,
@@ -39,3 +40,4 @@ export {
 } from './weighting.js';
 export { type Candidate, type CandidateScoring, IOU_LOG_EPS, scoreCandidates } from './scoring.js';
 export { type PruneResult, type PathPruning, SAM2LONG_UNCERTAINTY, pythonRound, prunePaths } from './pruning.js';
+export { type TreeOptions, type TreeStepInfo, TREE_DEFAULTS, resolveTreeOptions } from './options.js';

@@ -17,7 +17,7 @@
  *    maxObjPtrs, so the oldest entry of V never contributes a pointer.
  */
 import { InputError } from '../errors.js';
-import type { Sam2ModelConfig } from '../config.js';
+import { objectPointerLimit, type Sam2ModelConfig } from '../config.js';
 import { type MemoryTree, lastFrame, pathBackwards } from './tree.js';
 
 /** SAM2Long's default IoU threshold for a usable memory frame (`iou_thre`). */
@@ -60,7 +60,7 @@ export function memorySelectionOptions(
   numFrames: number,
   iouThreshold = SAM2LONG_IOU_THRESHOLD,
 ): MemorySelectionOptions {
-  return { numMaskmem: model.num_maskmem, maxObjPtrs: Math.min(numFrames, model.max_obj_ptrs_in_encoder), iouThreshold };
+  return { numMaskmem: model.num_maskmem, maxObjPtrs: objectPointerLimit(model, numFrames), iouThreshold };
 }
 
 interface PathFrame {

@@ -163,3 +163,9 @@ export function settledFrames(tree: MemoryTree): number {
   }
   return tree.startFrame;
 }
+
+/** Path `path`'s slot on `frame`, walking back only as far as that frame. */
+export function slotOnFrame(tree: MemoryTree, path: number, frame: number): number {
+  for (const [k, slot] of pathBackwards(tree, path)) if (tree.startFrame + 1 + k === frame) return slot;
+  throw new InputError(`frame ${frame} is not stored in the tree`);
+}
