@@ -13,7 +13,7 @@ const SRC = path.resolve(import.meta.dirname, '../src');
 const STUB = '\0sam2long-node-only:';
 
 /** Modules of src/ that need Node (fs, sharp, zlib, worker threads), relative to src/. */
-export const NODE_ONLY_MODULES = ['load.ts', 'io/frames.ts', 'io/images.ts', 'predictor/encoder-pool.ts', 'io/files.ts', 'io/png.ts', 'io/zip-archive.ts', 'io/torch-checkpoint.ts', 'backend.ts'];
+export const NODE_ONLY_MODULES = ['load.ts', 'io/frames.ts', 'io/images.ts', 'node/encoder-pool.ts', 'io/files.ts', 'io/png.ts', 'io/zip-archive.ts', 'io/torch-checkpoint.ts', 'backend.ts'];
 export const NODE_ONLY_PACKAGES = ['sharp', 'yauzl'];
 
 export function isNodeBuiltin(id: string): boolean {

@@ -25,7 +25,7 @@ export {
 } from './predictor/video-predictor.js';
 export { VideoState, type FrameProvider } from './predictor/video-state.js';
 export { TREE_DEFAULTS, type TreeOptions, type TreeStepInfo } from './predictor/tree-tracker.js';
-export { toRgbImage, type RgbImage, type PixelsLike } from './predictor/transforms.js';
+export { toRgbImage, type RgbImage, type PixelsLike } from './io/pixels.js';
 export type { FrameSource, VideoFrame } from './io/frames.js';
 export * as tree from './tree/index.js';
 export { maxTensorBytes, setMaxTensorBytes } from './backend-limits.js';

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { WorkerError } from '../src/errors.js';
 import { disposeFeatures, type FrameFeatures, type Sam2Model } from '../src/model/sam2.js';
-import { EncoderPool, liveEncoderWorkers } from '../src/predictor/encoder-pool.js';
+import { EncoderPool, liveEncoderWorkers } from '../src/node/encoder-pool.js';
 import { VideoPredictor, type FrameResult, type VideoPredictorOptions } from '../src/predictor/video-predictor.js';
 import { FRAME_ENCODER_PREFIXES, FrameEncoder } from '../src/worker/frame-encoder.js';
 import { golden, goldenJson, setupBackend } from './helpers/golden.js';

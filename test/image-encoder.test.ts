@@ -12,13 +12,15 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, type BackendName } from '../src/backend.js';
 import { resolveModelConfig, type HieraConfig, type ImageEncoderConfig } from '../src/config.js';
 import { ShapeError } from '../src/errors.js';
-import { groupedAttention, multiHeadAttention, toNHWC } from '../src/model/common.js';
-import { Hiera, bicubicResize, hieraBlockSpecs } from '../src/model/hiera.js';
+import { groupedAttention, multiHeadAttention } from '../src/model/common.js';
+import { Hiera, hieraBlockSpecs } from '../src/model/hiera.js';
 import { ImageEncoder } from '../src/model/image-encoder.js';
 import { sinePositionEncoding } from '../src/model/position-encoding.js';
 import { WeightStore, type HostArray } from '../src/model/weights.js';
 import { assertClose, diff, goldenJson, goldenTensor, setupBackend } from './helpers/golden.js';
 import { scopedStore } from './helpers/scoped-store.js';
+import { toNHWC } from '../src/ops/layout.js';
+import { bicubicResize } from '../src/ops/resize.js';
 
 const FEATURE_TOL = 1e-4;
 const POS_ENC_TOL = 1e-5;

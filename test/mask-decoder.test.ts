@@ -3,14 +3,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../src/backend.js';
 import { resolveModelConfig, type Sam2ModelConfig } from '../src/config.js';
 import { InputError, ShapeError } from '../src/errors.js';
-import { toNCHW, toNHWC } from '../src/model/common.js';
 import { ConvTranspose2x2, MaskDecoder, maskDecoderSettings, type MaskDecoderInputs, type MaskDecoderOutput } from '../src/model/mask-decoder.js';
-import {
-  SamHeads, antialiasBilinearWeights, resizeBilinearAntialias, upsampleMasks, useMaskAsOutput,
-} from '../src/model/sam-heads.js';
+import { SamHeads, useMaskAsOutput } from '../src/model/sam-heads.js';
 import { WeightStore } from '../src/model/weights.js';
 import { assertClose, diff, goldenJson, goldenTensor, setupBackend } from './helpers/golden.js';
 import { scopedStore } from './helpers/scoped-store.js';
+import { toNCHW, toNHWC } from '../src/ops/layout.js';
+import { antialiasBilinearWeights, resizeBilinearAntialias, upsampleMasks } from '../src/ops/resize.js';
 
 const MASK_TOL = 1e-4;
 const TOKEN_TOL = 1e-4;

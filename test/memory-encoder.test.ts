@@ -1,11 +1,11 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveModelConfig } from '../src/config.js';
-import { toNHWC } from '../src/model/common.js';
 import { MemoryEncoder, roundToBfloat16 } from '../src/model/memory-encoder.js';
 import type { WeightStore } from '../src/model/weights.js';
 import { assertClose, goldenJson, goldenTensor, setupBackend } from './helpers/golden.js';
 import { scopedStore } from './helpers/scoped-store.js';
+import { toNHWC } from '../src/ops/layout.js';
 
 const MODELS = ['sam21_mini', 'sam2_mini'] as const;
 

@@ -6,7 +6,7 @@ import { DAVIS_PALETTE } from '../src/io/png.js';
 import {
   FILL_ALPHA, NEGATIVE_COLOUR, POSITIVE_COLOUR, downscale, drawLabels, labelContour, labelMap, lineWidth, objectColour, renderOverlay, sideBySide,
 } from '../src/render/overlay.js';
-import type { RgbImage } from '../src/predictor/transforms.js';
+import type { RgbImage } from '../src/io/pixels.js';
 
 /** A w×h image of one colour. */
 function plain(width: number, height: number, rgb: readonly number[]): RgbImage {

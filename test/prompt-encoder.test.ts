@@ -2,10 +2,10 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveModelConfig } from '../src/config.js';
 import { InputError, ShapeError } from '../src/errors.js';
-import { toNCHW, toNHWC } from '../src/model/common.js';
 import { PromptEncoder, promptEncoderSizes, type Prompts } from '../src/model/prompt-encoder.js';
 import { assertClose, goldenJson, goldenTensor, setupBackend } from './helpers/golden.js';
 import { scopedStore } from './helpers/scoped-store.js';
+import { toNCHW, toNHWC } from '../src/ops/layout.js';
 
 const PROMPT_TOL = 1e-4;
 const DENSE_PE_TOL = 1e-5;

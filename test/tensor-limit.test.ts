@@ -13,11 +13,11 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { maxTensorBytes, setMaxTensorBytes } from '../src/backend-limits.js';
-import { mapRowChunks, rowChunks } from '../src/model/common.js';
 import { VideoPredictor, type FrameResult } from '../src/predictor/video-predictor.js';
 import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
 import { diff, setupBackend } from './helpers/golden.js';
 import { GoldenFrames, collect, maskIou, miniModel } from './helpers/video.js';
+import { mapRowChunks, rowChunks } from '../src/ops/row-chunks.js';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;

@@ -3,8 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError, ShapeError } from '../src/errors.js';
 import {
   binarize, connectedComponents, fillHoles, fillHolesInScores, HOLE_FILL_SCORE, normalizeFrame, packBits, preprocessVideoFrame,
-  resizeForImagePredictor, resizeRgbPillowBicubic, scalePoints, toRgbImage, unpackBits, upsampleLogits, type RgbImage,
+  resizeForImagePredictor, scalePoints, unpackBits, upsampleLogits,
 } from '../src/predictor/transforms.js';
+import { toRgbImage, type RgbImage } from '../src/io/pixels.js';
+import { resizeRgbPillowBicubic } from '../src/ops/pixel-resize.js';
 import { assertClose, goldenHost, goldenTensor, setupBackend } from './helpers/golden.js';
 
 const FRAMES = 'video1/frames.safetensors';

@@ -15,7 +15,7 @@ import { isVideoFile, openMaskVideo, openPreviewVideo, readVideo, type VideoRead
 import { downscale, labelMap, renderOverlay, sideBySide, type PromptMarks } from '../src/render/overlay.js';
 import type { TreeOptions, TreeStepInfo } from '../src/predictor/tree-tracker.js';
 import type { FrameResult, VideoPredictor } from '../src/predictor/video-predictor.js';
-import type { RgbImage } from '../src/predictor/transforms.js';
+import type { RgbImage } from '../src/io/pixels.js';
 import type { VideoState } from '../src/predictor/video-state.js';
 import { pathSlots, slotRecord, traceBack, type MemoryTree } from '../src/tree/index.js';
 import { MaskDirectory } from './output-dir.js';

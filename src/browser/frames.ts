@@ -6,7 +6,7 @@
  */
 import { InputError } from '../errors.js';
 import type { FrameSource, VideoFrame } from '../io/frames.js';
-import { toRgbImage, type PixelsLike, type RgbImage } from '../predictor/transforms.js';
+import { toRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
 
 /** Anything the page can draw: a File/Blob (decoded on demand), a decoded image, or raw pixels. */
 export type FrameImage = Blob | ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageData;

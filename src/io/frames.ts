@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
 import { decodeImage } from './images.js';
-import { toRgbImage, type PixelsLike, type RgbImage } from '../predictor/transforms.js';
+import { toRgbImage, type PixelsLike, type RgbImage } from './pixels.js';
 
 /** Extensions taken as frames, compared case-insensitively (the official loader takes .jpg/.jpeg only). */
 export const FRAME_EXTENSIONS = ['.jpg', '.jpeg', '.png'] as const;

@@ -9,9 +9,9 @@ import sharp from 'sharp';
 import { InputError } from '../errors.js';
 import { decodePng, isPng, pngToRgb } from './png.js';
 import { checkPixels, pixelLimit } from './pixel-limit.js';
-import type { RgbImage } from '../predictor/transforms.js';
+import type { RgbImage } from './pixels.js';
 
-export type { RgbImage } from '../predictor/transforms.js';
+export type { RgbImage } from './pixels.js';
 
 /** Reads a file for decoding; a missing or unreadable file is an InputError naming it. */
 export async function readImageFile(path: string): Promise<Uint8Array> {

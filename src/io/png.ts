@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { InputError } from '../errors.js';
-import type { RgbImage } from '../predictor/transforms.js';
+import type { RgbImage } from './pixels.js';
 import { checkPixels } from './pixel-limit.js';
 
 export type PngColorType = 'grey' | 'rgb' | 'palette' | 'grey-alpha' | 'rgba';

@@ -4,62 +4,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { maxTensorBytes } from '../backend-limits.js';
-import { rowBlocks, rowIndices, rowRange, takeRows } from './take-rows.js';
 import { assertShape } from '../errors.js';
+import { groupedFlashAttention, multiHeadFlashAttention } from '../ops/webgpu/flash-attention.js';
+import { fusedKernelsOn } from '../ops/webgpu/fused.js';
+import { fusedGelu } from '../ops/webgpu/gelu.js';
+import { fusedLayerNorm } from '../ops/webgpu/layer-norm.js';
 import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './weights.js';
-
-/** Every tensor the model splits is float32 (or int32 / bool, which no backend stores wider). */
-export const FLOAT_BYTES = 4;
-
-/** Rows [start, start + count) of a computation split over its leading axis. */
-export interface RowChunk {
-  start: number;
-  count: number;
-  /** This chunk's rows of `t` (its leading axis); `t` itself when the rows are not split. */
-  take<T extends tf.Tensor>(t: T): T;
-}
-
-/** What a row-split computation returns; each tensor is concatenated over the chunks along axis 0. */
-export type RowOutputs = tf.Tensor | { [key: string]: tf.Tensor | undefined };
-
-/**
- * Near-equal row ranges, each small enough that a tensor of `bytesPerRow` per row fits under
- * maxTensorBytes(); one range when all rows fit. A single row over the limit is still one chunk.
- */
-export function rowChunks(rows: number, bytesPerRow: number): { start: number; count: number }[] {
-  const fit = Math.max(1, Math.floor(maxTensorBytes() / Math.max(1, bytesPerRow)));
-  if (fit >= rows) return [{ start: 0, count: rows }];
-  const n = Math.ceil(rows / fit);
-  return Array.from({ length: n }, (_, i) => {
-    const start = Math.floor((i * rows) / n);
-    return { start, count: Math.floor(((i + 1) * rows) / n) - start };
-  });
-}
-
-/**
- * Runs `fn` on chunks of `rows` leading-axis rows, sized so that no tensor it makes (at most `bytesPerRow`
- * per row) exceeds the backend's binding limit, and concatenates the chunks' outputs along axis 0. When all
- * rows fit, `fn` runs once on the whole input with nothing copied.
- */
-// fn's outputs [count, ...] per chunk → [rows, ...]
-export function mapRowChunks<R extends RowOutputs>(rows: number, bytesPerRow: number, fn: (chunk: RowChunk) => R): R {
-  const chunks = rowChunks(rows, bytesPerRow);
-  if (chunks.length === 1) return fn({ start: 0, count: rows, take: (t) => t });
-  return tf.tidy(() => {
-    const parts = chunks.map(({ start, count }) => tf.tidy(() => fn({ start, count, take: (t) => rowRange(t, start, count) })));
-    return concatRows(parts);
-  });
-}
-
-// R[] (chunks) → R
-function concatRows<R extends RowOutputs>(parts: R[]): R {
-  if (parts[0] instanceof tf.Tensor) return tf.concat(parts as tf.Tensor[], 0) as R;
-  const records = parts as { [key: string]: tf.Tensor | undefined }[];
-  return Object.fromEntries(Object.keys(records[0]).map((key) => {
-    const first = records[0][key];
-    return [key, first === undefined ? undefined : tf.concat(records.map((r) => r[key] as tf.Tensor), 0)];
-  })) as R;
-}
+import { rowBlocks, rowIndices, takeRows } from '../ops/take-rows.js';
+import { FLOAT_BYTES, mapRowChunks } from '../ops/row-chunks.js';
+import { broadcastByAdd, repeatRows } from '../ops/layout.js';
 
 /** Rows this wide or wider broadcast a per-channel vector at full speed on tfjs-wasm. */
 const WIDE_ROW = 256;
@@ -102,12 +55,18 @@ export class Linear {
     ({ w: this.w, b: this.b } = weights.linear(name, inDim, outDim, bias) as LinearWeights);
   }
 
+  /** The layer, then `activation` if given (on WebGPU the bias and a ReLU run in the matMul's epilogue). */
   // [..., in] → [..., out]
-  call(x: tf.Tensor): tf.Tensor {
+  call(x: tf.Tensor, activation?: Activation): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      const y = tf.matMul(tf.reshape(x, [-1, this.inDim]), this.w);
-      return tf.reshape(channelAffine(y, null, this.b), [...lead, this.outDim]);
+      const rows = tf.reshape(x, [-1, this.inDim]);
+      if (fusedKernelsOn()) {
+        const y = tf.fused.matMul({ a: rows, b: this.w, bias: this.b ?? undefined, activation: activation === 'relu' ? 'relu' : 'linear' });
+        return tf.reshape(activation === 'gelu' ? fusedGelu(y) : y, [...lead, this.outDim]);
+      }
+      const y = tf.reshape(channelAffine(tf.matMul(rows, this.w), null, this.b), [...lead, this.outDim]);
+      return activation ? activate(y, activation) : y;
     });
   }
 }
@@ -123,10 +82,13 @@ export class LayerNorm {
     ({ w: this.w, b: this.b } = weights.norm(name, dim) as NormWeights);
   }
 
-  // [..., C] → [..., C]
-  call(x: tf.Tensor): tf.Tensor {
+  /** LayerNorm of x, or of x + residual (the post-norm residual add; one program with it on WebGPU). */
+  // x [..., C], residual [..., C] → [..., C]
+  call(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+    if (fusedKernelsOn()) return fusedLayerNorm(x, this.w, this.b, this.eps, residual);
     return tf.tidy(() => {
-      const normalized = this.dim <= MATMUL_NORM_MAX_DIM ? this.normalizeByMatMul(x) : this.normalizeByRows(x);
+      const input = residual ? tf.add(x, residual) : x;
+      const normalized = this.dim <= MATMUL_NORM_MAX_DIM ? this.normalizeByMatMul(input) : this.normalizeByRows(input);
       return channelAffine(normalized, this.w, this.b);
     });
   }
@@ -161,8 +123,9 @@ export class LayerNorm {
 
 export type Activation = 'relu' | 'gelu';
 
-/** GELU with the exact erf form (PyTorch's nn.GELU default). */
+/** GELU with the exact erf form (PyTorch's nn.GELU default); one program on WebGPU. */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (fusedKernelsOn()) return fusedGelu(x);
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
 }
 
@@ -207,8 +170,7 @@ export class Mlp {
   private rows(x: tf.Tensor2D): tf.Tensor {
     let h: tf.Tensor = x;
     this.layers.forEach((layer, i) => {
-      h = layer.call(h);
-      if (i < this.layers.length - 1) h = activate(h, this.activation);
+      h = layer.call(h, i < this.layers.length - 1 ? this.activation : undefined);
     });
     return this.sigmoidOutput ? tf.sigmoid(h) : h;
   }
@@ -347,13 +309,14 @@ function headBlocks(x: tf.Tensor3D, numHeads: number, transposed = false): tf.Te
 const GROUPED_MAX_PROBLEM_SCORES = 1 << 15;
 
 /**
- * softmax(Q·Kᵀ/√d)·V, heads split from the channel axis. Small problems run all at once (`groupedAttention`);
- * large ones as one 2-D product per (batch, head) against K transposed once, with queries in chunks so the
- * full [Nq × Nk] score matrix never has to exist.
+ * softmax(Q·Kᵀ/√d)·V, heads split from the channel axis. On WebGPU one fused program (ops/webgpu/flash-attention).
+ * Elsewhere, small problems run all at once (`groupedAttention`); large ones as one 2-D product per (batch, head)
+ * against K transposed once, with queries in chunks so the full [Nq × Nk] score matrix never has to exist.
  */
 // q [B or 1, Nq, H·d], k [B, Nk, H·d], v [B, Nk, H·dv] → [B, Nq, H·dv]  (queries of batch 1 serve every item)
 export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, numHeads: number, options: AttentionOptions = {}): tf.Tensor3D {
   if (q.shape[0] !== 1) assertShape('attention queries', q.shape, [k.shape[0], -1, -1]);
+  if (fusedKernelsOn()) return multiHeadFlashAttention(q, k, v, numHeads, options.keyBias);
   return q.shape[1] * k.shape[1] <= GROUPED_MAX_PROBLEM_SCORES
     ? groupedHeads(q, k, v, numHeads, options)
     : blockedHeads(q, k, v, numHeads, options);
@@ -414,7 +377,7 @@ function blockedHeads(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, numHeads: 
  * [queries × d] image with a 1×d filter per key, so the scores come out as channels g·Tk + j, and the same
  * trick with the probabilities applies v: on wasm one grouped GEMM each, where per-group 2-D products drown
  * in op overhead and batched matMul runs a slow generic kernel. Queries are processed in chunks so that no
- * score block exceeds `maxScoreElements` or the backend's binding limit.
+ * score block exceeds `maxScoreElements` or the backend's binding limit. On WebGPU one fused program instead.
  */
 // q [Tq, G, d], k [Tk, G, d], v [Tk, G, dv], bias [G, Tk] → [Tq, G, dv]
 export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maxScoreElements = DEFAULT_MAX_SCORE_ELEMENTS, bias?: tf.Tensor2D): tf.Tensor3D {
@@ -422,6 +385,7 @@ export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D,
   const [tk, , dv] = v.shape;
   assertShape('attention keys', k.shape, [tk, groups, d]);
   if (bias) assertShape('attention key bias', bias.shape, [groups, tk]);
+  if (fusedKernelsOn()) return groupedFlashAttention(q, k, v, bias);
   return tf.tidy(() => {
     const keyFilter = tf.reshape(tf.transpose(k, [2, 1, 0]), [1, d, groups, tk]) as tf.Tensor4D;
     const valueFilter = tf.reshape(v, [1, tk, groups, dv]) as tf.Tensor4D;
@@ -436,31 +400,4 @@ export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D,
     }));
     return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
   });
-}
-
-/** NCHW (PyTorch layout) → NHWC. */
-// [B, C, H, W] → [B, H, W, C]
-export function toNHWC(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.transpose(x, [0, 2, 3, 1]);
-}
-
-/** NHWC → NCHW (PyTorch layout). */
-// [B, H, W, C] → [B, C, H, W]
-export function toNCHW(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.transpose(x, [0, 3, 1, 2]);
-}
-
-/** `x`'s single leading row repeated `n` times (tf.tile on axis 0, by broadcastByAdd). */
-// [1, ...rest] → [n, ...rest]
-export function repeatRows<T extends tf.Tensor>(x: T, n: number): T {
-  return broadcastByAdd(x, [n, ...x.shape.slice(1)]);
-}
-
-/**
- * tf.broadcastTo as a broadcasting add: wasm runs broadcastTo/tile in slow loops (~90 ms for 1M floats
- * against well under 1 ms for the add). Same rank; `x`'s sizes must be 1 or the target's.
- */
-// x [..] → shape
-export function broadcastByAdd<T extends tf.Tensor>(x: T, shape: number[]): T {
-  return tf.add(x, tf.zeros(shape.map((d, i) => (x.shape[i] === d ? 1 : d)), x.dtype)) as T;
 }

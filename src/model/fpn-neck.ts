@@ -6,9 +6,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { FpnNeckConfig } from '../config.js';
 import { ConfigError, ShapeError } from '../errors.js';
-import { Conv2d, broadcastByAdd } from './common.js';
+import { Conv2d } from './common.js';
 import { sinePositionEncoding } from './position-encoding.js';
 import type { WeightScope } from './weights.js';
+import { broadcastByAdd } from '../ops/layout.js';
 
 export interface FpnNeckOutput {
   /** One map per trunk level, highest resolution first. [B, h_i, w_i, d_model] */

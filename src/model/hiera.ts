@@ -14,54 +14,11 @@ import type { HieraConfig } from '../config.js';
 import { ConfigError, ShapeError, assertShape } from '../errors.js';
 import { Conv2d, LayerNorm, Linear, Mlp, groupedAttention, multiHeadAttention } from './common.js';
 import type { WeightScope } from './weights.js';
+import { bicubicResize } from '../ops/resize.js';
 
 const HIERA_NORM_EPS = 1e-6;
 const MLP_RATIO = 4;
 const PATCH = { kernel: 7, stride: 4, padding: 3 };
-/** PyTorch's bicubic kernel parameter (a = -0.75). */
-const CUBIC_A = -0.75;
-
-// Keys's cubic convolution kernel, for 0 ≤ |x| ≤ 1 and 1 < |x| < 2.
-function cubicNear(x: number): number {
-  return ((CUBIC_A + 2) * x - (CUBIC_A + 3)) * x * x + 1;
-}
-function cubicFar(x: number): number {
-  return ((CUBIC_A * x - 5 * CUBIC_A) * x + 8 * CUBIC_A) * x - 4 * CUBIC_A;
-}
-
-/**
- * The linear map of one axis of F.interpolate(mode='bicubic', align_corners=False): output o samples the
- * input at (o + ½)·in/out − ½ (float32, not clamped) from 4 taps; taps outside the input read the border.
- */
-// → [outSize, inSize]
-export function bicubicMatrix(inSize: number, outSize: number): tf.Tensor2D {
-  const m = new Float32Array(outSize * inSize);
-  const scale = Math.fround(inSize / outSize);
-  for (let o = 0; o < outSize; o++) {
-    const source = Math.fround(Math.fround(scale * (o + 0.5)) - 0.5);
-    const first = Math.floor(source);
-    const t = source - first;
-    const taps = [cubicFar(t + 1), cubicNear(t), cubicNear(1 - t), cubicFar(2 - t)];
-    taps.forEach((weight, k) => {
-      const i = Math.min(Math.max(first - 1 + k, 0), inSize - 1);
-      m[o * inSize + i] += weight;
-    });
-  }
-  return tf.tensor2d(m, [outSize, inSize]);
-}
-
-/** Separable bicubic resize (PyTorch's, align_corners=False): one 2-D product per axis. */
-// [B, h, w, C] → [B, outH, outW, C]
-export function bicubicResize(x: tf.Tensor4D, outH: number, outW: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [b, h, w, c] = x.shape;
-    const rows = tf.matMul(bicubicMatrix(h, outH), tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, b * w * c]));
-    const byCol = tf.reshape(tf.transpose(tf.reshape(rows, [outH, b, w, c]), [2, 1, 0, 3]), [w, b * outH * c]);
-    const cols = tf.reshape(tf.matMul(bicubicMatrix(w, outW), byCol), [outW, b, outH, c]);
-    return tf.transpose(cols, [1, 2, 0, 3]) as tf.Tensor4D;
-  });
-}
-
 /** Window geometry of one attention call: windows of wh×ww tokens tiling the zero-padded map. */
 interface Windows {
   batch: number;

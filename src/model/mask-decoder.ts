@@ -6,10 +6,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MASK_DECODER_CONSTANTS, type MaskDecoderExtraArgs, type Sam2ModelConfig } from '../config.js';
 import { assertShape, InputError } from '../errors.js';
-import { Conv2d, LayerNorm, Linear, Mlp, broadcastByAdd, gelu } from './common.js';
+import { Conv2d, LayerNorm, Linear, Mlp, gelu } from './common.js';
 import { TwoWayTransformer } from './two-way-transformer.js';
-import { gatherRowsAt, rowIndices, sliceAxis1, takeRows } from './take-rows.js';
 import type { WeightScope } from './weights.js';
+import { broadcastByAdd } from '../ops/layout.js';
+import { gatherRowsAt, rowIndices, sliceAxis1, takeRows } from '../ops/take-rows.js';
 
 /** LayerNorm2d's eps. */
 const LAYER_NORM_2D_EPS = 1e-6;

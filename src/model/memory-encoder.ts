@@ -7,10 +7,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CXBlockConfig, MaskDownSamplerConfig, Sam2ModelConfig } from '../config.js';
 import { derivedSizes } from '../config.js';
 import { assertShape, ConfigError } from '../errors.js';
-import { Conv2d, FLOAT_BYTES, gelu, LayerNorm, Linear, repeatRows } from './common.js';
+import { Conv2d, gelu, LayerNorm, Linear } from './common.js';
 import { sinePositionEncoding } from './position-encoding.js';
-import { hostCopy } from './take-rows.js';
 import type { WeightScope } from './weights.js';
+import { FLOAT_BYTES } from '../ops/row-chunks.js';
+import { repeatRows } from '../ops/layout.js';
+import { hostCopy } from '../ops/take-rows.js';
 
 /** LayerNorm2d's epsilon (channels of an NHWC map are its last axis, so it is a LayerNorm there). */
 const LAYER_NORM_2D_EPS = 1e-6;
@@ -83,7 +85,7 @@ export class CXBlock {
   // [B, H, W, C] → [B, H, W, C]
   call(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const h = this.pwconv2.call(gelu(this.pwconv1.call(this.norm.call(this.dwconv.call(x)))));
+      const h = this.pwconv2.call(this.pwconv1.call(this.norm.call(this.dwconv.call(x)), 'gelu'));
       return tf.add(x, this.gamma ? tf.mul(h, this.gamma) : h) as tf.Tensor4D;
     });
   }

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { PositionEncodingConfig } from '../config.js';
 import { ConfigError, InputError } from '../errors.js';
-import { broadcastByAdd } from './common.js';
+import { broadcastByAdd } from '../ops/layout.js';
 
 const f32 = Math.fround;
 /** Keeps the normalisation finite; it is below float32 resolution for any real map size. */

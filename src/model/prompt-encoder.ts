@@ -6,8 +6,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Sam2ModelConfig } from '../config.js';
 import { assertShape, InputError, ShapeError } from '../errors.js';
-import { Conv2d, LayerNorm, broadcastByAdd, gelu } from './common.js';
+import { Conv2d, LayerNorm, gelu } from './common.js';
 import type { WeightScope } from './weights.js';
+import { broadcastByAdd } from '../ops/layout.js';
 
 /** Point labels as SAM reads them. */
 export const POINT_LABEL = { padding: -1, negative: 0, positive: 1, boxTopLeft: 2, boxBottomRight: 3 } as const;

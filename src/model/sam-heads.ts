@@ -6,10 +6,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MASK_DECODER_CONSTANTS, type Sam2ModelConfig } from '../config.js';
 import { assertShape } from '../errors.js';
-import { Conv2d, FLOAT_BYTES, Linear, Mlp, broadcastByAdd } from './common.js';
+import { Conv2d, Linear, Mlp } from './common.js';
 import { MaskDecoder, maskDecoderSettings, pickPerItem } from './mask-decoder.js';
 import { POINT_LABEL, PromptEncoder, promptEncoderSizes, type PointPrompt } from './prompt-encoder.js';
 import type { WeightScope } from './weights.js';
+import { FLOAT_BYTES } from '../ops/row-chunks.js';
+import { broadcastByAdd } from '../ops/layout.js';
+import { resizeBilinearAntialias, upsampleMasks } from '../ops/resize.js';
 
 /** Mask logit meaning "object absent". */
 export const NO_OBJ_SCORE = -1024;
@@ -269,49 +272,4 @@ function markAbsent(masks: tf.Tensor4D, scores: tf.Tensor2D): tf.Tensor4D {
 function toMaskStack(x: tf.Tensor4D): tf.Tensor4D {
   const [b, h, w] = x.shape;
   return tf.reshape(x, [b, 1, h, w]);
-}
-
-/** F.interpolate(bilinear, align_corners=False) of every mask to size × size. */
-// [B, M, h, w] → [B, M, size, size]
-export function upsampleMasks(masks: tf.Tensor4D, size: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [b, m, h, w] = masks.shape;
-    const resized = tf.image.resizeBilinear(tf.reshape(masks, [b * m, h, w, 1]) as tf.Tensor4D, [size, size], false, true);
-    return tf.reshape(resized, [b, m, size, size]);
-  });
-}
-
-/**
- * PyTorch's antialiased bilinear weights along one axis (F.interpolate(..., antialias=True), no
- * align_corners): a triangle filter widened by the scale when shrinking, cut at the borders and renormalised.
- */
-// → [outSize, inSize] row-major
-export function antialiasBilinearWeights(inSize: number, outSize: number): Float32Array {
-  const scale = inSize / outSize;
-  const support = scale >= 1 ? scale : 1;
-  const invScale = scale >= 1 ? 1 / scale : 1;
-  const weights = new Float32Array(outSize * inSize);
-  for (let i = 0; i < outSize; i++) {
-    const center = scale * (i + 0.5);
-    const first = Math.max(Math.trunc(center - support + 0.5), 0);
-    const end = Math.min(Math.trunc(center + support + 0.5), inSize);
-    const row = new Float64Array(end - first);
-    for (let j = first; j < end; j++) row[j - first] = Math.max(0, 1 - Math.abs((j - center + 0.5) * invScale));
-    const total = row.reduce((a, v) => a + v, 0);
-    for (let j = first; j < end; j++) weights[i * inSize + j] = total !== 0 ? row[j - first] / total : row[j - first];
-  }
-  return weights;
-}
-
-/** F.interpolate(mode='bilinear', align_corners=False, antialias=True), as two 2-D matMuls. */
-// [N, H, W, C] → [N, outH, outW, C]
-export function resizeBilinearAntialias(x: tf.Tensor4D, outH: number, outW: number): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [n, h, w, c] = x.shape;
-    const rowWeights = tf.tensor2d(antialiasBilinearWeights(h, outH), [outH, h]);
-    const colWeights = tf.tensor2d(antialiasBilinearWeights(w, outW), [outW, w]);
-    const byRow = tf.matMul(rowWeights, tf.reshape(tf.transpose(x, [1, 0, 2, 3]), [h, n * w * c]));
-    const byCol = tf.matMul(colWeights, tf.reshape(tf.transpose(tf.reshape(byRow, [outH, n, w, c]), [2, 1, 0, 3]), [w, n * outH * c]));
-    return tf.transpose(tf.reshape(byCol, [outW, n, outH, c]), [1, 2, 0, 3]) as tf.Tensor4D;
-  });
 }

@@ -10,11 +10,14 @@ import type { MaskDecoder } from './mask-decoder.js';
 import { MemoryAttention } from './memory-attention.js';
 import { MemoryEncoder, roundToBfloat16 } from './memory-encoder.js';
 import { MemoryPrompt, type ItemMemory } from './memory-prompt.js';
-import { mapRowChunks, repeatRows } from './common.js';
-import { SamHeads, upsampleMasks, useMaskAsOutput, type LowResHeadsOutput, type SamHeadsOutput } from './sam-heads.js';
+import { SamHeads, useMaskAsOutput, type LowResHeadsOutput, type SamHeadsOutput } from './sam-heads.js';
 import { sinePositionEncoding } from './position-encoding.js';
-import type { PointPrompt } from './prompt-encoder.js';
+import type { PointPrompt, Prompts } from './prompt-encoder.js';
+import type { MaskDecoderOutput } from './mask-decoder.js';
 import { WeightStore, type HostArray } from './weights.js';
+import { mapRowChunks } from '../ops/row-chunks.js';
+import { repeatRows } from '../ops/layout.js';
+import { upsampleMasks } from '../ops/resize.js';
 
 /** What the encoder gives for one frame (batch 1; shared by every row of a tracking step). */
 export interface FrameFeatures {
@@ -112,6 +115,37 @@ export class Sam2Model {
     return encodeFrame(this.imageEncoder, this.heads.maskDecoder, image);
   }
 
+  /**
+   * A single image's features as SAM2ImagePredictor keeps them: encoded, with no_mem_embed added to the lowest
+   * level once (directly_add_no_mem_embed), ready for any number of decodeImage calls.
+   */
+  // image [1, S, S, 3] (ImageNet-normalised)
+  encodeSingleImage(image: tf.Tensor4D): FrameFeatures {
+    const raw = this.encodeImage(image);
+    const visionFeats = tf.tidy(() => this.addNoMemEmbed(raw.visionFeats));
+    raw.visionFeats.dispose();
+    return { ...raw, visionFeats };
+  }
+
+  /** Single-image decoding (SAM2ImagePredictor._predict): prompts → candidate masks and their IoUs, no memory. */
+  // features from encodeSingleImage; points [1, N, 2], masks [1, 4h, 4w, 1] → masks [1, M, 4h, 4w], iouPred [1, M]
+  decodeImage(features: FrameFeatures, prompt: Pick<Prompts, 'points' | 'masks'>, multimask: boolean): Pick<MaskDecoderOutput, 'masks' | 'iouPred'> {
+    this.calls.decoder++;
+    return tf.tidy(() => {
+      const { promptEncoder, maskDecoder } = this.heads;
+      const { sparse, dense } = promptEncoder.call(prompt);
+      const { masks, iouPred } = maskDecoder.call({
+        imageEmbeddings: features.visionFeats,
+        imagePe: promptEncoder.densePe(),
+        sparse,
+        dense,
+        multimaskOutput: multimask,
+        highResFeatures: features.highRes,
+      });
+      return { masks, iouPred };
+    });
+  }
+
   /** The checkpoint arrays under the given key prefixes (an encoder worker builds its own copy from them). */
   hostWeights(prefixes: readonly string[]): Map<string, HostArray> {
     return this.store.entries(prefixes);
@@ -133,7 +167,7 @@ export class Sam2Model {
   promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions): SamHeadsOutput | LowResHeadsOutput {
     this.calls.decoder++;
     return tf.tidy(() => {
-      const pix = tf.add(features.visionFeats, tf.reshape(this.noMemEmbed, [1, 1, 1, -1])) as tf.Tensor4D;
+      const pix = this.addNoMemEmbed(features.visionFeats);
       return this.heads.call({
         backboneFeatures: batch > 1 ? repeatRows(pix, batch) : pix,
         pointInputs: prompt.points,
@@ -233,6 +267,12 @@ export class Sam2Model {
       });
       return tf.reshape(roundToBfloat16(mem), [b, h * h, memDim]) as tf.Tensor3D;
     });
+  }
+
+  /** Features of a frame without memory: no_mem_embed added (directly_add_no_mem_embed). */
+  // [1, h, w, C] → same
+  private addNoMemEmbed(visionFeats: tf.Tensor4D): tf.Tensor4D {
+    return tf.add(visionFeats, tf.reshape(this.noMemEmbed, [1, 1, 1, -1]));
   }
 
   /** Memory frame position encodings by t_pos: the same for every stored frame, so computed once. */

@@ -8,12 +8,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { objectPointerLimit } from '../config.js';
 import type { ItemMemory } from '../model/memory-prompt.js';
 import type { Sam2Model } from '../model/sam2.js';
-import { takeRows, rowIndices } from '../model/take-rows.js';
 import { frameResult, type FrameResult } from './frame-results.js';
 import { selectGreedyMemory, type GreedyMemoryOptions } from './memory-bank.js';
 import { trackRows, type Tracker } from './tracker.js';
 import { fillHoles } from './transforms.js';
 import { disposeOutput, storedMask, type ObjectState, type StoredOutput, type VideoState } from './video-state.js';
+import { takeRows, rowIndices } from '../ops/take-rows.js';
 
 export interface GreedyTrackerOptions {
   /** Tracking towards earlier frames. */

@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
 import type { Sam2Model, FrameFeatures } from '../model/sam2.js';
 import { disposeFeatures } from '../model/sam2.js';
-import { resizeForImagePredictor, scalePoints, toRgbImage, upsampledMaskBytes, type PixelsLike, type RgbImage } from './transforms.js';
+import { toRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
+import { resizeForImagePredictor, scalePoints, upsampledMaskBytes } from './transforms.js';
 
 export type ImageInput = string | Uint8Array | PixelsLike | tf.Tensor;
 
@@ -53,12 +54,8 @@ export class ImagePredictor {
       : toRgbImage(image);
     this.reset();
     const input = resizeForImagePredictor(rgb, this.model.config.image_size);
-    const raw = this.model.encodeImage(input);
+    this.features = this.model.encodeSingleImage(input);
     input.dispose();
-    // The image predictor adds no_mem_embed to the features once, as a conditioning frame would.
-    const visionFeats = tf.tidy(() => tf.add(raw.visionFeats, tf.reshape(this.model.noMemEmbed, [1, 1, 1, -1])) as tf.Tensor4D);
-    raw.visionFeats.dispose();
-    this.features = { ...raw, visionFeats };
     this.size = { width: rgb.width, height: rgb.height };
   }
 
@@ -74,22 +71,13 @@ export class ImagePredictor {
     const features = this.features;
     const out = tf.tidy(() => {
       const scaled = scalePoints(coords, { width, height }, s);
-      const heads = this.model.heads;
-      const { sparse, dense } = heads.promptEncoder.call({
+      const decoded = this.model.decodeImage(features, {
         points: scaled.length ? {
           coords: tf.tensor3d(scaled.flat(), [1, scaled.length, 2]),
           labels: tf.tensor2d(labels, [1, labels.length], 'int32'),
         } : undefined,
         masks: prompt.maskInput ? tf.tensor4d(prompt.maskInput, [1, h4, h4, 1]) : undefined,
-      });
-      const decoded = heads.maskDecoder.call({
-        imageEmbeddings: features.visionFeats,
-        imagePe: heads.promptEncoder.densePe(),
-        sparse,
-        dense,
-        multimaskOutput: prompt.multimask ?? true,
-        highResFeatures: features.highRes,
-      });
+      }, prompt.multimask ?? true);
       const m = decoded.masks.shape[1];
       // Each candidate mask is upsampled as its own single-channel map.
       const perMask = tf.reshape(decoded.masks, [m, 1, h4, h4]) as tf.Tensor4D;

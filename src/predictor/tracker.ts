@@ -9,9 +9,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ItemMemory } from '../model/memory-prompt.js';
 import type { FrameFeatures, Sam2Model } from '../model/sam2.js';
-import { toNHWC } from '../model/common.js';
-import { rowIndices, takeRows } from '../model/take-rows.js';
 import type { FrameResult } from './frame-results.js';
+import { toNHWC } from '../ops/layout.js';
+import { rowIndices, takeRows } from '../ops/take-rows.js';
 
 export interface Tracker {
   /** Tracks the frames of `order` (consecutive, in tracking order) and yields their results as they are known. */

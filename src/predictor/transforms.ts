@@ -11,186 +11,19 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError, ShapeError } from '../errors.js';
-import { FLOAT_BYTES, rowChunks } from '../model/common.js';
-import { hostCopy, rowRange } from '../model/take-rows.js';
+import { assertImageSize, type RgbImage } from '../io/pixels.js';
+import { resizeFloatRgbAntialias, resizeRgbPillowBicubic } from '../ops/pixel-resize.js';
+import { FLOAT_BYTES, rowChunks } from '../ops/row-chunks.js';
+import { hostCopy, rowRange } from '../ops/take-rows.js';
 
-/** An 8-bit RGB image: `data` is row-major H·W·3. */
-export interface RgbImage {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8Array;
-}
-
-/** Interleaved 8-bit pixels with 3 (RGB) or 4 (RGBA, e.g. a browser ImageData) channels. */
-export interface PixelsLike {
-  readonly width: number;
-  readonly height: number;
-  readonly data: Uint8Array | Uint8ClampedArray;
-}
+// The pixel types moved to io/pixels.ts; re-exported for the old import path.
+export { toRgbImage, type RgbImage, type PixelsLike } from '../io/pixels.js';
 
 export const IMAGE_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGE_STD = [0.229, 0.224, 0.225] as const;
 
 /** The fill value of `fill_holes_in_mask_scores`: a small positive logit. */
 export const HOLE_FILL_SCORE = 0.1;
-
-// ---------------------------------------------------------------------------------------------------------
-// Images in
-
-function assertImageSize(label: string, width: number, height: number): void {
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new InputError(`${label}: size ${width}x${height} is not a positive integer size`);
-  }
-}
-
-/**
- * RGB pixels from an RGB/RGBA buffer (an ImageData works) or an [H, W, 3|4] tensor of integers in 0..255.
- * Alpha is dropped, as Pillow's `convert("RGB")` does. An RGB Uint8Array is returned without a copy.
- */
-export function toRgbImage(input: PixelsLike | tf.Tensor, label = 'image'): RgbImage {
-  if (input instanceof tf.Tensor) return tensorToRgb(input, label);
-  const { width, height, data } = input;
-  assertImageSize(label, width, height);
-  const n = width * height;
-  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.length);
-  if (bytes.length === n * 3) return { width, height, data: bytes };
-  if (bytes.length === n * 4) return { width, height, data: dropAlpha(bytes, n) };
-  throw new InputError(`${label}: ${bytes.length} bytes for ${width}x${height} pixels; expected RGB (${n * 3}) or RGBA (${n * 4})`);
-}
-
-function dropAlpha(rgba: Uint8Array, n: number): Uint8Array {
-  const out = new Uint8Array(n * 3);
-  for (let i = 0; i < n; i++) {
-    out[3 * i] = rgba[4 * i];
-    out[3 * i + 1] = rgba[4 * i + 1];
-    out[3 * i + 2] = rgba[4 * i + 2];
-  }
-  return out;
-}
-
-function tensorToRgb(t: tf.Tensor, label: string): RgbImage {
-  if (t.rank !== 3 || (t.shape[2] !== 3 && t.shape[2] !== 4)) {
-    throw new ShapeError(`${label}: tensor shape [${t.shape.join(', ')}], expected [H, W, 3] or [H, W, 4]`);
-  }
-  const [height, width, channels] = t.shape as [number, number, number];
-  assertImageSize(label, width, height);
-  const values = t.dataSync();
-  const bytes = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!Number.isInteger(v) || v < 0 || v > 255) {
-      throw new InputError(`${label}: tensor value ${v} at flat index ${i} is not an integer in 0..255`);
-    }
-    bytes[i] = v;
-  }
-  return channels === 3 ? { width, height, data: bytes } : { width, height, data: dropAlpha(bytes, width * height) };
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Pillow BICUBIC resize (video predictor)
-
-/** Pillow keeps 8 bits for the result and 2 for overflow: coefficients are 22-bit fixed point. */
-const PILLOW_PRECISION_BITS = 22;
-
-/** For each output sample: the first input sample, how many follow, and their fixed-point weights. */
-interface Taps {
-  readonly start: Int32Array;
-  readonly count: Int32Array;
-  readonly weights: Int32Array;
-  readonly stride: number;
-}
-
-/** Keys' cubic convolution kernel with a = −0.5, evaluated in double with Pillow's operation order. */
-function pillowBicubicKernel(x: number): number {
-  const a = -0.5;
-  const t = Math.abs(x);
-  if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
-  if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
-  return 0;
-}
-
-/**
- * Pillow's precompute_coeffs + normalize_coeffs_8bpc for a full-image box: the support widens by the
- * downscale factor (antialiasing), weights are normalised in double, then rounded half away from zero.
- */
-function pillowBicubicTaps(inSize: number, outSize: number): Taps {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = 2 * filterScale;
-  const stride = Math.ceil(support) * 2 + 1;
-  const start = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Int32Array(outSize * stride);
-  const inverse = 1 / filterScale;
-  const k = new Float64Array(stride);
-  for (let o = 0; o < outSize; o++) {
-    const center = (o + 0.5) * scale;
-    const lo = Math.max(Math.trunc(center - support + 0.5), 0);
-    const hi = Math.min(Math.trunc(center + support + 0.5), inSize);
-    let total = 0;
-    for (let j = 0; j < hi - lo; j++) {
-      k[j] = pillowBicubicKernel((j + lo - center + 0.5) * inverse);
-      total += k[j];
-    }
-    for (let j = 0; j < hi - lo; j++) {
-      const w = (total !== 0 ? k[j] / total : k[j]) * (1 << PILLOW_PRECISION_BITS);
-      weights[o * stride + j] = Math.trunc(w < 0 ? w - 0.5 : w + 0.5);
-    }
-    start[o] = lo;
-    count[o] = hi - lo;
-  }
-  return { start, count, weights, stride };
-}
-
-/** Pillow's clip8: round-half-up is already in the accumulator; shift and clamp to a byte. */
-function clip8(acc: number): number {
-  const v = acc >> PILLOW_PRECISION_BITS;
-  return v < 0 ? 0 : v > 255 ? 255 : v;
-}
-
-/** One Pillow pass along x (`alongX`) or y over interleaved 3-channel bytes. */
-function pillowPass(src: Uint8Array, width: number, height: number, taps: Taps, alongX: boolean): Uint8Array {
-  const outW = alongX ? taps.start.length : width;
-  const outH = alongX ? height : taps.start.length;
-  const out = new Uint8Array(outW * outH * 3);
-  const half = 1 << (PILLOW_PRECISION_BITS - 1);
-  const step = alongX ? 3 : width * 3;
-  for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      const o = alongX ? x : y;
-      const n = taps.count[o];
-      const w0 = o * taps.stride;
-      let p = alongX ? (y * width + taps.start[o]) * 3 : (taps.start[o] * width + x) * 3;
-      let r = half;
-      let g = half;
-      let b = half;
-      for (let j = 0; j < n; j++, p += step) {
-        const w = taps.weights[w0 + j];
-        r += src[p] * w;
-        g += src[p + 1] * w;
-        b += src[p + 2] * w;
-      }
-      const q = (y * outW + x) * 3;
-      out[q] = clip8(r);
-      out[q + 1] = clip8(g);
-      out[q + 2] = clip8(b);
-    }
-  }
-  return out;
-}
-
-/**
- * Pillow's `Image.resize((width, height))` of an RGB image with the default BICUBIC filter (Pillow ≥ 7),
- * bit for bit: horizontal pass then vertical pass, each rounded to bytes; an unchanged axis is skipped.
- */
-export function resizeRgbPillowBicubic(img: RgbImage, width: number, height: number): RgbImage {
-  assertImageSize('resize target', width, height);
-  assertImageSize('resize source', img.width, img.height);
-  let data = img.data;
-  if (width !== img.width) data = pillowPass(data, img.width, img.height, pillowBicubicTaps(img.width, width), true);
-  if (height !== img.height) data = pillowPass(data, width, img.height, pillowBicubicTaps(img.height, height), false);
-  return { width, height, data: data === img.data ? data.slice() : data };
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Normalisation
@@ -226,81 +59,6 @@ export function preprocessVideoFrame(img: RgbImage, size: number): tf.Tensor4D {
   return normalizeFrame(resizeRgbPillowBicubic(img, size, size));
 }
 
-// ---------------------------------------------------------------------------------------------------------
-// torchvision Resize on a float tensor (image predictor)
-
-/** Float32 weights of ATen's antialiased bilinear (`_compute_indices_min_size_weights_aa`, scalar_t = float). */
-interface FloatTaps {
-  readonly start: Int32Array;
-  readonly count: Int32Array;
-  readonly weights: Float32Array;
-  readonly stride: number;
-}
-
-/**
- * ATen's triangle-filter taps for float tensors. Each quantity is rounded to float32 where ATen stores it in a
- * float and kept in double where ATen's expression promotes to double, so the weights match ATen's bit for bit.
- */
-function atenAntialiasBilinearTaps(inSize: number, outSize: number): FloatTaps {
-  const f = Math.fround;
-  const scale = f(inSize / outSize);
-  const support = scale >= 1 ? scale : 1;
-  const stride = Math.ceil(support) * 2 + 1;
-  const inverse = scale >= 1 ? f(1 / scale) : 1;
-  const start = new Int32Array(outSize);
-  const count = new Int32Array(outSize);
-  const weights = new Float32Array(outSize * stride);
-  for (let o = 0; o < outSize; o++) {
-    const center = f(scale * (o + 0.5));
-    const lo = Math.max(Math.trunc(f(center - support) + 0.5), 0);
-    const n = Math.min(Math.max(Math.min(Math.trunc(f(center + support) + 0.5), inSize) - lo, 0), stride);
-    let total = 0;
-    for (let j = 0; j < n; j++) {
-      const t = Math.abs(f((f(f(j + lo) - center) + 0.5) * inverse));
-      const w = t < 1 ? f(1 - t) : 0;
-      weights[o * stride + j] = w;
-      total = f(total + w);
-    }
-    if (total !== 0) for (let j = 0; j < n; j++) weights[o * stride + j] = f(weights[o * stride + j] / total);
-    start[o] = lo;
-    count[o] = n;
-  }
-  return { start, count, weights, stride };
-}
-
-/** One separable pass of ATen's float kernel over interleaved 3-channel float32 pixels. */
-function atenPass(src: Float32Array, width: number, height: number, taps: FloatTaps, alongX: boolean): Float32Array {
-  const f = Math.fround;
-  const outW = alongX ? taps.start.length : width;
-  const outH = alongX ? height : taps.start.length;
-  const out = new Float32Array(outW * outH * 3);
-  const step = alongX ? 3 : width * 3;
-  for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      const o = alongX ? x : y;
-      const n = taps.count[o];
-      const w0 = o * taps.stride;
-      let p = alongX ? (y * width + taps.start[o]) * 3 : (taps.start[o] * width + x) * 3;
-      let w = taps.weights[w0];
-      let r = f(src[p] * w);
-      let g = f(src[p + 1] * w);
-      let b = f(src[p + 2] * w);
-      for (let j = 1; j < n; j++) {
-        p += step;
-        w = taps.weights[w0 + j];
-        r = f(r + f(src[p] * w));
-        g = f(g + f(src[p + 1] * w));
-        b = f(b + f(src[p + 2] * w));
-      }
-      const q = (y * outW + x) * 3;
-      out[q] = r;
-      out[q + 1] = g;
-      out[q + 2] = b;
-    }
-  }
-  return out;
-}
-
 /**
  * The image predictor's model input (SAM2Transforms): ToTensor (u8/255 in float32), torchvision
  * `Resize((S, S))` = antialiased bilinear with half-pixel centres on the float image (width pass, then height
@@ -315,8 +73,7 @@ export function resizeForImagePredictor(img: RgbImage, size: number): tf.Tensor4
   for (let u = 0; u < 256; u++) unit[u] = unitFloat(u);
   let data: Float32Array = new Float32Array(img.data.length);
   for (let i = 0; i < data.length; i++) data[i] = unit[img.data[i]];
-  if (size !== img.width) data = atenPass(data, img.width, img.height, atenAntialiasBilinearTaps(img.width, size), true);
-  if (size !== img.height) data = atenPass(data, size, img.height, atenAntialiasBilinearTaps(img.height, size), false);
+  data = resizeFloatRgbAntialias(data, img.width, img.height, size, size);
   for (let i = 0; i < data.length; i++) data[i] = normalizeValue(data[i], i % 3);
   return tf.tensor4d(data, [1, size, size, 3]);
 }

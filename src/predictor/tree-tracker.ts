@@ -18,10 +18,10 @@ import {
   applySelection, createTree, keyWeights, memorySelectionOptions, pathScores,
   settledFrames, traceBack, bestPath, slotOnFrame, slotRecord,
 } from '../tree/index.js';
-import { gatherRows, hostCopy, takeRows } from '../model/take-rows.js';
 import { frameResult, type FrameResult } from './frame-results.js';
 import { trackRows, type Tracker } from './tracker.js';
 import { storedMask, type MaskOutput, type ObjectState, type StoredOutput, type VideoState } from './video-state.js';
+import { gatherRows, hostCopy, takeRows } from '../ops/take-rows.js';
 
 // The tree's settings live in src/tree/; re-exported for the old import path.
 export { TREE_DEFAULTS, resolveTreeOptions, type TreeOptions, type TreeStepInfo } from '../tree/options.js';

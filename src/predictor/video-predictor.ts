@@ -11,15 +11,15 @@ import type { Sam2Model, PointPrompt } from '../model/sam2.js';
 import type { LowResHeadsOutput } from '../model/sam-heads.js';
 import { SourceFrames } from './frame-provider.js';
 import type { FrameInput, FrameSource } from '../io/frames.js';
-import { VideoState, disposeOutput, storedMask, type FramePipeline, type FrameProvider, type ObjectState, type StoredOutput, type PointsInput } from './video-state.js';
-import type { PipelinePlan } from './encoder-pool.js';
-import { NO_OBJ_SCORE, resizeBilinearAntialias } from '../model/sam-heads.js';
+import { VideoState, disposeOutput, storedMask, type FramePipeline, type FrameProvider, type ObjectState, type PipelinePlan, type StoredOutput, type PointsInput } from './video-state.js';
+import { NO_OBJ_SCORE } from '../model/sam-heads.js';
 import { upsampleLogits, scalePoints } from './transforms.js';
 import { resolveTreeOptions, type TreeOptions } from '../tree/options.js';
 import { frameResult, type FrameResult, type MaskPick } from './frame-results.js';
 import { GreedyTracker, greedyMemories, storedLowRes } from './greedy-tracker.js';
 import { TreeTracker } from './tree-tracker.js';
 import type { Tracker } from './tracker.js';
+import { resizeBilinearAntialias } from '../ops/resize.js';
 
 export { NO_OBJ_SCORE, type FrameResult };
 
@@ -252,7 +252,7 @@ export class VideoPredictor {
     const worthIt = singleThreaded() && this.config.image_size >= AUTO_PIPELINE_MIN_IMAGE_SIZE;
     if (want === false || (want === 'auto' && !(inNode && worthIt))) return null;
     if (!inNode) throw new InputError('pipeline: true needs Node worker threads; leave it unset in a browser');
-    const { EncoderPool } = await import('./encoder-pool.js');
+    const { EncoderPool } = await import('../node/encoder-pool.js');
     return EncoderPool.start(this.model, state.frames, plan, { required: want === true });
   }
 

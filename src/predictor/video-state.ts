@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
 import { disposeFeatures, type FrameFeatures } from '../model/sam2.js';
-import { hostCopy } from '../model/take-rows.js';
+import { hostCopy } from '../ops/take-rows.js';
 
 /** Frames as the predictor needs them: sizes, and the model input of frame i on demand. */
 export interface FrameProvider {
@@ -64,6 +64,18 @@ export interface ObjectState {
   nonCond: Map<number, StoredOutput>;
   /** frame → tracked in reverse? */
   tracked: Map<number, boolean>;
+}
+
+/** The frames propagation visits: from wherever it is, `step` at a time up to `last` (Infinity: a stream's end). */
+export interface PipelinePlan {
+  step: 1 | -1;
+  last: number;
+  /**
+   * A stream of unknown length is read ahead only from this frame on. Reading frame n ahead tells early
+   * whether the video has exactly n frames, and below max_obj_ptrs_in_encoder that length changes the
+   * results (pointers are encoded relative to min(numFrames, max_obj_ptrs_in_encoder)).
+   */
+  streamReadAheadFrom: number;
 }
 
 /** Encodes frames ahead of tracking on another thread while propagation runs (the predictor's `pipeline`). */

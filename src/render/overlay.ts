@@ -5,7 +5,7 @@
  */
 import { InputError } from '../errors.js';
 import { DAVIS_PALETTE } from '../io/png.js';
-import type { RgbImage } from '../predictor/transforms.js';
+import type { RgbImage } from '../io/pixels.js';
 
 export type Rgb = readonly [number, number, number];
 

@@ -5,49 +5,12 @@
  * A static check over the sources, so `npm test` catches a regression without building the demo.
  */
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { NODE_ONLY_MODULES, NODE_ONLY_PACKAGES, isNodeBuiltin } from '../../demo/node-only.js';
+import { importsOf, resolveLocal } from '../helpers/imports.js';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
-
-interface ModuleImports {
-  /** Imports that load at run time (type-only imports are erased). */
-  static: string[];
-  dynamic: string[];
-}
-
-function typeOnly(node: ts.ImportDeclaration | ts.ExportDeclaration): boolean {
-  if (ts.isExportDeclaration(node)) return node.isTypeOnly;
-  const clause = node.importClause;
-  if (!clause) return false;
-  if (clause.isTypeOnly) return true;
-  const named = clause.namedBindings;
-  return !clause.name && !!named && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
-}
-
-function importsOf(file: string): ModuleImports {
-  const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
-  const out: ModuleImports = { static: [], dynamic: [] };
-  const visit = (node: ts.Node): void => {
-    if ((ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
-      if (!typeOnly(node)) out.static.push(node.moduleSpecifier.text);
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
-      const [arg] = node.arguments;
-      if (arg && ts.isStringLiteral(arg)) out.dynamic.push(arg.text);
-    }
-    ts.forEachChild(node, visit);
-  };
-  visit(source);
-  return out;
-}
-
-/** A relative specifier as the .ts file it names. */
-function resolveLocal(from: string, spec: string): string {
-  return path.resolve(path.dirname(from), spec).replace(/\.js$/, '.ts');
-}
 
 function isNodeOnlyPackage(spec: string): boolean {
   return isNodeBuiltin(spec) || NODE_ONLY_PACKAGES.includes(spec) || spec.startsWith('@tensorflow/tfjs-node');

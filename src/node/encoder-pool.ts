@@ -11,19 +11,7 @@ import { disposeFeatures, type FrameFeatures, type Sam2Model } from '../model/sa
 import type { HostArray } from '../model/weights.js';
 import { FRAME_ENCODER_PREFIXES } from '../worker/frame-encoder.js';
 import { buffersOf, featuresFromHost, type FromWorker, type HostFeatures, type ToWorker } from '../worker/protocol.js';
-import type { FrameProvider, FramePipeline } from './video-state.js';
-
-/** The frames propagation visits: from wherever it is, `step` at a time up to `last` (Infinity: a stream's end). */
-export interface PipelinePlan {
-  step: 1 | -1;
-  last: number;
-  /**
-   * A stream of unknown length is read ahead only from this frame on. Reading frame n ahead tells early
-   * whether the video has exactly n frames, and below max_obj_ptrs_in_encoder that length changes the
-   * results (pointers are encoded relative to min(numFrames, max_obj_ptrs_in_encoder)).
-   */
-  streamReadAheadFrom: number;
-}
+import type { FrameProvider, FramePipeline, PipelinePlan } from '../predictor/video-state.js';
 
 export interface EncoderPoolOptions {
   /** A worker that cannot start is an error (else frames are encoded here, with a process warning). */

@@ -1,0 +1,146 @@
+/**
+ * The layering of docs/ARCHITECTURE.md, checked on the import statements of src/, tools/, bench/ and demo/
+ * (type-only imports count: a type is a dependency too). A new import that breaks a rule fails here with the
+ * file, the import and the rule.
+ */
+import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isNodeBuiltin } from '../demo/node-only.js';
+import { importsOf, resolveLocal, sourceFiles } from './helpers/imports.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SRC = path.join(ROOT, 'src');
+
+/** Path relative to the repository root, with forward slashes. */
+function rel(file: string): string {
+  return path.relative(ROOT, file).split(path.sep).join('/');
+}
+
+type Layer = 'base' | 'io' | 'config' | 'ops' | 'model' | 'tree' | 'predictor' | 'eval' | 'render' | 'node' | 'entry';
+
+/**
+ * The layer of a src/ file. Node-only modules that have not moved into src/node/ yet count as 'node':
+ * the backend pickers with Dawn and wasm threads, the checkpoint loader, the encoder worker.
+ */
+function layerOf(file: string): Layer {
+  const r = path.relative(SRC, file).split(path.sep).join('/');
+  if (r === 'errors.ts' || r === 'backend-limits.ts') return 'base';
+  if (r === 'config.ts' || r.startsWith('presets/')) return 'config';
+  if (r === 'index.ts' || r === 'browser.ts' || r.startsWith('browser/')) return 'entry';
+  if (r === 'load.ts' || r.startsWith('backend') || r.startsWith('worker/') || r.startsWith('node/')) return 'node';
+  const folder = r.split('/')[0];
+  const layers: Record<string, Layer> = {
+    io: 'io', ops: 'ops', model: 'model', tree: 'tree', predictor: 'predictor', eval: 'eval', render: 'render',
+  };
+  const layer = layers[folder];
+  if (!layer) throw new Error(`src/${r} is in no layer: place it in docs/ARCHITECTURE.md and in this test`);
+  return layer;
+}
+
+/** What each layer may import (besides itself). */
+const MAY_IMPORT: Record<Layer, readonly Layer[]> = {
+  base: [],
+  io: ['base'],
+  config: ['base'],
+  ops: ['base', 'io'],
+  model: ['base', 'config', 'ops'],
+  tree: ['base', 'config'],
+  predictor: ['base', 'io', 'config', 'ops', 'model', 'tree'],
+  eval: ['base', 'io'],
+  render: ['base', 'io'],
+  node: ['base', 'io', 'config', 'ops', 'model', 'tree', 'predictor', 'eval', 'render'],
+  entry: ['base', 'io', 'config', 'ops', 'model', 'tree', 'predictor', 'eval', 'render', 'node'],
+};
+
+/** Packages a layer may not import: the tree's policies are plain functions over plain data. */
+const FORBIDDEN_PACKAGES: Partial<Record<Layer, (spec: string) => boolean>> = {
+  tree: (spec) => !spec.startsWith('.'),
+};
+
+/**
+ * Dynamic imports are how a browser-safe module reaches Node-only code today (paths, encoded images, worker
+ * threads); they may only go to the node layer, never upwards into other layers.
+ */
+function dynamicAllowed(from: Layer, to: Layer): boolean {
+  return to === 'node' || to === from || MAY_IMPORT[from].includes(to);
+}
+
+function srcViolations(): string[] {
+  const problems: string[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const from = layerOf(file);
+    const imports = importsOf(file);
+    for (const spec of [...imports.static, ...imports.types]) {
+      if (!spec.startsWith('.')) {
+        if (FORBIDDEN_PACKAGES[from]?.(spec)) problems.push(`${rel(file)} imports '${spec}': ${from}/ imports no package`);
+        continue;
+      }
+      const to = layerOf(resolveLocal(file, spec));
+      if (to !== from && !MAY_IMPORT[from].includes(to)) problems.push(`${rel(file)} imports '${spec}': ${from} may not import ${to}`);
+    }
+    for (const spec of imports.dynamic) {
+      if (!spec.startsWith('.')) continue;
+      const to = layerOf(resolveLocal(file, spec));
+      if (!dynamicAllowed(from, to)) problems.push(`${rel(file)} import('${spec}'): ${from} may load only node/ lazily, not ${to}`);
+    }
+  }
+  return problems;
+}
+
+/** Cycles among the static and type imports of `files` (each reported once, as a chain). */
+function importCycles(files: string[]): string[] {
+  const edges = new Map(files.map((f) => {
+    const { static: s, types } = importsOf(f);
+    return [f, [...new Set([...s, ...types].filter((x) => x.startsWith('.')).map((x) => resolveLocal(f, x)))]];
+  }));
+  const cycles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, 'open');
+    stack.push(f);
+    for (const g of edges.get(f) ?? []) {
+      if (state.get(g) === 'open') cycles.push([...stack.slice(stack.indexOf(g)), g].map(rel).join(' → '));
+      else if (!state.has(g)) visit(g);
+    }
+    stack.pop();
+    state.set(f, 'done');
+  };
+  for (const f of files) if (!state.has(f)) visit(f);
+  return cycles;
+}
+
+describe('architecture (docs/ARCHITECTURE.md)', () => {
+  it('every src/ module imports only from its own layer and the layers below it', () => {
+    assert.deepEqual(srcViolations(), []);
+  });
+
+  it('no import cycle in src/', () => {
+    assert.deepEqual(importCycles(sourceFiles(SRC)), []);
+  });
+
+  it('model/ and tree/ never touch Node built-ins', () => {
+    const touching = sourceFiles(SRC)
+      .filter((f) => ['model', 'tree', 'ops'].includes(layerOf(f)))
+      .flatMap((f) => [...importsOf(f).static, ...importsOf(f).dynamic].filter(isNodeBuiltin).map((spec) => `${rel(f)} → ${spec}`));
+    assert.deepEqual(touching, []);
+  });
+
+  it('the demo page uses only the browser entry of src/; tools/ and bench/ never import tests or the demo', () => {
+    const problems: string[] = [];
+    const check = (dir: string, ok: (target: string) => boolean, rule: string) => {
+      for (const file of sourceFiles(path.join(ROOT, dir))) {
+        const { static: s, types, dynamic } = importsOf(file);
+        for (const spec of [...s, ...types, ...dynamic].filter((x) => x.startsWith('.'))) {
+          const target = rel(resolveLocal(file, spec));
+          if (!ok(target)) problems.push(`${rel(file)} imports ${target}: ${rule}`);
+        }
+      }
+    };
+    check('demo/src', (t) => !t.startsWith('src/') || t === 'src/browser.ts', 'the page imports src/ only through src/browser.ts');
+    check('tools', (t) => !t.startsWith('test/') && !t.startsWith('demo/') && !t.startsWith('bench/'), 'the CLI ships without tests, demo or benchmarks');
+    check('bench', (t) => !t.startsWith('demo/'), 'benchmarks do not reach into the demo');
+    assert.deepEqual(problems, []);
+  });
+});
