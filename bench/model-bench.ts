@@ -16,7 +16,7 @@ import { sinePositionEncoding } from '../src/model/position-encoding.js';
 import { disposeFeatures, type FrameFeatures, type Sam2Model } from '../src/model/sam2.js';
 import { modelFlops, total, type ModelFlops } from './flops.js';
 import { elapsed, median, memorySnapshot, profileRun, stamp, type HotSpots, type MemorySnapshot, type Stamp } from './measure.js';
-import { pytorchMs } from './reference.js';
+import { countRun, type Counts } from './counters.js';
 import { benchModel, disposeMemories, fullBank, randomFullMemories, type BenchModelName } from './synthetic.js';
 import { toNHWC } from '../src/ops/layout.js';
 import { gatherRows } from '../src/ops/take-rows.js';
@@ -40,7 +40,13 @@ export interface UnitResult {
   gflopPerCpuS: number;
   /** FLOPs our implementation multiplies (GFLOP). */
   executedGflop: number;
+  /** PyTorch's time for the unit, when the run was given a reference (`--pytorch FILE`). */
   pytorchMs?: number;
+  /**
+   * Kernels, GPU programs and host reads of one plain run (no profiling, no bench reads); a step's are its
+   * frame's minus the image encoder's.
+   */
+  counts?: Counts;
   /** From the profiled run (frames: only with warm-up). */
   hotspots?: HotSpots;
   memoryAfter: MemorySnapshot;
@@ -71,8 +77,11 @@ export interface ModelBenchResult {
   memoryEnd: MemorySnapshot;
 }
 
-/** One run of a unit: its output tensors (read and disposed by the harness) and sub-part times. */
-type RunUnit = () => { outputs: tf.Tensor[]; parts?: Record<string, Stamp> };
+/**
+ * One run of a unit: its output tensors (read and disposed by the harness) and, when `laps` (the default),
+ * sub-part times (each read forces the part to finish).
+ */
+type RunUnit = (laps?: boolean) => { outputs: tf.Tensor[]; parts?: Record<string, Stamp> };
 
 function tensorsOf(o: object): tf.Tensor[] {
   return Object.values(o).flatMap((v) => (v instanceof tf.Tensor ? [v] : Array.isArray(v) ? v.filter((x) => x instanceof tf.Tensor) : []));
@@ -145,9 +154,9 @@ class Units {
           return { outputs: [m.encodeMemory(this.features, this.mask, score, false), score] };
         };
       case 'greedyFrame':
-        return () => this.frame(this.single, false, maxPtrs);
+        return (laps = true) => this.frame(this.single, false, maxPtrs, laps);
       case 'treeFrame':
-        return () => this.frame(this.tree, true, maxPtrs);
+        return (laps = true) => this.frame(this.tree, true, maxPtrs, laps);
       default:
         throw new Error(`unit '${unit}' is measured as a part of a frame`);
     }
@@ -158,11 +167,11 @@ class Units {
    * masks only, encode the new memory of each row from its low-res mask (encodeMemory upsamples it). The tree
    * picks one candidate mask per row (a different one each), as the tree tracker does.
    */
-  private frame(memories: ItemMemory[], tree: boolean, maxPtrs: number): { outputs: tf.Tensor[]; parts: Record<string, Stamp> } {
+  private frame(memories: ItemMemory[], tree: boolean, maxPtrs: number, laps: boolean): { outputs: tf.Tensor[]; parts?: Record<string, Stamp> } {
     const m = this.model;
     const marks = [stamp()];
     const features = m.encodeImage(this.image);
-    const encoder = lap(marks, features.visionFeats);
+    const encoder = laps ? lap(marks, features.visionFeats) : undefined;
     const heads = m.trackStep(features, memories, maxPtrs, { multimask: true, allPointers: tree, highRes: false });
     const maskmem = tf.tidy(() => {
       if (!tree) return m.encodeMemory(features, toNHWC(heads.lowResMasks), heads.objectScoreLogits, false);
@@ -171,8 +180,8 @@ class Units {
       const chosen = gatherRows(tf.reshape(heads.lowResMultimasks, [b * k, h4 * w4]) as tf.Tensor2D, picks);
       return m.encodeMemory(features, tf.reshape(chosen, [b, h4, w4, 1]) as tf.Tensor4D, heads.objectScoreLogits, false);
     });
-    const step = lap(marks, maskmem);
-    return { outputs: [maskmem, ...tensorsOf(heads), ...tensorsOf(features)], parts: { encoder, step } };
+    const outputs = [maskmem, ...tensorsOf(heads), ...tensorsOf(features)];
+    return encoder ? { outputs, parts: { encoder, step: lap(marks, maskmem) } } : { outputs };
   }
 }
 
@@ -191,6 +200,13 @@ export const MODULE_UNITS: UnitName[] = ['imageEncoder', 'memoryAttention', 'mas
 const MEASURED: UnitName[] = [...MODULE_UNITS, 'greedyFrame', 'treeFrame'];
 /** Frame units report their step as a unit of its own. */
 const STEP_OF: Partial<Record<UnitName, UnitName>> = { greedyFrame: 'greedyStep', treeFrame: 'treeStep' };
+
+function subtract(a: Counts, b: Counts): Counts {
+  return {
+    kernels: a.kernels - b.kernels, programs: a.programs === null || b.programs === null ? null : a.programs - b.programs,
+    reads: a.reads - b.reads, readBytes: a.readBytes - b.readBytes,
+  };
+}
 
 export async function benchModelUnits(opts: ModelBenchOptions): Promise<ModelBenchResult> {
   const log = opts.log ?? (() => undefined);
@@ -211,7 +227,7 @@ export async function benchModelUnits(opts: ModelBenchOptions): Promise<ModelBen
     return {
       unit, label: LABELS[unit](opts.paths), ms, runsMs: runs.map((r) => r.wall), cpuMs, gflop, gflopPerS: gflop / (ms / 1000),
       gflopPerCpuS: gflop / (cpuMs / 1000), executedGflop: total(executed[unit]) / 1e9,
-      pytorchMs: pytorchMs(opts.model, opts.imageSize, unit), memoryAfter: memorySnapshot(), ...extra,
+      memoryAfter: memorySnapshot(), ...extra,
     };
   };
   try {
@@ -220,6 +236,10 @@ export async function benchModelUnits(opts: ModelBenchOptions): Promise<ModelBen
       const isFrame = unit in STEP_OF;
       for (let i = 0; i < (isFrame ? 0 : opts.warmup); i++) tf.dispose(run().outputs);
       const hotspots = !isFrame || opts.warmup > 0 ? await profileRun(() => run().outputs) : undefined;
+      // Counted on a plain run: profiling changes nothing it counts, but the frames' laps would add reads.
+      const { value: counted, counts } = await countRun(() => run(false));
+      counted.outputs[0].dataSync();
+      tf.dispose(counted.outputs);
       const runs: Stamp[] = [];
       const parts: Record<string, Stamp>[] = [];
       for (let i = 0; i < opts.reps; i++) {
@@ -232,11 +252,13 @@ export async function benchModelUnits(opts: ModelBenchOptions): Promise<ModelBen
       }
       const partMedians = (of: (s: Stamp) => number) => (parts.length
         ? Object.fromEntries(Object.keys(parts[0]).map((k) => [k, median(parts.map((p) => of(p[k])))])) : undefined);
-      const r = result(unit, runs, { partsMs: partMedians((x) => x.wall), partsCpuMs: partMedians((x) => x.cpu), hotspots });
+      const r = result(unit, runs, { partsMs: partMedians((x) => x.wall), partsCpuMs: partMedians((x) => x.cpu), hotspots, counts });
       results.push(r);
-      log(`  ${r.label.trim()}: ${r.ms.toFixed(0)} ms (${r.runsMs.map((x) => x.toFixed(0)).join(', ')}), cpu ${r.cpuMs.toFixed(0)} ms`);
+      log(`  ${r.label.trim()}: ${r.ms.toFixed(0)} ms (${r.runsMs.map((x) => x.toFixed(0)).join(', ')}), cpu ${r.cpuMs.toFixed(0)} ms; `
+        + `${counts.kernels} kernels${counts.programs === null ? '' : `, ${counts.programs} GPU programs`}, ${counts.reads} host reads`);
       const step = STEP_OF[unit];
-      if (step && parts.length) results.push(result(step, parts.map((p) => p.step), {}));
+      const encoder = results.find((x) => x.unit === 'imageEncoder')?.counts;
+      if (step && parts.length) results.push(result(step, parts.map((p) => p.step), encoder ? { counts: subtract(counts, encoder) } : {}));
     }
   } finally {
     units.dispose();

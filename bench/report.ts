@@ -1,6 +1,6 @@
 /** The printed tables of the benchmark suite. */
 import type { ModelBenchResult, UnitResult } from './model-bench.js';
-import { PYTORCH_SOURCE, TARGET_RATIO } from './reference.js';
+import { TARGET_RATIO } from './reference.js';
 import type { VideoBenchResult } from './video-bench.js';
 
 const MB = 2 ** 20;
@@ -18,7 +18,12 @@ export function modelTitle(model: string, imageSize: number): string {
   return model === 'mini' ? 'golden mini SAM 2.1 (256 px, real weights)' : `SAM 2.1 tiny (random weights) at ${imageSize} px`;
 }
 
-export function formatModelBench(r: ModelBenchResult): string {
+const count = (x: number | null | undefined, digits = 0) => (x == null ? '-' : num(x, digits));
+const kib = (bytes: number | null | undefined) => (bytes == null ? '-' : num(bytes / 1024, 1));
+
+/** `pytorchSource`: where the units' PyTorch times come from (`--pytorch FILE`); without it, absolute times only. */
+export function formatModelBench(r: ModelBenchResult, pytorchSource?: string): string {
+  const withTorch = r.units.some((u) => u.pytorchMs);
   const rows = r.units.map((u: UnitResult) => [
     u.label,
     num(u.ms),
@@ -27,22 +32,30 @@ export function formatModelBench(r: ModelBenchResult): string {
     num(u.executedGflop, 1),
     num(u.gflopPerS, 1),
     num(u.gflopPerCpuS, 1),
-    u.pytorchMs ? num(u.pytorchMs) : '-',
-    u.pytorchMs ? `${num(u.ms / u.pytorchMs, 2)}×` : '-',
-    u.pytorchMs ? `${num(u.cpuMs / u.pytorchMs, 2)}×` : '-',
+    ...(withTorch ? [
+      u.pytorchMs ? num(u.pytorchMs) : '-',
+      u.pytorchMs ? `${num(u.ms / u.pytorchMs, 2)}×` : '-',
+      u.pytorchMs ? `${num(u.cpuMs / u.pytorchMs, 2)}×` : '-',
+    ] : []),
+    count(u.counts?.kernels),
+    count(u.counts?.programs),
+    count(u.counts?.reads),
+    kib(u.counts?.readBytes),
     u.hotspots ? mb(u.hotspots.peakTensorBytes) : '-',
     mb(u.memoryAfter.maxRssBytes),
   ]);
   const lines = [
     `${modelTitle(r.model, r.imageSize)} on ${r.backend}: full bank = ${r.bank.frames} memory frames + ${r.bank.pointers} pointers (${num(r.bank.tokens)} memory tokens); ${num(r.parameters)} parameters, built in ${num(r.buildMs)} ms`,
-    table(['unit', 'ms', 'cpu ms', 'GFLOP', 'exec GFLOP', 'GFLOP/s', 'GFLOP/cpu-s', 'PyTorch ms', '×PyTorch', '×PyTorch (cpu)', 'peak tensors MB', 'peak RSS MB'], rows),
+    table(['unit', 'ms', 'cpu ms', 'GFLOP', 'exec GFLOP', 'GFLOP/s', 'GFLOP/cpu-s',
+      ...(withTorch ? ['PyTorch ms', '×PyTorch', '×PyTorch (cpu)'] : []),
+      'kernels', 'GPU programs', 'host reads', 'read KiB', 'peak tensors MB', 'peak RSS MB'], rows),
     `memory: tensors resident after build ${mb(r.memoryAfterBuild.tensorBytes)} MB; at the end RSS ${mb(r.memoryEnd.rssBytes)} MB, peak RSS ${mb(r.memoryEnd.maxRssBytes)} MB, wasm heap ${mb(r.memoryEnd.wasmHeapBytes)} MB`,
   ];
   const targets = r.units.filter((u) => u.pytorchMs && TARGET_RATIO[u.unit]);
   if (targets.length) {
     lines.push(`targets (issue 6): ${targets.map((u) => `${u.label.trim()} ${num(u.ms / u.pytorchMs!, 2)}× PyTorch (cpu time ${num(u.cpuMs / u.pytorchMs!, 2)}×; target ≤ ${TARGET_RATIO[u.unit]}×)`).join('; ')}`);
-    lines.push(`PyTorch figures: ${PYTORCH_SOURCE}`);
   }
+  if (withTorch && pytorchSource) lines.push(`PyTorch figures: ${pytorchSource}`);
   return lines.join('\n');
 }
 
@@ -70,13 +83,18 @@ export function formatVideoBench(r: VideoBenchResult): string {
     num(x.decodedRowsPerFrame, 2),
     num(x.encodedRowsPerFrame, 2),
     x.memoryFramesPerPath === null ? '-' : num(x.memoryFramesPerPath, 2),
+    count(x.countsPerFrame?.kernels),
+    count(x.countsPerFrame?.programs),
+    count(x.countsPerFrame?.reads, 1),
+    kib(x.countsPerFrame?.readBytes),
     String(x.tensorsLeaked),
     mb(x.memoryAfter.maxRssBytes),
   ]);
   return [
     `per-frame video: ${modelTitle(r.model, r.imageSize)} on ${r.backend}, ${r.video} (steady = frames ≥ ${r.steadyFrom}, last excluded`
       + `${(r.runs[0]?.reps ?? 1) > 1 ? `; each frame the median of ${r.runs[0].reps} interleaved runs per mode` : ''})`,
-    table(['mode', 'ms/frame', '×greedy', 'steady ms/frame', 'steady cpu ms/frame', 'steady ×greedy', 'steady ×greedy (cpu)', 'rows decoded/frame', 'rows encoded/frame', 'memory frames/path', 'leaked tensors', 'peak RSS MB'], rows),
+    table(['mode', 'ms/frame', '×greedy', 'steady ms/frame', 'steady cpu ms/frame', 'steady ×greedy', 'steady ×greedy (cpu)', 'rows decoded/frame', 'rows encoded/frame', 'memory frames/path',
+      'kernels/frame', 'GPU programs/frame', 'host reads/frame', 'read KiB/frame', 'leaked tensors', 'peak RSS MB'], rows),
     ...(r.p3OverGreedy !== null
       ? [`P=3 / greedy: ${num(r.p3OverGreedyAllFrames!, 2)}× over all tracked frames (ms/frame); steady ${num(r.p3OverGreedy, 2)}× wall, ${num(r.p3OverGreedyCpu!, 2)}× cpu time`]
       : []),

@@ -10,6 +10,8 @@
  *
  * Options: --sizes 1024,512  --backends wasm,cpu  --paths 3  --reps N  --warmup N  --video-size 256
  *          --video-frames 14  --video-modes greedy,1,3,5  --video-reps N  --no-model  --no-video  --out DIR
+ *          --pytorch FILE (the JSON lines of ../shared/perf/reference/sam2_bench.py, run in the same session:
+ *          ratios against PyTorch are printed only with it)
  * Every job runs in a Node process of its own, so its peak RSS is its own.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -23,7 +25,7 @@ import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { BACKEND_NAMES, initBackend, type BackendName } from '../src/backend.js';
 import { modelFlops, total } from './flops.js';
 import { MODULE_UNITS, benchModelUnits, type ModelBenchResult, type UnitName } from './model-bench.js';
-import { PYTORCH_SOURCE } from './reference.js';
+import { applyReference, readPytorchReference, type PytorchReference } from './reference.js';
 import { formatHotSpots, formatModelBench, formatVideoBench, loadWarning } from './report.js';
 import { REPO, fullBank, tinyConfig, type BenchModelName } from './synthetic.js';
 import { benchVideo, type VideoBenchResult, type VideoMode } from './video-bench.js';
@@ -168,7 +170,7 @@ function planJobs(values: Record<string, string | boolean | undefined>, best: Ba
  * bench/results/<date>-<backend>[x<threads>]-<size or 'mini'>[-quick].json, one per backend and model size
  * (x2: wasm on two threads).
  */
-function writeResults(outDir: string, results: JobResult[], skipped: string[], quick: boolean): string[] {
+function writeResults(outDir: string, results: JobResult[], skipped: string[], quick: boolean, reference: PytorchReference | null): string[] {
   const date = new Date().toISOString().slice(0, 10);
   const groups = new Map<string, JobResult[]>();
   for (const r of results) {
@@ -188,7 +190,7 @@ function writeResults(outDir: string, results: JobResult[], skipped: string[], q
       model: rs[0].job.model,
       imageSize: rs[0].job.imageSize,
       flops: 'analytic, bench/flops.ts: 2 per multiply-add of products and convolutions; gflop = official algorithm, executedGflop = ours',
-      pytorchReference: PYTORCH_SOURCE,
+      pytorchReference: reference?.source ?? null,
       modelBench: rs.find((r) => r.model)?.model ?? null,
       videoBench: rs.find((r) => r.video)?.video ?? null,
       errors: rs.filter((r) => r.error).map((r) => ({ job: r.job, error: r.error })),
@@ -214,6 +216,7 @@ async function main(): Promise<void> {
       'no-model': { type: 'boolean', default: false },
       'no-video': { type: 'boolean', default: false },
       out: { type: 'string' },
+      pytorch: { type: 'string' },
       job: { type: 'string' },
       result: { type: 'string' },
     },
@@ -224,13 +227,15 @@ async function main(): Promise<void> {
     return;
   }
   const started = performance.now();
+  const reference = values.pytorch ? readPytorchReference(values.pytorch, integer('paths', values.paths as string, 1)) : null;
   const { jobs, skipped } = planJobs(values, values.quick || values.backends ? 'wasm' : await initBackend());
   const results: JobResult[] = [];
   for (const job of jobs) {
     const r = spawnJob(job);
     results.push(r);
     const warning = loadWarning(os.loadavg()[0], os.cpus().length);
-    if (r.model) console.log(`\n${formatModelBench(r.model)}\n\n${formatHotSpots(r.model)}`);
+    if (r.model && reference) applyReference(r.model, reference);
+    if (r.model) console.log(`\n${formatModelBench(r.model, reference?.source)}\n\n${formatHotSpots(r.model)}`);
     if (r.video) console.log(`\n${formatVideoBench(r.video)}`);
     if (warning && !r.error) console.log(warning);
     if (r.error) console.log(`FAILED: ${r.error}`);
@@ -238,7 +243,7 @@ async function main(): Promise<void> {
   console.log(`\n== done in ${(performance.now() - started) / 1000 | 0} s (load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores)`);
   for (const s of skipped) console.log(`skipped: ${s}`);
   const out = values.out ?? (values.quick ? undefined : path.join(REPO, 'bench/results'));
-  if (out) for (const file of writeResults(out, results, skipped, values.quick === true)) console.log(`wrote ${path.relative(process.cwd(), file)}`);
+  if (out) for (const file of writeResults(out, results, skipped, values.quick === true, reference)) console.log(`wrote ${path.relative(process.cwd(), file)}`);
   if (results.some((r) => r.error)) process.exitCode = 1;
 }
 

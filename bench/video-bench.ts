@@ -12,6 +12,7 @@ import type { FrameProvider } from '../src/predictor/video-state.js';
 import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
 import { VideoPredictor } from '../src/predictor/video-predictor.js';
 import { GoldenFrames } from '../test/helpers/video.js';
+import { countRun, perUnit, type Counts } from './counters.js';
 import { elapsed, median, memorySnapshot, stamp, type MemorySnapshot, type Stamp } from './measure.js';
 import { GOLDEN, SyntheticVideo, benchModel, type BenchModelName } from './synthetic.js';
 
@@ -40,6 +41,8 @@ export interface VideoRunResult {
   memoryFramesPerPath: number | null;
   /** Tensors alive after the run minus before it (0 = nothing leaked). */
   tensorsLeaked: number;
+  /** Kernels, GPU programs and host reads per tracked frame (the first run's; they are deterministic). */
+  countsPerFrame: Counts;
   memoryAfter: MemorySnapshot;
 }
 
@@ -125,11 +128,11 @@ async function runVideo(model: Sam2Model, video: FrameProvider, prompt: [number,
   const predictor = new VideoPredictor(model, { tree: mode === 'greedy' ? false : { pathways: mode, onStep } });
   const state = await predictor.initState(frames);
   await predictor.addPoints(state, { frame: 0, objId: 1, points: [prompt], labels: [1] });
-  const { value: end, decoded, encoded } = await countRows(model, async () => {
+  const { value: { value: end, decoded, encoded }, counts } = await countRun(() => countRows(model, async () => {
     // As an application that keeps the final masks does (the CLI writes those): SAM2Long's provisional ones go unread.
     for await (const r of predictor.propagate(state)) if (r.final) void r.masks;
     return stamp();
-  });
+  }));
   state.dispose();
   const n = video.numFrames;
   const frameTimes = Array.from({ length: n - 1 }, (_, k) => elapsed(frames.requested.get(k + 1)!, k + 2 < n ? frames.requested.get(k + 2)! : end));
@@ -139,6 +142,7 @@ async function runVideo(model: Sam2Model, video: FrameProvider, prompt: [number,
     frameCpu: frameTimes.map((t) => t.cpu),
     decoded, encoded, memoryFrames,
     tensorsLeaked: tf.memory().numTensors - tensorsBefore,
+    countsPerFrame: perUnit(counts, video.numFrames - 1),
   };
 }
 
@@ -152,6 +156,7 @@ interface VideoRun {
   encoded: number;
   memoryFrames: number[];
   tensorsLeaked: number;
+  countsPerFrame: Counts;
 }
 
 /** Runs of one mode combined: per-frame medians, then the summary of those. */
@@ -180,6 +185,7 @@ function summariseRuns(runs: VideoRun[], numFrames: number, steadyFrom: number):
     encodedRowsPerFrame: (runs[0].encoded - 1) / tracked,
     memoryFramesPerPath: memoryFrames.length ? memoryFrames.reduce((a, b) => a + b, 0) / memoryFrames.length : null,
     tensorsLeaked: Math.max(...runs.map((r) => r.tensorsLeaked)),
+    countsPerFrame: runs[0].countsPerFrame,
     memoryAfter: memorySnapshot(),
   };
 }
@@ -213,7 +219,8 @@ export async function benchVideo(opts: VideoBenchOptions): Promise<VideoBenchRes
     for (const modeRuns of byMode) {
       const r = summariseRuns(modeRuns, video.numFrames, steadyFrom);
       runs.push(r);
-      log(`  ${r.mode}: ${r.msPerFrame.toFixed(0)} ms/frame, steady ${r.steadyMsPerFrame.toFixed(0)} ms/frame (cpu ${r.steadyCpuMsPerFrame.toFixed(0)}), ${r.decodedRowsPerFrame.toFixed(2)} rows decoded/frame, ${r.reps} run(s)`);
+      log(`  ${r.mode}: ${r.msPerFrame.toFixed(0)} ms/frame, steady ${r.steadyMsPerFrame.toFixed(0)} ms/frame (cpu ${r.steadyCpuMsPerFrame.toFixed(0)}), ${r.decodedRowsPerFrame.toFixed(2)} rows decoded/frame, `
+        + `${r.countsPerFrame.kernels.toFixed(0)} kernels/frame, ${r.countsPerFrame.reads.toFixed(1)} host reads/frame, ${r.reps} run(s)`);
     }
   } finally {
     model.dispose();

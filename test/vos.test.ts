@@ -106,7 +106,7 @@ function leftovers(out: string): string[] {
   const walk = (dir: string) => {
     for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
       const p = path.join(dir, e.name);
-      if (e.name === PARTIAL_DIR || e.name.endsWith('.partial') || e.name.endsWith('.f32')) found.push(p);
+      if (e.name === PARTIAL_DIR || e.name.endsWith('.partial')) found.push(p);
       else if (e.isDirectory()) walk(p);
     }
   };

@@ -1,5 +1,5 @@
 /** `sam2long worker`: takes the video jobs of `sam2long vos --queue` from Redis until stopped. */
-import { InputError } from '../src/errors.js';
+import { EXIT, InputError } from '../src/errors.js';
 import { QueueWorker } from '../src/node/vos/queue-worker.js';
 import { redisConnection } from '../src/node/vos/queue.js';
 import { parseCommandArgs, parseInteger, parseNumber, required } from './cli-args.js';
@@ -47,10 +47,16 @@ export async function run(argv: string[]): Promise<number> {
     },
   });
   let signals = 0;
-  const stop = (signal: string) => {
+  const stop = (signal: NodeJS.Signals) => {
     signals++;
-    log(signals === 1 ? `${signal}: finishing the current video(s), then stopping (again to stop now)` : `${signal}: stopping now`);
-    worker.close(signals > 1).catch((err) => log(`stopping: ${(err as Error).message}`));
+    if (signals > 1) {
+      // Whatever the state (a video mid-way, Redis unreachable): out now. The video's lock lapses and another
+      // worker takes it; its partial folder is never mistaken for a finished one.
+      log(`${signal}: stopping now`);
+      process.exit(signal === 'SIGINT' ? EXIT.sigint : EXIT.sigterm);
+    }
+    log(`${signal}: finishing the current video(s), then stopping (again to stop now)`);
+    worker.close().catch((err) => log(`stopping: ${(err as Error).message}`));
   };
   process.on('SIGINT', stop).on('SIGTERM', stop);
   log(`waiting for jobs (concurrency ${concurrency})`);

@@ -5,6 +5,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { maxTensorBytes } from '../backend-limits.js';
 import { assertShape } from '../errors.js';
+import { groupedFlashAttention, multiHeadFlashAttention } from '../ops/webgpu/flash-attention.js';
+import { fusedKernelsOn } from '../ops/webgpu/fused.js';
+import { fusedGelu } from '../ops/webgpu/gelu.js';
+import { fusedLayerNorm } from '../ops/webgpu/layer-norm.js';
 import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './weights.js';
 import { rowBlocks, rowIndices, takeRows } from '../ops/take-rows.js';
 import { FLOAT_BYTES, mapRowChunks } from '../ops/row-chunks.js';
@@ -51,12 +55,18 @@ export class Linear {
     ({ w: this.w, b: this.b } = weights.linear(name, inDim, outDim, bias) as LinearWeights);
   }
 
+  /** The layer, then `activation` if given (on WebGPU the bias and a ReLU run in the matMul's epilogue). */
   // [..., in] → [..., out]
-  call(x: tf.Tensor): tf.Tensor {
+  call(x: tf.Tensor, activation?: Activation): tf.Tensor {
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
-      const y = tf.matMul(tf.reshape(x, [-1, this.inDim]), this.w);
-      return tf.reshape(channelAffine(y, null, this.b), [...lead, this.outDim]);
+      const rows = tf.reshape(x, [-1, this.inDim]);
+      if (fusedKernelsOn()) {
+        const y = tf.fused.matMul({ a: rows, b: this.w, bias: this.b ?? undefined, activation: activation === 'relu' ? 'relu' : 'linear' });
+        return tf.reshape(activation === 'gelu' ? fusedGelu(y) : y, [...lead, this.outDim]);
+      }
+      const y = tf.reshape(channelAffine(tf.matMul(rows, this.w), null, this.b), [...lead, this.outDim]);
+      return activation ? activate(y, activation) : y;
     });
   }
 }
@@ -72,10 +82,13 @@ export class LayerNorm {
     ({ w: this.w, b: this.b } = weights.norm(name, dim) as NormWeights);
   }
 
-  // [..., C] → [..., C]
-  call(x: tf.Tensor): tf.Tensor {
+  /** LayerNorm of x, or of x + residual (the post-norm residual add; one program with it on WebGPU). */
+  // x [..., C], residual [..., C] → [..., C]
+  call(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+    if (fusedKernelsOn()) return fusedLayerNorm(x, this.w, this.b, this.eps, residual);
     return tf.tidy(() => {
-      const normalized = this.dim <= MATMUL_NORM_MAX_DIM ? this.normalizeByMatMul(x) : this.normalizeByRows(x);
+      const input = residual ? tf.add(x, residual) : x;
+      const normalized = this.dim <= MATMUL_NORM_MAX_DIM ? this.normalizeByMatMul(input) : this.normalizeByRows(input);
       return channelAffine(normalized, this.w, this.b);
     });
   }
@@ -110,8 +123,9 @@ export class LayerNorm {
 
 export type Activation = 'relu' | 'gelu';
 
-/** GELU with the exact erf form (PyTorch's nn.GELU default). */
+/** GELU with the exact erf form (PyTorch's nn.GELU default); one program on WebGPU. */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (fusedKernelsOn()) return fusedGelu(x);
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
 }
 
@@ -156,8 +170,7 @@ export class Mlp {
   private rows(x: tf.Tensor2D): tf.Tensor {
     let h: tf.Tensor = x;
     this.layers.forEach((layer, i) => {
-      h = layer.call(h);
-      if (i < this.layers.length - 1) h = activate(h, this.activation);
+      h = layer.call(h, i < this.layers.length - 1 ? this.activation : undefined);
     });
     return this.sigmoidOutput ? tf.sigmoid(h) : h;
   }
@@ -296,13 +309,14 @@ function headBlocks(x: tf.Tensor3D, numHeads: number, transposed = false): tf.Te
 const GROUPED_MAX_PROBLEM_SCORES = 1 << 15;
 
 /**
- * softmax(Q·Kᵀ/√d)·V, heads split from the channel axis. Small problems run all at once (`groupedAttention`);
- * large ones as one 2-D product per (batch, head) against K transposed once, with queries in chunks so the
- * full [Nq × Nk] score matrix never has to exist.
+ * softmax(Q·Kᵀ/√d)·V, heads split from the channel axis. On WebGPU one fused program (ops/webgpu/flash-attention).
+ * Elsewhere, small problems run all at once (`groupedAttention`); large ones as one 2-D product per (batch, head)
+ * against K transposed once, with queries in chunks so the full [Nq × Nk] score matrix never has to exist.
  */
 // q [B or 1, Nq, H·d], k [B, Nk, H·d], v [B, Nk, H·dv] → [B, Nq, H·dv]  (queries of batch 1 serve every item)
 export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, numHeads: number, options: AttentionOptions = {}): tf.Tensor3D {
   if (q.shape[0] !== 1) assertShape('attention queries', q.shape, [k.shape[0], -1, -1]);
+  if (fusedKernelsOn()) return multiHeadFlashAttention(q, k, v, numHeads, options.keyBias);
   return q.shape[1] * k.shape[1] <= GROUPED_MAX_PROBLEM_SCORES
     ? groupedHeads(q, k, v, numHeads, options)
     : blockedHeads(q, k, v, numHeads, options);
@@ -363,7 +377,7 @@ function blockedHeads(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, numHeads: 
  * [queries × d] image with a 1×d filter per key, so the scores come out as channels g·Tk + j, and the same
  * trick with the probabilities applies v: on wasm one grouped GEMM each, where per-group 2-D products drown
  * in op overhead and batched matMul runs a slow generic kernel. Queries are processed in chunks so that no
- * score block exceeds `maxScoreElements` or the backend's binding limit.
+ * score block exceeds `maxScoreElements` or the backend's binding limit. On WebGPU one fused program instead.
  */
 // q [Tq, G, d], k [Tk, G, d], v [Tk, G, dv], bias [G, Tk] → [Tq, G, dv]
 export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, maxScoreElements = DEFAULT_MAX_SCORE_ELEMENTS, bias?: tf.Tensor2D): tf.Tensor3D {
@@ -371,6 +385,7 @@ export function groupedAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D,
   const [tk, , dv] = v.shape;
   assertShape('attention keys', k.shape, [tk, groups, d]);
   if (bias) assertShape('attention key bias', bias.shape, [groups, tk]);
+  if (fusedKernelsOn()) return groupedFlashAttention(q, k, v, bias);
   return tf.tidy(() => {
     const keyFilter = tf.reshape(tf.transpose(k, [2, 1, 0]), [1, d, groups, tk]) as tf.Tensor4D;
     const valueFilter = tf.reshape(v, [1, tk, groups, dv]) as tf.Tensor4D;

@@ -24,7 +24,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MemoryAttentionConfig, MemoryAttentionLayerConfig, RoPEAttentionConfig } from '../config.js';
 import { assertShape, InputError, ShapeError } from '../errors.js';
-import { activate, LayerNorm, Linear, multiHeadAttention, type Activation } from './common.js';
+import { LayerNorm, Linear, multiHeadAttention, type Activation } from './common.js';
 import { AxialRope, pairSwap } from './rope.js';
 import type { WeightScope } from './weights.js';
 import { FLOAT_BYTES } from '../ops/row-chunks.js';
@@ -207,7 +207,7 @@ export class MemoryAttentionLayer {
       const crossQ = this.cfg.pos_enc_at_cross_attn_queries ? tf.add(crossIn, currPos) as tf.Tensor3D : crossIn;
       out = tf.add(out, this.crossAttn.call({ q: crossQ, k: keyInput, v: memory, numKExcludeRope: numObjPtrTokens, keyBias })) as tf.Tensor3D;
 
-      const hidden = activate(this.linear1.call(this.norm3.call(out)), this.activation);
+      const hidden = this.linear1.call(this.norm3.call(out), this.activation);
       return tf.add(out, this.linear2.call(hidden)) as tf.Tensor3D;
     });
   }

@@ -85,7 +85,7 @@ export class CXBlock {
   // [B, H, W, C] → [B, H, W, C]
   call(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const h = this.pwconv2.call(gelu(this.pwconv1.call(this.norm.call(this.dwconv.call(x)))));
+      const h = this.pwconv2.call(this.pwconv1.call(this.norm.call(this.dwconv.call(x)), 'gelu'));
       return tf.add(x, this.gamma ? tf.mul(h, this.gamma) : h) as tf.Tensor4D;
     });
   }

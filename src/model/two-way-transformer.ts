@@ -68,22 +68,21 @@ export class TwoWayAttentionBlock {
   // queries [B, N, C], keys [B, HW, C], queryPe [B, N, C], keyPe [1 or B, HW, C] → same shapes
   call({ queries, keys }: TwoWayState, queryPe: tf.Tensor3D, keyPe: tf.Tensor3D): TwoWayState {
     return tf.tidy(() => {
+      // Post-norm: each LayerNorm takes the residual sum it normalises (one program on WebGPU).
       let q: tf.Tensor3D;
       if (this.skipFirstLayerPe) {
-        q = this.selfAttn.call(queries, queries, queries);
+        q = this.norm1.call(this.selfAttn.call(queries, queries, queries)) as tf.Tensor3D;
       } else {
         const withPe = tf.add(queries, queryPe) as tf.Tensor3D;
-        q = tf.add(queries, this.selfAttn.call(withPe, withPe, queries));
+        q = this.norm1.call(queries, this.selfAttn.call(withPe, withPe, queries)) as tf.Tensor3D;
       }
-      q = this.norm1.call(q) as tf.Tensor3D;
 
       const keysWithPe = tf.add(keys, keyPe) as tf.Tensor3D;
-      q = tf.add(q, this.crossAttnTokenToImage.call(tf.add(q, queryPe), keysWithPe, keys));
-      q = this.norm2.call(q) as tf.Tensor3D;
-      q = this.norm3.call(tf.add(q, this.mlp.call(q))) as tf.Tensor3D;
+      q = this.norm2.call(q, this.crossAttnTokenToImage.call(tf.add(q, queryPe), keysWithPe, keys)) as tf.Tensor3D;
+      q = this.norm3.call(q, this.mlp.call(q)) as tf.Tensor3D;
 
-      const k = tf.add(keys, this.crossAttnImageToToken.call(keysWithPe, tf.add(q, queryPe), q));
-      return { queries: q, keys: this.norm4.call(k) as tf.Tensor3D };
+      const k = this.norm4.call(keys, this.crossAttnImageToToken.call(keysWithPe, tf.add(q, queryPe), q)) as tf.Tensor3D;
+      return { queries: q, keys: k };
     });
   }
 }
@@ -109,7 +108,7 @@ export class TwoWayTransformer {
       const { queries, keys } = state;
       const attended = this.finalAttnTokenToImage.call(
         tf.add(queries, tokens) as tf.Tensor3D, tf.add(keys, imagePe) as tf.Tensor3D, keys);
-      return { queries: this.normFinalAttn.call(tf.add(queries, attended)) as tf.Tensor3D, keys };
+      return { queries: this.normFinalAttn.call(queries, attended) as tf.Tensor3D, keys };
     });
   }
 }

@@ -56,10 +56,9 @@ export class QueueWorker {
     return this.worker.run();
   }
 
-  /** Stops taking jobs; the current ones are finished first unless `force` (then they go back to the queue when their lock lapses). */
-  async close(force = false): Promise<void> {
-    if (force) await this.threads.close();
-    await this.worker.close(force);
+  /** Stops taking jobs, finishes the current ones, ends the threads. */
+  async close(): Promise<void> {
+    await this.worker.close();
     await this.threads.close();
   }
 }

@@ -11,7 +11,6 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../../errors.js';
 import type { VideoPredictor } from '../../predictor/video-predictor.js';
-import type { VideoState } from '../../predictor/video-state.js';
 import { upsampledLogits } from '../../predictor/transforms.js';
 import { NOT_STARTED_LOGIT, applyNonOverlap, thresholdLogits } from '../../predictor/non-overlap.js';
 import { DAVIS_PALETTE, readAnnotation, videoFrames, writeFrameMasks, type VideoFrames } from './layout.js';
@@ -93,48 +92,8 @@ function hasAnnotation(masksRoot: string, video: string, frameName: string, perO
   return fs.readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && fs.existsSync(path.join(dir, e.name, `${frameName}.png`)));
 }
 
-/**
- * Low-resolution logits of every (frame, object), kept in a file (a long video's would not fit in memory):
- * the per-object runs finish before frames can be combined.
- */
-class LogitStore {
-  private readonly fd: number;
-  private readonly have = new Set<number>();
-
-  constructor(readonly file: string, private readonly numObjects: number, private readonly area: number) {
-    this.fd = fs.openSync(file, 'w+');
-  }
-
-  private offset(frame: number, obj: number): number {
-    return (frame * this.numObjects + obj) * this.area * 4;
-  }
-
-  put(frame: number, obj: number, logits: Float32Array): void {
-    fs.writeSync(this.fd, new Uint8Array(logits.buffer, logits.byteOffset, logits.byteLength), 0, logits.byteLength, this.offset(frame, obj));
-    this.have.add(frame * this.numObjects + obj);
-  }
-
-  /** The object's logits on the frame, or NOT_STARTED_LOGIT everywhere when it has none there. */
-  get(frame: number, obj: number): Float32Array {
-    const out = new Float32Array(this.area);
-    if (!this.have.has(frame * this.numObjects + obj)) return out.fill(NOT_STARTED_LOGIT);
-    fs.readSync(this.fd, new Uint8Array(out.buffer), 0, out.byteLength, this.offset(frame, obj));
-    return out;
-  }
-
-  hasFrame(frame: number): boolean {
-    for (let o = 0; o < this.numObjects; o++) if (this.have.has(frame * this.numObjects + o)) return true;
-    return false;
-  }
-
-  close(): void {
-    fs.closeSync(this.fd);
-    fs.rmSync(this.file, { force: true });
-  }
-}
-
 export interface VideoProgress {
-  /** Frames tracked so far (over every run of the video) and how many there are to track. */
+  /** Frames tracked so far and how many there are to track. */
   done: number;
   total: number;
 }
@@ -146,8 +105,8 @@ export interface VideoOutcome {
 }
 
 /**
- * Segments one video into `outDir` (which must exist): PNGs per the settings' layout. Scratch data goes
- * into `outDir` too (removed before returning), so `outDir` should be a temporary folder renamed when done.
+ * Segments one video into `outDir` (which must exist): PNGs per the settings' layout, each frame written as soon
+ * as its masks are final, so nothing of the video but its current frames is held.
  */
 export async function segmentVideo(predictor: VideoPredictor, args: {
   videosRoot: string; masksRoot: string; video: string; settings: VosSettings; outDir: string;
@@ -158,23 +117,14 @@ export async function segmentVideo(predictor: VideoPredictor, args: {
   const objIds = plan.objects.map((o) => o.id);
   const h4 = predictor.model.sizes.lowResSize;
   const state = await predictor.initState(plan.frames.files);
-  const store = new LogitStore(path.join(outDir, '.logits.f32'), objIds.length, h4 * h4);
   try {
     const { width, height } = state.frames;
     if (width !== plan.width || height !== plan.height) {
       throw new InputError(`video ${args.video}: frames are ${width}x${height} but its annotations ${plan.width}x${plan.height}`);
     }
-    const start = Math.min(...plan.objects.flatMap((o) => [...o.masks.keys()]));
-    const progress = { done: 0, total: state.numFrames - start };
-    await track(predictor, state, plan.objects, start, (frame, objId, logits) => store.put(frame, objIds.indexOf(objId), logits), () => {
-      progress.done++;
-      args.onProgress?.({ ...progress });
-    });
-    // vos_inference writes the frames it propagated; the per-object script writes every frame of the video.
-    const frames = plan.frames.names.map((_, i) => i).filter((i) => settings.mode !== 'sam2' || store.hasFrame(i));
     const layout = { perObjectPng: settings.perObjectPng, palette: plan.palette ?? DAVIS_PALETTE };
-    for (const f of frames) {
-      const low = objIds.map((_, o) => store.get(f, o));
+    let written = 0;
+    const write = (frame: number, low: Float32Array[]) => {
       const lowRes = tf.tensor4d(concat(low), [low.length, h4, h4, 1]);
       let logits: Float32Array[];
       try {
@@ -184,30 +134,28 @@ export async function segmentVideo(predictor: VideoPredictor, args: {
       }
       // The official main() builds the model with non_overlap_masks unless it writes per-object PNGs.
       const masks = (settings.perObjectPng ? logits : applyNonOverlap(logits)).map((l) => thresholdLogits(l, 0));
-      writeFrameMasks(outDir, plan.frames.names[f], objIds, masks, width, height, layout);
+      writeFrameMasks(outDir, plan.frames.names[frame], objIds, masks, width, height, layout);
+      written++;
+    };
+    const start = Math.min(...plan.objects.flatMap((o) => [...o.masks.keys()]));
+    // vos_inference writes the frames it propagates; the per-object script every frame, empty before any object starts.
+    if (settings.mode !== 'sam2') for (let f = 0; f < start; f++) write(f, objIds.map(() => new Float32Array(h4 * h4).fill(NOT_STARTED_LOGIT)));
+    for (const o of plan.objects) {
+      for (const [frame, mask] of [...o.masks].sort((x, y) => x[0] - y[0])) await predictor.addMask(state, { frame, objId: o.id, mask });
     }
-    return { frames: frames.length, objects: objIds };
+    const progress = { done: 0, total: state.numFrames - start };
+    for await (const r of predictor.propagate(state, { startFrame: start })) {
+      if (r.frame - start + 1 > progress.done) {
+        progress.done = r.frame - start + 1;
+        args.onProgress?.({ ...progress });
+      }
+      // SAM2Long yields a provisional result online and the final (hindsight) one later. An object not started
+      // yet comes as NO_OBJ_SCORE (-1024) everywhere, as the official script fills it.
+      if (r.final) write(r.frame, objIds.map((id) => r.lowResLogits[r.objIds.indexOf(id)]));
+    }
+    return { frames: written, objects: objIds };
   } finally {
-    store.close();
     state.dispose();
-  }
-}
-
-/** One propagation of `objects` from `start`; hands each final (frame, object) logit map with output to `put`. */
-async function track(predictor: VideoPredictor, state: VideoState, objects: ObjectPrompts[], start: number,
-  put: (frame: number, objId: number, logits: Float32Array) => void, tick: () => void): Promise<void> {
-  for (const o of objects) {
-    for (const [frame, mask] of [...o.masks].sort((a, b) => a[0] - b[0])) await predictor.addMask(state, { frame, objId: o.id, mask });
-  }
-  const seen = new Set<number>();
-  for await (const r of predictor.propagate(state, { startFrame: start })) {
-    if (!seen.has(r.frame)) {
-      seen.add(r.frame);
-      tick();
-    }
-    // SAM2Long yields a provisional result online and the final (hindsight) one later.
-    // An object not started yet comes as NO_OBJ_SCORE (-1024) everywhere, as the official script fills it.
-    if (r.final) r.objIds.forEach((id, i) => put(r.frame, id, r.lowResLogits[i]));
   }
 }
 

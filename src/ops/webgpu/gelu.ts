@@ -1,0 +1,55 @@
+/**
+ * GELU (erf form) as one elementwise WebGPU program: x · ½ · (1 + erf(x/√2)), with erf as tfjs's own kernel
+ * computes it (Abramowitz & Stegun 7.1.26, tfjs's constants), so the values match the composition it replaces
+ * (model/common.ts's gelu: four kernels and three intermediate tensors) on the webgpu backend; that composition
+ * stays the path elsewhere and is its reference in tests.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+
+const KERNEL = 'Sam2longGelu';
+const THREADS = 128;
+
+class GeluProgram implements WebGPUProgram {
+  variableNames = ['x'];
+  outputShape: number[];
+  shaderKey = 'sam2longGelu';
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
+  size = true;
+
+  constructor(shape: number[]) {
+    this.outputShape = shape;
+    this.dispatchLayout = { x: shape.map((_, i) => i) };
+    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / THREADS), 1, 1];
+  }
+
+  getUserCode(): string {
+    const b = tf.backend_util;
+    return `
+    fn erfApprox(a : f32) -> f32 {
+      let t = 1.0 / (1.0 + ${b.ERF_P} * abs(a));
+      return sign(a) * (1.0 - (((((${b.ERF_A5} * t + ${b.ERF_A4}) * t) + ${b.ERF_A3}) * t + ${b.ERF_A2}) * t + ${b.ERF_A1}) * t * exp(-a * a));
+    }
+    fn main(index : i32) {
+      if (index < uniforms.size) {
+        let v = x[index];
+        result[index] = v * 0.5 * (erfApprox(v * ${Math.SQRT1_2}) + 1.0);
+      }
+    }`;
+  }
+}
+
+function geluKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const { x } = inputs as Record<string, tf.TensorInfo>;
+  return (backend as WebGPUBackend).runWebGPUProgram(new GeluProgram(x.shape), [x], 'float32');
+}
+
+tf.registerKernel({ kernelName: KERNEL, backendName: 'webgpu', kernelFunc: geluKernel as unknown as tf.KernelFunc });
+
+/** GELU of every element, one program (webgpu backend only). */
+// x [...] → [...]
+export function fusedGelu(x: tf.Tensor): tf.Tensor {
+  return tf.engine().runKernel(KERNEL, { x }) as tf.Tensor;
+}

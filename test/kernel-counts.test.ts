@@ -1,0 +1,66 @@
+/**
+ * Upper bounds on what a tracked frame costs beyond arithmetic: kernels run (what tf.profile lists) and host
+ * reads, counted around `propagate` through the public API on the golden mini model (video1's first 8
+ * frames, its golden click), greedy and SAM2Long at P=3. Deterministic: a change that adds kernels or reads
+ * per frame fails here. The bounds are today's counts plus a small margin, per backend (the plain
+ * compositions differ a little: wasm tiles large depthwise kernels; webgpu runs the fused kernels of
+ * src/ops/webgpu/). `npm run bench` reports the same counts for every unit.
+ */
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { countRun, perUnit, type Counts } from '../bench/counters.js';
+import { VideoPredictor } from '../src/index.js';
+import { goldenJson, setupBackend } from './helpers/golden.js';
+import { GoldenFrames, miniModel } from './helpers/video.js';
+
+const FRAMES = 8;
+
+/** Per tracked frame: kernels, host reads. */
+interface Bounds {
+  greedy: { kernels: number; reads: number };
+  tree: { kernels: number; reads: number };
+}
+
+const BOUNDS: Record<string, Bounds> = {
+  // Measured 2026-12-06: greedy 1,894 kernels and 4 reads per frame, P=3 1,910 and 5.
+  wasm: { greedy: { kernels: 1_930, reads: 4 }, tree: { kernels: 1_950, reads: 5 } },
+  cpu: { greedy: { kernels: 1_930, reads: 4 }, tree: { kernels: 1_950, reads: 5 } },
+  webgpu: { greedy: { kernels: 1_930, reads: 5 }, tree: { kernels: 1_950, reads: 6 } },
+};
+
+/** Counts per tracked frame (the prompt frame's result comes from addPoints) of one propagation. */
+async function countFrames(tree: boolean): Promise<Counts> {
+  const model = miniModel('sam21_mini');
+  const predictor = new VideoPredictor(model, { tree: tree ? { pathways: 3 } : false });
+  const state = await predictor.initState(new GoldenFrames('video1', FRAMES));
+  const p = goldenJson<{ frame: number; points: [number, number][]; labels: number[] }>('video1/prompt_point.json');
+  await predictor.addPoints(state, { frame: p.frame, objId: 1, points: p.points, labels: p.labels });
+  const { value: finals, counts } = await countRun(async () => {
+    let n = 0;
+    // As an application that keeps the final masks does: their reads count.
+    for await (const r of predictor.propagate(state)) if (r.final) n += r.masks.length > 0 ? 1 : 0;
+    return n;
+  });
+  state.dispose();
+  assert.equal(finals, FRAMES);
+  return perUnit(counts, FRAMES - 1);
+}
+
+describe('kernels and host reads per frame (golden mini model, video1, 8 frames)', () => {
+  let bounds: Bounds;
+  before(async () => {
+    const backend = await setupBackend();
+    bounds = BOUNDS[backend] ?? BOUNDS.cpu;
+  });
+
+  for (const mode of ['greedy', 'tree'] as const) {
+    it(`${mode === 'greedy' ? 'greedy SAM 2' : 'SAM2Long P=3'}: kernels and reads per frame within bounds`, async () => {
+      const c = await countFrames(mode === 'tree');
+      const b = bounds[mode];
+      console.log(`      ${tf.getBackend()}: ${c.kernels.toFixed(0)} kernels/frame (≤ ${b.kernels})${c.programs === null ? '' : `, ${c.programs.toFixed(0)} GPU programs`}, `
+        + `${c.reads.toFixed(1)} host reads (${(c.readBytes / 1024).toFixed(1)} KiB)/frame (≤ ${b.reads})`);
+      assert.ok(c.kernels <= b.kernels, `${c.kernels} kernels per frame > ${b.kernels}`);
+      assert.ok(c.reads <= b.reads, `${c.reads} host reads per frame > ${b.reads}`);
+    });
+  }
+});

@@ -1,0 +1,141 @@
+/**
+ * The fused WebGPU kernels (src/ops/webgpu/) against the plain tfjs compositions they replace, both on the
+ * webgpu backend (Mesa's software adapter without a GPU): random inputs at sizes that are not multiples of
+ * the kernels' tiles, 1 and 8 heads, key lengths from 1 to 30k, with and without a key bias.
+ */
+import * as assert from 'node:assert/strict';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend, type BackendName } from '../src/backend.js';
+import { gelu, groupedAttention, LayerNorm, Linear, multiHeadAttention } from '../src/model/common.js';
+import { WeightStore } from '../src/model/weights.js';
+import { setFusedKernels } from '../src/ops/webgpu/fused.js';
+import { diff, setupBackend } from './helpers/golden.js';
+import { seededValues } from './helpers/ops.js';
+
+/** Float32 sums in another order (the online softmax, FMA): well under the golden feature tolerance. */
+const TOL = 2e-5;
+
+let seed = 100;
+function random(shape: number[], scale = 1): tf.Tensor {
+  return tf.mul(tf.randomUniform(shape, -1, 1, 'float32', seed++), scale);
+}
+
+/** `fn` with the fused kernels off (the reference) and on; max |Δ| checked, nothing leaked. */
+function compare(label: string, fn: () => tf.Tensor): void {
+  const before = tf.memory().numTensors;
+  setFusedKernels(false);
+  const reference = fn();
+  setFusedKernels(true);
+  const fused = fn();
+  assert.deepEqual(fused.shape, reference.shape);
+  const d = diff(fused, reference);
+  console.log(`      ${label}: max|Δ| ${d.maxAbs.toExponential(2)}`);
+  assert.ok(d.maxAbs <= TOL, `${label}: max|Δ| ${d.maxAbs}`);
+  tf.dispose([reference, fused]);
+  assert.equal(tf.memory().numTensors, before);
+}
+
+/** A key bias with ~1 key in 5 masked out as the memory attention masks padding (−1e30), never all of them. */
+function keyBias(rows: number, keys: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const masked = tf.less(tf.randomUniform([rows, keys], 0, 1, 'float32', seed++), 0.2);
+    const keep = tf.concat([tf.zeros([rows, 1], 'bool'), tf.slice(masked, [0, 1], [rows, keys - 1])], 1);
+    return tf.where(keep, tf.fill([rows, keys], -1e30), random([rows, keys], 3)) as tf.Tensor2D;
+  });
+}
+
+describe('fused WebGPU kernels against their tfjs compositions', function () {
+  let original: string;
+  before(async () => {
+    await setupBackend();
+    original = tf.getBackend();
+    await useBackend('webgpu');
+  });
+  after(async () => {
+    setFusedKernels(true);
+    await useBackend(original as BackendName);
+  });
+
+  describe('flash attention', () => {
+    const cases: { b: number; qb: number; h: number; nq: number; nk: number; d: number; dv: number; bias: boolean }[] = [
+      { b: 1, qb: 1, h: 1, nq: 1, nk: 1, d: 16, dv: 16, bias: false },
+      { b: 1, qb: 1, h: 1, nq: 70, nk: 1, d: 16, dv: 8, bias: true },
+      { b: 2, qb: 2, h: 8, nq: 37, nk: 133, d: 8, dv: 8, bias: false },
+      // Queries of batch 1 serving 3 items, each with its own key bias (the tree's weighted memories).
+      { b: 3, qb: 1, h: 8, nq: 67, nk: 45, d: 4, dv: 4, bias: true },
+      // Memory attention's shape: 256-wide heads, 64-wide values projected after.
+      { b: 1, qb: 1, h: 1, nq: 131, nk: 517, d: 256, dv: 64, bias: true },
+      { b: 2, qb: 2, h: 1, nq: 65, nk: 30_001, d: 16, dv: 8, bias: true },
+    ];
+    for (const c of cases) {
+      it(`multiHeadAttention B=${c.b}${c.qb !== c.b ? ` (queries of batch 1)` : ''}, ${c.h} head(s), ${c.nq} queries × ${c.nk} keys, d=${c.d}, dv=${c.dv}${c.bias ? ', key bias' : ''}`, () => {
+        const q = random([c.qb, c.nq, c.h * c.d], 2) as tf.Tensor3D;
+        const k = random([c.b, c.nk, c.h * c.d], 2) as tf.Tensor3D;
+        const v = random([c.b, c.nk, c.h * c.dv]) as tf.Tensor3D;
+        const bias = c.bias ? keyBias(c.b, c.nk) : undefined;
+        compare('attention', () => multiHeadAttention(q, k, v, c.h, { keyBias: bias, maxScoreElements: 40 * c.nk }));
+        tf.dispose([q, k, v, ...(bias ? [bias] : [])]);
+      });
+    }
+
+    const grouped: { tq: number; tk: number; g: number; d: number; dv: number; bias: boolean }[] = [
+      // Hiera's windows: 7×7 tokens, pooled 4×4 queries against 8×8 keys, windows × heads groups.
+      { tq: 49, tk: 49, g: 24, d: 12, dv: 12, bias: false },
+      { tq: 16, tk: 64, g: 9, d: 24, dv: 24, bias: false },
+      { tq: 33, tk: 70, g: 5, d: 8, dv: 6, bias: true },
+    ];
+    for (const c of grouped) {
+      it(`groupedAttention ${c.g} groups, ${c.tq} queries × ${c.tk} keys, d=${c.d}, dv=${c.dv}${c.bias ? ', bias' : ''}`, () => {
+        const q = random([c.tq, c.g, c.d], 2) as tf.Tensor3D;
+        const k = random([c.tk, c.g, c.d], 2) as tf.Tensor3D;
+        const v = random([c.tk, c.g, c.dv]) as tf.Tensor3D;
+        const bias = c.bias ? keyBias(c.g, c.tk) : undefined;
+        compare('grouped attention', () => groupedAttention(q, k, v, 20 * c.g * c.tk, bias));
+        tf.dispose([q, k, v, ...(bias ? [bias] : [])]);
+      });
+    }
+  });
+
+  describe('LayerNorm (+ residual)', () => {
+    // Rows one thread each (≤ 32 channels) and one workgroup each; channels not a multiple of the workgroup.
+    for (const [rows, c] of [[1, 1], [257, 4], [1000, 32], [37, 33], [300, 256], [5, 1000]] as const) {
+      for (const residual of [false, true]) {
+        it(`${rows} rows × ${c} channels${residual ? ' + residual' : ''}`, () => {
+          const store = new WeightStore(new Map([
+            ['n.weight', { shape: [c], data: seededValues(c, rows + c) }],
+            ['n.bias', { shape: [c], data: seededValues(c, rows * c) }],
+          ]));
+          const norm = new LayerNorm(store.scope(''), 'n', c, 1e-6);
+          store.finish();
+          const x = tf.add(random([rows, c], 3), 5);
+          const r = residual ? random([rows, c]) : undefined;
+          compare('layer norm', () => norm.call(x, r));
+          tf.dispose([x, ...(r ? [r] : [])]);
+          store.dispose();
+        });
+      }
+    }
+  });
+
+  describe('GELU and Linear with its epilogue', () => {
+    it('GELU over 70,001 values (not a multiple of the workgroup)', () => {
+      const x = random([70_001], 6);
+      compare('gelu', () => gelu(x));
+      x.dispose();
+    });
+    for (const activation of [undefined, 'relu', 'gelu'] as const) {
+      it(`Linear 45 → 70${activation ? ` + ${activation}` : ''} over [3, 33, 45]`, () => {
+        const store = new WeightStore(new Map([
+          ['l.weight', { shape: [70, 45], data: seededValues(70 * 45, 3) }],
+          ['l.bias', { shape: [70], data: seededValues(70, 4) }],
+        ]));
+        const linear = new Linear(store.scope(''), 'l', 45, 70);
+        store.finish();
+        const x = random([3, 33, 45]);
+        compare('linear', () => linear.call(x, activation));
+        x.dispose();
+        store.dispose();
+      });
+    }
+  });
+});
