@@ -25,6 +25,7 @@ export { TREE_DEFAULTS, type TreeOptions, type TreeStepInfo } from './predictor/
 export * as tree from './tree/index.js';
 export { frameSource, listFrameFiles, type FrameSource, type FrameInput, type VideoFrame } from './io/frames.js';
 export { decodeImage, type DecodeImageOptions } from './io/images.js';
+export { toRgbImage, type RgbImage, type PixelsLike } from './io/pixels.js';
 export { pixelLimit, setPixelLimit, DEFAULT_PIXEL_LIMIT, PIXEL_LIMIT_ENV } from './io/pixel-limit.js';
 export { encodePng, decodePng, encodeMaskPng, encodeLabelPng, decodeLabelPng, DAVIS_PALETTE } from './io/png.js';
 export { readVideo, isVideoFile, requireFfmpeg, openMaskVideo, type VideoReader } from './io/video.js';

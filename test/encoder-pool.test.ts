@@ -12,6 +12,7 @@ import { EncoderPool, liveEncoderWorkers } from '../src/node/encoder-pool.js';
 import { VideoPredictor, type FrameResult, type VideoPredictorOptions } from '../src/predictor/video-predictor.js';
 import { FRAME_ENCODER_PREFIXES, FrameEncoder } from '../src/worker/frame-encoder.js';
 import { golden, goldenJson, setupBackend } from './helpers/golden.js';
+import { countCalls } from './helpers/model-calls.js';
 import { GoldenFrames, collect, compareRun, miniModel } from './helpers/video.js';
 
 interface PromptFile { frame: number; points: [number, number][]; labels: number[] }
@@ -57,11 +58,12 @@ async function runVideo1(options: VideoPredictorOptions, maxFrames?: number): Pr
   const state = await predictor.initState(new GoldenFrames('video1'));
   const p = goldenJson<PromptFile>('video1/prompt_point.json');
   await predictor.addPoints(state, { frame: p.frame, objId: 1, points: p.points, labels: p.labels });
-  const before = { main: model.calls.imageEncoder, ...state.encodedFrames };
+  const calls = countCalls(model);
+  const before = { main: calls.imageEncoder, ...state.encodedFrames };
   try {
     const results = await collect(predictor.propagate(state, { maxFrames }));
     const encoded = { here: state.encodedFrames.here - before.here, pipeline: state.encodedFrames.pipeline - before.pipeline };
-    return { results, encoded, mainEncodes: model.calls.imageEncoder - before.main };
+    return { results, encoded, mainEncodes: calls.imageEncoder - before.main };
   } finally {
     state.dispose();
   }

@@ -3,6 +3,7 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { upsampledMaskBytes } from '../src/predictor/transforms.js';
 import { VideoPredictor } from '../src/predictor/video-predictor.js';
+import { countCalls } from './helpers/model-calls.js';
 import { golden, goldenJson, setupBackend } from './helpers/golden.js';
 import { GoldenFrames, collect, compareRun, maskIou, miniModel } from './helpers/video.js';
 
@@ -58,10 +59,11 @@ describe('video predictor API', () => {
     const state = await predictor.initState(new GoldenFrames('video2'));
     const multi = goldenJson<{ objects: { obj_id: number; frame: number; points: [number, number][]; labels: number[] }[] }>('video2/prompt_multi.json');
     for (const o of multi.objects) await predictor.addPoints(state, { frame: o.frame, objId: o.obj_id, points: o.points, labels: o.labels });
-    const before = model.calls.decoder;
+    const calls = countCalls(model);
+    const before = calls.decoder;
     const results = await collect(predictor.propagate(state));
     const finals = results.filter((r) => r.final).sort((a, b) => a.frame - b.frame);
-    assert.equal(model.calls.decoder - before, 31, 'one decoder call per tracked frame for both objects and all paths');
+    assert.equal(calls.decoder - before, 31, 'one decoder call per tracked frame for both objects and all paths');
     // Object 1 alone is the golden SAM2Long point run.
     compareRun('video2/sam21_mini_b.sam2long_P3.point.safetensors', finals, { logitTol: 5e-3, scoreTol: 5e-2 });
     state.dispose();

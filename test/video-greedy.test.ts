@@ -4,6 +4,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { VideoPredictor, type FrameResult } from '../src/predictor/video-predictor.js';
+import { countCalls } from './helpers/model-calls.js';
 import { goldenJson, setupBackend } from './helpers/golden.js';
 import { GoldenFrames, collect, compareRun, maskIou, miniModel } from './helpers/video.js';
 import { unpackBits } from '../src/predictor/transforms.js';
@@ -55,10 +56,11 @@ describe('greedy SAM 2 video tracking (golden runs)', () => {
     const state = await predictor.initState(new GoldenFrames('video2'));
     const multi = goldenJson<{ objects: { obj_id: number; frame: number; points: [number, number][]; labels: number[] }[] }>('video2/prompt_multi.json');
     for (const o of multi.objects) await predictor.addPoints(state, { frame: o.frame, objId: o.obj_id, points: o.points, labels: o.labels });
-    const before = model.calls.decoder;
+    const calls = countCalls(model);
+    const before = calls.decoder;
     const results = await collect(predictor.propagate(state));
     // One decoder call per tracked frame for both objects (frame 0 is the prompt frame).
-    assert.equal(model.calls.decoder - before, results.length - 1);
+    assert.equal(calls.decoder - before, results.length - 1);
     assert.deepEqual(results[0].objIds, [1, 2]);
     const rel = 'video2/sam21_mini_b.sam2_greedy_multi.point2obj.safetensors';
     for (const k of [0, 1]) compareRun(rel, results, { logitTol: 5e-3, scoreTol: 5e-2, objectIndex: k, objectMajor: true });

@@ -5,6 +5,7 @@
  */
 import * as assert from 'node:assert/strict';
 import { VideoPredictor, type FrameResult } from '../src/predictor/video-predictor.js';
+import { countCalls } from './helpers/model-calls.js';
 import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
 import { pathSlots, traceBack, type MemoryTree } from '../src/tree/index.js';
 import { golden, goldenJson, setupBackend } from './helpers/golden.js';
@@ -20,9 +21,10 @@ async function runTree(model: 'sam21_mini' | 'sam21_mini_b', video: 'video1' | '
   const p = goldenJson<PromptFile>(`${video}/prompt_${prompt}.json`);
   if (p.box) await predictor.addBox(state, { frame: p.frame, objId: 1, box: p.box });
   else await predictor.addPoints(state, { frame: p.frame, objId: 1, points: p.points as [number, number][], labels: p.labels as number[] });
-  const before = { ...m.calls };
+  const counted = countCalls(m);
+  const before = { ...counted };
   const results = await collect(predictor.propagate(state));
-  const calls = { decoder: m.calls.decoder - before.decoder, imageEncoder: m.calls.imageEncoder - before.imageEncoder, rows: m.calls.trackedRows - before.trackedRows };
+  const calls = { decoder: counted.decoder - before.decoder, imageEncoder: counted.imageEncoder - before.imageEncoder, rows: counted.trackedRows - before.trackedRows };
   state.dispose();
   return { steps, results, calls };
 }

@@ -11,8 +11,7 @@ import { frameSource } from '../src/io/frames.js';
 import { decodePng } from '../src/io/png.js';
 import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/io/video.js';
 import { VideoPredictor, processingOrder } from '../src/predictor/video-predictor.js';
-import type { TreeOptions } from '../src/predictor/tree-tracker.js';
-import type { VideoState } from '../src/predictor/video-state.js';
+import type { TreeOptions, VideoState } from '../src/index.js';
 import {
   applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required,
 } from './cli-args.js';

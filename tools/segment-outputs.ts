@@ -13,10 +13,7 @@ import type { NetpbmFrame } from '../src/io/netpbm.js';
 import { encodeLabelPng, encodeRgbPng } from '../src/io/png.js';
 import { isVideoFile, openMaskVideo, openPreviewVideo, readVideo, type VideoReader, type VideoWriter } from '../src/io/video.js';
 import { downscale, labelMap, renderOverlay, sideBySide, type PromptMarks } from '../src/render/overlay.js';
-import type { TreeOptions, TreeStepInfo } from '../src/predictor/tree-tracker.js';
-import type { FrameResult, VideoPredictor } from '../src/predictor/video-predictor.js';
-import type { RgbImage } from '../src/io/pixels.js';
-import type { VideoState } from '../src/predictor/video-state.js';
+import type { FrameResult, RgbImage, TreeOptions, TreeStepInfo, VideoPredictor, VideoState } from '../src/index.js';
 import { pathSlots, slotRecord, traceBack, type MemoryTree } from '../src/tree/index.js';
 import { MaskDirectory } from './output-dir.js';
 

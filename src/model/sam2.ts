@@ -72,8 +72,6 @@ export class Sam2Model {
   readonly memoryPrompt: MemoryPrompt;
   /** [1, C] added to the features of a conditioning frame (directly_add_no_mem_embed). */
   readonly noMemEmbed: tf.Tensor2D;
-  /** How often each heavy part ran (tests check batching with it: one decoder call per frame; a call run in row groups counts once). */
-  readonly calls = { imageEncoder: 0, decoder: 0, memoryAttention: 0, memoryEncoder: 0, trackedRows: 0 };
   /** Position encoding of a memory frame at each t_pos (the spatial part is the same for every frame). num_maskmem × [HW, memDim] */
   private framePositions: tf.Tensor2D[] | null = null;
 
@@ -111,7 +109,6 @@ export class Sam2Model {
   /** Image → features for the SAM heads and memory attention. */
   // image [1, S, S, 3] (ImageNet-normalised)
   encodeImage(image: tf.Tensor4D): FrameFeatures {
-    this.calls.imageEncoder++;
     return encodeFrame(this.imageEncoder, this.heads.maskDecoder, image);
   }
 
@@ -130,7 +127,6 @@ export class Sam2Model {
   /** Single-image decoding (SAM2ImagePredictor._predict): prompts → candidate masks and their IoUs, no memory. */
   // features from encodeSingleImage; points [1, N, 2], masks [1, 4h, 4w, 1] → masks [1, M, 4h, 4w], iouPred [1, M]
   decodeImage(features: FrameFeatures, prompt: Pick<Prompts, 'points' | 'masks'>, multimask: boolean): Pick<MaskDecoderOutput, 'masks' | 'iouPred'> {
-    this.calls.decoder++;
     return tf.tidy(() => {
       const { promptEncoder, maskDecoder } = this.heads;
       const { sparse, dense } = promptEncoder.call(prompt);
@@ -165,7 +161,6 @@ export class Sam2Model {
   promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions & { highRes: false }): LowResHeadsOutput;
   promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions): SamHeadsOutput;
   promptStep(features: FrameFeatures, batch: number, prompt: Prompt, opts: StepOptions): SamHeadsOutput | LowResHeadsOutput {
-    this.calls.decoder++;
     return tf.tidy(() => {
       const pix = this.addNoMemEmbed(features.visionFeats);
       return this.heads.call({
@@ -188,9 +183,6 @@ export class Sam2Model {
   trackStep(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions & { highRes: false }, prompt?: Prompt): LowResHeadsOutput;
   trackStep(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions, prompt?: Prompt): SamHeadsOutput;
   trackStep(features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, opts: StepOptions, prompt: Prompt = {}): SamHeadsOutput | LowResHeadsOutput {
-    this.calls.memoryAttention++;
-    this.calls.decoder++;
-    this.calls.trackedRows += memories.length;
     const { embedSize: h } = this.sizes;
     const rowBytes = Math.max(
       this.memoryAttention.rowBytes(h * h, this.memoryPrompt.tokens(memories, h * h)),
@@ -235,7 +227,6 @@ export class Sam2Model {
   /** A mask prompt used directly as the output (use_mask_input_as_output_without_sam). */
   // mask [B, S, S, 1] binary
   maskAsOutput(features: FrameFeatures, mask: tf.Tensor4D): SamHeadsOutput {
-    this.calls.decoder++;
     return tf.tidy(() => {
       const b = mask.shape[0];
       return useMaskAsOutput(this.heads, {
@@ -253,7 +244,6 @@ export class Sam2Model {
    */
   // masks [B, S, S, 1] or [B, S/4, S/4, 1], objectScores [B, 1] → [B, HW, memDim]
   encodeMemory(features: FrameFeatures, masks: tf.Tensor4D, objectScores: tf.Tensor2D, fromPoints: boolean): tf.Tensor3D {
-    this.calls.memoryEncoder++;
     return tf.tidy(() => {
       const b = masks.shape[0];
       const { embedSize: h, memDim } = this.sizes;
