@@ -131,7 +131,7 @@ describe('convert', () => {
       for (const argv of runs) {
         const r = await quietly(() => main(argv));
         assert.equal(r.result, 2, `${argv.join(' ')}: ${r.err}`);
-        assert.match(r.err, /^sam2long \w+: [^\n]+\nsee 'sam2long \w+ --help'\n$/, r.err);
+        assert.match(r.err, /^sam2long \w+: [^\n]+\n$/, r.err);
       }
     }
     const noImage = await quietly(() => main(['predict', '--model', corrupt, '--image', nothing, '--points', '1,1,1', '--out', path.join(outDir, 'm.png')]));
@@ -164,7 +164,7 @@ describe('convert', () => {
       fs.symlinkSync('/dev/full', path.join(dir, victim));
       const r = await quietly(() => main(['convert', fixturePath('sam2_mini.pt'), dir, '--config', fixturePath('sam2_mini.config.json')]));
       assert.equal(r.result, 1, r.err);
-      assert.match(r.err, /^sam2long convert: cannot write '.*sam2_mini\.(safetensors|json)': no space left on the device \(ENOSPC\)\nsee 'sam2long convert --help'\n$/);
+      assert.match(r.err, /^sam2long convert: cannot write '.*sam2_mini\.(safetensors|json)': no space left on the device \(ENOSPC\)\n$/);
       assert.deepEqual(fs.readdirSync(dir), [], victim);
     }
     const ok = await quietly(() => main(['convert', fixturePath('sam2_mini.pt'), dir, '--config', fixturePath('sam2_mini.config.json')]));
