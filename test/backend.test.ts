@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, useBackend, type BackendName } from '../src/backend.js';
+import { initBackend, useBackend, type BackendName } from '../src/node/backend.js';
 import { BackendError } from '../src/errors.js';
 import { Conv2d, LayerNorm, Linear } from '../src/model/common.js';
 import { WeightStore } from '../src/model/weights.js';

@@ -9,7 +9,7 @@
  */
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, type BackendName } from '../src/backend.js';
+import { useBackend, type BackendName } from '../src/node/backend.js';
 import { resolveModelConfig, type HieraConfig, type ImageEncoderConfig } from '../src/config.js';
 import { ShapeError } from '../src/errors.js';
 import { groupedAttention, multiHeadAttention } from '../src/model/common.js';

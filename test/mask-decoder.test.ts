@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '../src/backend.js';
+import { useBackend } from '../src/node/backend.js';
 import { resolveModelConfig, type Sam2ModelConfig } from '../src/config.js';
 import { InputError, ShapeError } from '../src/errors.js';
 import { ConvTranspose2x2, MaskDecoder, maskDecoderSettings, type MaskDecoderInputs, type MaskDecoderOutput } from '../src/model/mask-decoder.js';

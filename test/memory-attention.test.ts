@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveModelConfig, type Sam2ModelConfig } from '../src/config.js';
-import { useBackend, type BackendName } from '../src/backend.js';
+import { useBackend, type BackendName } from '../src/node/backend.js';
 import { multiHeadAttention } from '../src/model/common.js';
 import { MemoryAttention, RopeAttention, type MemoryAttentionInputs } from '../src/model/memory-attention.js';
 import { axialRopeTable, type RopeTable } from '../src/model/rope.js';

@@ -5,7 +5,7 @@
  */
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, type BackendName } from '../src/backend.js';
+import { useBackend, type BackendName } from '../src/node/backend.js';
 import { gelu, groupedAttention, LayerNorm, Linear, multiHeadAttention } from '../src/model/common.js';
 import { WeightStore } from '../src/model/weights.js';
 import { setFusedKernels } from '../src/ops/webgpu/fused.js';
