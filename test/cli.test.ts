@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs-core';
-import { main } from '../tools/cli.js';
+import { COMMANDS, main } from '../tools/cli.js';
 import { collectPrompts, labelMap, INCOMPLETE_MARKER } from '../tools/cli-segment.js';
 import { WRITTEN_RECORD } from '../tools/output-dir.js';
 import { parseBox, parsePoints } from '../tools/cli-args.js';
@@ -242,7 +242,7 @@ describe('CLI: predict and segment', function () {
         [['--points', '46,abc,1'], /y: 'abc' is not a number/],
         [['--points', '300,128,1'], /point 0 \(300, 128\) is outside the 256×256 frame/],
         [['--frame', '30', '--points', '46,128,1'], /frame 30 is out of range: the video has 24 frames/],
-        [['--points', '46,128,1', '--frame', '3'], /--frame 3 is not followed by any --points or --box/],
+        [['--points', '46,128,1', '--frame', '3'], /--frame 3 is not followed by any --points, --box or --mask/],
         [['--obj', '0', '--points', '46,128,1'], /--obj: 0 is out of range \(1\.\.255\)/],
         [['--box', '74,100,18,156'], /x1 > x0 and y1 > y0/],
         [['--points', '46,128,1', '--uncertainty', '2'], /--uncertainty is a SAM2Long option/],
@@ -400,7 +400,7 @@ describe('CLI: help, version and error lines', () => {
     assert.match(unknownOption.err, /^sam2long predict: Unknown option '--bogus'/);
     const unknownCommand = await cli('frobnicate');
     assert.equal(unknownCommand.code, 2);
-    assert.match(unknownCommand.err, /unknown command 'frobnicate' \(commands: convert, predict, segment, eval\)\nsee 'sam2long --help'/);
+    assert.match(unknownCommand.err, new RegExp(`unknown command 'frobnicate' \\(commands: ${Object.keys(COMMANDS).join(', ')}\\)\nsee 'sam2long --help'`));
   });
 
   it('--version prints the package version', async () => {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { convertCheckpoint } from '../tools/convert.js';
 import { COMMANDS, main } from '../tools/cli.js';
-import { type Sam2ConfigFile } from '../src/config.js';
+import type { Sam2ConfigFile } from '../src/config.js';
 import { loadConfigFile } from '../src/node/load.js';
 import { openSafetensors } from '../src/node/files.js';
 import { ConfigError, exitCodeOf, outputError } from '../src/errors.js';
@@ -132,7 +132,7 @@ describe('convert', () => {
       for (const argv of runs) {
         const r = await quietly(() => main(argv));
         assert.equal(r.result, 2, `${argv.join(' ')}: ${r.err}`);
-        assert.match(r.err, /^sam2long \w+: [^\n]+\nsee 'sam2long \w+ --help'\n$/, r.err);
+        assert.match(r.err, /^sam2long \w+: [^\n]+\n$/, r.err);
       }
     }
     const noImage = await quietly(() => main(['predict', '--model', corrupt, '--image', nothing, '--points', '1,1,1', '--out', path.join(outDir, 'm.png')]));
@@ -165,7 +165,7 @@ describe('convert', () => {
       fs.symlinkSync('/dev/full', path.join(dir, victim));
       const r = await quietly(() => main(['convert', fixturePath('sam2_mini.pt'), dir, '--config', fixturePath('sam2_mini.config.json')]));
       assert.equal(r.result, 1, r.err);
-      assert.match(r.err, /^sam2long convert: cannot write '.*sam2_mini\.(safetensors|json)': no space left on the device \(ENOSPC\)\nsee 'sam2long convert --help'\n$/);
+      assert.match(r.err, /^sam2long convert: cannot write '.*sam2_mini\.(safetensors|json)': no space left on the device \(ENOSPC\)\n$/);
       assert.deepEqual(fs.readdirSync(dir), [], victim);
     }
     const ok = await quietly(() => main(['convert', fixturePath('sam2_mini.pt'), dir, '--config', fixturePath('sam2_mini.config.json')]));

@@ -28,8 +28,7 @@ function refused(re: RegExp) {
   };
 }
 
-describe('decoder limits: PNG bombs and the pixel limit', function () {
-  this.timeout(60_000);
+describe('decoder limits: PNG bombs and the pixel limit', () => {
   let tmp: string;
   before(() => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-limits-'));
@@ -44,7 +43,7 @@ describe('decoder limits: PNG bombs and the pixel limit', function () {
     const bomb = greyPngWithData(256, 256, new Uint8Array(100 * 2 ** 20));
     assert.ok(bomb.length < 200_000, `the bomb is ${bomb.length} bytes`);
     const before = process.memoryUsage().rss;
-    const started = performance.now();
+    const started = process.cpuUsage();
     // Every reader of PNGs: the decoder, the frame reader (frames, `predict` images) and the mask reader (`eval`).
     assert.throws(() => decodePng(bomb, 'bomb.png'), refused(/bomb\.png: PNG image data inflates to more than the 65792 bytes its header implies/));
     const file = path.join(tmp, 'bomb.png');
@@ -52,7 +51,8 @@ describe('decoder limits: PNG bombs and the pixel limit', function () {
     assert.throws(() => readLabelPng(file), refused(/inflates to more than/));
     return decodeImage(file).then(() => assert.fail('decoded'), (err) => {
       refused(/inflates to more than/)(err);
-      assert.ok(performance.now() - started < 5000, 'refused quickly');
+      const { user, system } = process.cpuUsage(started);
+      assert.ok((user + system) / 1000 < 5000, 'refused after little work');
       assert.ok(process.memoryUsage().rss - before < 100 * 2 ** 20, 'no gigabytes allocated');
     });
   });

@@ -6,6 +6,7 @@
  */
 import { InputError } from '../errors.js';
 import type { FrameSource, VideoFrame } from '../io/frame-source.js';
+import { checkPixels } from '../io/pixel-limit.js';
 import { toRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
 
 /** Anything the page can draw: a File/Blob (decoded on demand), a decoded image, or raw pixels. */
@@ -64,6 +65,13 @@ export async function imagePixels(image: FrameImage): Promise<ImageData> {
     ? await createImageBitmap(image, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' })
     : image;
   const { width, height } = bitmap;
+  // The browser has decoded it; the limit still keeps a huge image from a canvas and the model's input copies.
+  try {
+    checkPixels(width, height, image instanceof File ? `'${image.name}'` : 'image');
+  } catch (err) {
+    if (image instanceof Blob) (bitmap as ImageBitmap).close();
+    throw err;
+  }
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext('2d', { willReadFrequently: true });
   if (!ctx) throw new InputError('this browser has no 2D canvas to read frame pixels with');

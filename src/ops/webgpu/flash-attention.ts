@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { unroll } from './wgsl.js';
 
 const KERNEL = 'Sam2longFlashAttention';
 
@@ -67,9 +68,6 @@ function splitKeys(depth: number, valueDepth: number): number {
   const perKey = 2 + (depth + valueDepth) / QUERY_ROWS + 1 / tileKeys(depth, valueDepth);
   return Math.max(1, Math.min(MAX_SPLIT_KEYS, Math.floor(LOOP_BUDGET / perKey)));
 }
-
-/** `n` statements from `line(i)`, unrolled. */
-const unroll = (n: number, line: (i: number) => string) => Array.from({ length: n }, (_, i) => line(i)).join('\n');
 
 /**
  * One (query tile, head × key split, batch item) per workgroup. With one split it writes the normalised output

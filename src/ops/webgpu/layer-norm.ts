@@ -10,16 +10,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { unroll } from './wgsl.js';
 
 const KERNEL = 'Sam2longLayerNorm';
 const THREADS = 64;
-/** Rows up to this wide are normalised by one thread each. */
+/** Rows up to this wide are held in registers, unrolled; wider ones are read in three passes. */
 const NARROW = 32;
 
 type Attrs = { eps: number };
-
-/** Unrolled statements (see flash-attention.ts: llvmpipe's loop budget, and no loop overhead for short rows). */
-const unroll = (n: number, line: (i: number) => string) => Array.from({ length: n }, (_, i) => line(i)).join('\n');
 
 class LayerNormProgram implements WebGPUProgram {
   variableNames: string[];
