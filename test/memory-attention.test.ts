@@ -14,7 +14,7 @@ const MODELS = ['sam21_mini', 'sam2_mini'] as const;
 function build(model: string): { attention: MemoryAttention; store: WeightStore; cfg: Sam2ModelConfig } {
   const cfg = resolveModelConfig(goldenJson(`${model}.config.json`));
   const store = scopedStore(model, ['memory_attention']);
-  const attention = new MemoryAttention(cfg.memory_attention, store.scope('memory_attention'));
+  const attention = new MemoryAttention(store.scope('memory_attention'), cfg.memory_attention);
   store.finish('memory_attention');
   return { attention, store, cfg };
 }

@@ -24,7 +24,7 @@ export class FrameEncoder {
     const store = new WeightStore(stateDict);
     const root = store.scope('');
     const encoder = new FrameEncoder(
-      new ImageEncoder(config.image_encoder, root.scope('image_encoder')),
+      new ImageEncoder(root.scope('image_encoder'), config.image_encoder),
       new MaskDecoder(root.scope('sam_mask_decoder'), maskDecoderSettings(config)),
       store,
     );
