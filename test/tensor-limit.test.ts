@@ -13,6 +13,7 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { maxTensorBytes, setMaxTensorBytes } from '../src/backend-limits.js';
+import { setFusedKernels } from '../src/ops/webgpu/fused.js';
 import { VideoPredictor, type FrameResult } from '../src/predictor/video-predictor.js';
 import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
 import { diff, setupBackend } from './helpers/golden.js';
@@ -72,7 +73,16 @@ async function withOneMatMulProgram<T>(f: () => Promise<T>): Promise<T> {
 }
 
 describe('tensors within the binding limit (setMaxTensorBytes)', () => {
-  before(setupBackend);
+  // These tests check how the plain compositions split their largest tensors (attention score blocks among
+  // them); WebGPU's fused kernels (src/ops/webgpu/) never make those, so the tests run the plain compositions.
+  let fused = true;
+  before(async () => {
+    await setupBackend();
+    fused = setFusedKernels(false);
+  });
+  after(() => {
+    setFusedKernels(fused);
+  });
   afterEach(() => setMaxTensorBytes(undefined));
 
   it('caps maxTensorBytes() on any backend; undefined restores the device limit', () => {

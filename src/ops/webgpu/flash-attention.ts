@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { registerFusedKernel } from './fused.js';
 import { unroll } from './wgsl.js';
 
 const KERNEL = 'Sam2longFlashAttention';
@@ -244,7 +245,7 @@ function flashAttentionKernel({ inputs, attrs, backend }: { inputs: tf.NamedTens
   return result;
 }
 
-tf.registerKernel({ kernelName: KERNEL, backendName: 'webgpu', kernelFunc: flashAttentionKernel as unknown as tf.KernelFunc });
+registerFusedKernel(KERNEL, flashAttentionKernel as unknown as tf.KernelFunc);
 
 /**
  * Runs the fused attention program (webgpu backend only) over tensors laid out as `layout` says.

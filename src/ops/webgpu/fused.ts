@@ -5,17 +5,29 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 
-const fromEnv = typeof process !== 'undefined' && process.env?.SAM2LONG_WEBGPU_FUSED === '0' ? false : true;
-let enabled = fromEnv;
+/**
+ * The switch lives on globalThis, as the kernels live in tfjs's one registry: a process can evaluate this folder
+ * twice (mocha loads test files through require, and a dynamic import then loads the ES module copy), and both
+ * copies must see one setting.
+ */
+const SWITCH = Symbol.for('sam2long.fusedKernels');
+const state = ((globalThis as { [SWITCH]?: { enabled: boolean } })[SWITCH] ??= {
+  enabled: !(typeof process !== 'undefined' && process.env?.SAM2LONG_WEBGPU_FUSED === '0'),
+});
 
 /** Switches the fused kernels on or off (on by default); returns the previous setting. */
 export function setFusedKernels(on: boolean): boolean {
-  const previous = enabled;
-  enabled = on;
+  const previous = state.enabled;
+  state.enabled = on;
   return previous;
 }
 
 /** True when the current backend runs the fused WebGPU kernels. */
 export function fusedKernelsOn(): boolean {
-  return enabled && tf.getBackend() === 'webgpu';
+  return state.enabled && tf.getBackend() === 'webgpu';
+}
+
+/** Registers a fused kernel for the webgpu backend once per process (see SWITCH on why a file may load twice). */
+export function registerFusedKernel(kernelName: string, kernelFunc: tf.KernelFunc): void {
+  if (!tf.getKernel(kernelName, 'webgpu')) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
 }

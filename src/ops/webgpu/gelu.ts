@@ -6,6 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { registerFusedKernel } from './fused.js';
 
 const KERNEL = 'Sam2longGelu';
 const THREADS = 128;
@@ -46,7 +47,7 @@ function geluKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backen
   return (backend as WebGPUBackend).runWebGPUProgram(new GeluProgram(x.shape), [x], 'float32');
 }
 
-tf.registerKernel({ kernelName: KERNEL, backendName: 'webgpu', kernelFunc: geluKernel as unknown as tf.KernelFunc });
+registerFusedKernel(KERNEL, geluKernel as unknown as tf.KernelFunc);
 
 /** GELU of every element, one program (webgpu backend only). */
 // x [...] → [...]

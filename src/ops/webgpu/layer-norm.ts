@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { registerFusedKernel } from './fused.js';
 import { unroll } from './wgsl.js';
 
 const KERNEL = 'Sam2longLayerNorm';
@@ -86,7 +87,7 @@ function layerNormKernel({ inputs, attrs, backend }: { inputs: tf.NamedTensorInf
   return { dataId: out.dataId, shape: x.shape, dtype: out.dtype };
 }
 
-tf.registerKernel({ kernelName: KERNEL, backendName: 'webgpu', kernelFunc: layerNormKernel as unknown as tf.KernelFunc });
+registerFusedKernel(KERNEL, layerNormKernel as unknown as tf.KernelFunc);
 
 /** LayerNorm of x (+ residual) over the last axis, one program (webgpu backend only). */
 // x [..., C], gamma/beta [C], residual [..., C] → [..., C]
