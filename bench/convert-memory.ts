@@ -12,8 +12,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { openTorchCheckpoint } from '../src/io/torch-checkpoint.js';
-import { openSafetensors } from '../src/io/files.js';
+import { openSafetensors, openTorchCheckpoint } from '../src/node/files.js';
 import { convertCheckpoint } from '../tools/convert.js';
 import { ZipWriter, stateDictPickle, type StorageDecl, type TensorSpec } from '../test/helpers/torch-save.js';
 

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/node/backend.js';
 import { VideoPredictor } from '../src/predictor/video-predictor.js';
 import { memorySnapshot, type MemorySnapshot } from './measure.js';
 import { REPO, SyntheticVideo, benchModel } from './synthetic.js';

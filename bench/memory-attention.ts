@@ -6,7 +6,7 @@
  *   npx tsx bench/memory-attention.ts          (SAM2LONG_BACKEND=cpu|wasm to pick the backend)
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/node/backend.js';
 import { derivedSizes } from '../src/config.js';
 import { multiHeadAttention } from '../src/model/common.js';
 import { fullBank, randomTinyModel } from './synthetic.js';

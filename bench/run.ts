@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { BACKEND_NAMES, initBackend, type BackendName } from '../src/backend.js';
+import { BACKEND_NAMES, initBackend, type BackendName } from '../src/node/backend.js';
 import { modelFlops, total } from './flops.js';
 import { MODULE_UNITS, benchModelUnits, type ModelBenchResult, type UnitName } from './model-bench.js';
 import { applyReference, readPytorchReference, type PytorchReference } from './reference.js';

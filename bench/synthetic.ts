@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { PREDICTOR_DEFAULTS, derivedSizes, resolveModelConfig, type Sam2ModelConfig } from '../src/config.js';
-import { loadSam2 } from '../src/load.js';
+import { loadSam2 } from '../src/node/load.js';
 import { officialModelSection } from '../src/presets/official.js';
 import type { ItemMemory } from '../src/model/memory-prompt.js';
 import { Sam2Model } from '../src/model/sam2.js';

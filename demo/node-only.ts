@@ -1,7 +1,8 @@
 /**
- * Keeps Node out of the browser bundle. The predictors reach Node-only modules (file loading, sharp image
- * decoding) only through dynamic imports taken for path / encoded-bytes inputs; here those modules, and any
- * Node built-in, become a stub whose import fails with an InputError that says what to pass instead.
+ * Keeps Node out of the browser bundle. The predictors reach Node-only code (file loading, sharp image
+ * decoding, the encoder worker pool), which all lives in src/node/, only through dynamic imports taken for path /
+ * encoded-bytes inputs; here every module of src/node/, and any Node built-in, becomes a stub whose import fails
+ * with an InputError that says what to pass instead.
  * The build fails if the entry reaches a stub through static imports, so nothing Node-only can load with
  * the page.
  */
@@ -12,8 +13,10 @@ import type { Plugin } from 'vite';
 const SRC = path.resolve(import.meta.dirname, '../src');
 const STUB = '\0sam2long-node-only:';
 
-/** Modules of src/ that need Node (fs, sharp, zlib, worker threads), relative to src/. */
-export const NODE_ONLY_MODULES = ['load.ts', 'io/frames.ts', 'io/images.ts', 'node/encoder-pool.ts', 'io/files.ts', 'io/png.ts', 'io/zip-archive.ts', 'io/torch-checkpoint.ts', 'backend.ts'];
+/** Whether a module of src/ (path relative to src/) is Node-only: the folder rule of docs/ARCHITECTURE.md. */
+export function isNodeOnlyModule(rel: string): boolean {
+  return rel.startsWith('node/');
+}
 export const NODE_ONLY_PACKAGES = ['sharp', 'yauzl'];
 
 export function isNodeBuiltin(id: string): boolean {
@@ -38,7 +41,7 @@ export function nodeOnlyStubs(): Plugin {
       if (!source.startsWith('.')) return null;
       const resolved = await this.resolve(source, importer, { ...options, skipSelf: true });
       const rel = resolved && path.relative(SRC, resolved.id.split('?')[0]).split(path.sep).join('/');
-      return rel && NODE_ONLY_MODULES.includes(rel) ? STUB + `src/${rel}` : null;
+      return rel && isNodeOnlyModule(rel) ? STUB + `src/${rel}` : null;
     },
     load(id) {
       // Named imports of a stub resolve (to nothing) so that a Node-only module reached only lazily still bundles.

@@ -551,15 +551,3 @@ export function parseConfigText(text: string, format: 'json' | 'yaml', source = 
   resolveModelConfig(file);
   return file;
 }
-
-/** Reads a YAML or JSON config file (see `parseConfigText`). */
-export async function loadConfigFile(path: string): Promise<Sam2ConfigFile> {
-  const { readFile } = await import('node:fs/promises');
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ConfigError(`cannot read config '${path}': ${(err as Error).message}`);
-  }
-  return parseConfigText(text, /\.json$/i.test(path) ? 'json' : 'yaml', path);
-}

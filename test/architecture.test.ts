@@ -4,9 +4,10 @@
  * file, the import and the rule.
  */
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isNodeBuiltin } from '../demo/node-only.js';
+import { NODE_ONLY_PACKAGES, isNodeBuiltin } from '../demo/node-only.js';
 import { importsOf, resolveLocal, sourceFiles } from './helpers/imports.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -19,16 +20,13 @@ function rel(file: string): string {
 
 type Layer = 'base' | 'io' | 'config' | 'ops' | 'model' | 'tree' | 'predictor' | 'eval' | 'render' | 'node' | 'entry';
 
-/**
- * The layer of a src/ file. Node-only modules that have not moved into src/node/ yet count as 'node':
- * the backend pickers with Dawn and wasm threads, the checkpoint loader, the encoder worker.
- */
+/** The layer of a src/ file. */
 function layerOf(file: string): Layer {
   const r = path.relative(SRC, file).split(path.sep).join('/');
   if (r === 'errors.ts' || r === 'backend-limits.ts') return 'base';
   if (r === 'config.ts' || r.startsWith('presets/')) return 'config';
-  if (r === 'index.ts' || r === 'browser.ts' || r.startsWith('browser/')) return 'entry';
-  if (r === 'load.ts' || r.startsWith('backend') || r.startsWith('worker/') || r.startsWith('node/')) return 'node';
+  if (r === 'index.ts' || r === 'browser.ts' || r === 'api.ts' || r.startsWith('browser/')) return 'entry';
+  if (r.startsWith('node/')) return 'node';
   const folder = r.split('/')[0];
   const layers: Record<string, Layer> = {
     io: 'io', ops: 'ops', model: 'model', tree: 'tree', predictor: 'predictor', eval: 'eval', render: 'render',
@@ -59,7 +57,7 @@ const FORBIDDEN_PACKAGES: Partial<Record<Layer, (spec: string) => boolean>> = {
 };
 
 /**
- * Dynamic imports are how a browser-safe module reaches Node-only code today (paths, encoded images, worker
+ * Dynamic imports are how a browser-safe module reaches Node-only code (paths, encoded images, worker
  * threads); they may only go to the node layer, never upwards into other layers.
  */
 function dynamicAllowed(from: Layer, to: Layer): boolean {
@@ -111,6 +109,36 @@ function importCycles(files: string[]): string[] {
   return cycles;
 }
 
+/**
+ * Node modules that src/ may use outside src/node/, and where: io/ inflates and deflates bytes (PNG; the zip
+ * inside a .pt, read by yauzl over Node streams). Those files touch no file, process or thread; the page does
+ * not ship them (only node/ and the Node entry reach them).
+ */
+const NODE_MODULES_OUTSIDE_NODE: Partial<Record<Layer, readonly string[]>> = {
+  io: ['node:zlib', 'node:stream', 'yauzl'],
+};
+
+/** The Node-only packages of the rule, besides Node built-ins: decoders, Dawn, tfjs's native backend. */
+function isNodeOnlyPackage(spec: string): boolean {
+  return NODE_ONLY_PACKAGES.includes(spec) || spec === 'webgpu' || spec.startsWith('@tensorflow/tfjs-node');
+}
+
+/** Node modules reached outside src/node/ (static, type or dynamic imports, and `require` made with createRequire). */
+function nodeOutsideNodeFolder(): string[] {
+  const problems: string[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const layer = layerOf(file);
+    if (layer === 'node') continue;
+    const { static: s, types, dynamic } = importsOf(file);
+    for (const spec of [...s, ...types, ...dynamic]) {
+      if (NODE_MODULES_OUTSIDE_NODE[layer]?.includes(spec)) continue;
+      if (isNodeBuiltin(spec) || isNodeOnlyPackage(spec)) problems.push(`${rel(file)} imports '${spec}': Node-only code lives in src/node/`);
+    }
+    if (/\bcreateRequire\b|\brequire\(/.test(fs.readFileSync(file, 'utf8'))) problems.push(`${rel(file)} calls require: Node-only code lives in src/node/`);
+  }
+  return problems;
+}
+
 describe('architecture (docs/ARCHITECTURE.md)', () => {
   it('every src/ module imports only from its own layer and the layers below it', () => {
     assert.deepEqual(srcViolations(), []);
@@ -120,7 +148,11 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
     assert.deepEqual(importCycles(sourceFiles(SRC)), []);
   });
 
-  it('model/ and tree/ never touch Node built-ins', () => {
+  it('nothing outside src/node/ touches fs, sharp, child_process, worker_threads, webgpu or another Node module (io/ may inflate with zlib)', () => {
+    assert.deepEqual(nodeOutsideNodeFolder(), []);
+  });
+
+  it('model/, ops/ and tree/ never touch Node built-ins', () => {
     const touching = sourceFiles(SRC)
       .filter((f) => ['model', 'tree', 'ops'].includes(layerOf(f)))
       .flatMap((f) => [...importsOf(f).static, ...importsOf(f).dynamic].filter(isNodeBuiltin).map((spec) => `${rel(f)} → ${spec}`));

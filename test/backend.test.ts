@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, useBackend, type BackendName } from '../src/backend.js';
+import { initBackend, useBackend, type BackendName } from '../src/node/backend.js';
 import { BackendError } from '../src/errors.js';
 import { Conv2d, LayerNorm, Linear } from '../src/model/common.js';
 import { WeightStore } from '../src/model/weights.js';
@@ -15,11 +15,11 @@ function runOps(): Record<string, Float32Array> {
   const store = new WeightStore(WEIGHTS);
   const w = store.scope('');
   const layers = {
-    linear: new Linear(w, 'lin', 40, 24),
-    conv: new Conv2d(w, 'conv', 8, 16, 3, 2, 1),
-    depthwise: new Conv2d(w, 'dw', 8, 8, 7, 1, 3, 8),
-    norm: new LayerNorm(w, 'norm', 40, 1e-6),
-    norm4: new LayerNorm(w, 'norm4', 4, 1e-6),
+    linear: new Linear(w, { name: 'lin', inDim: 40, outDim: 24 }),
+    conv: new Conv2d(w, { name: 'conv', inDim: 8, outDim: 16, kernel: 3, stride: 2, padding: 1 }),
+    depthwise: new Conv2d(w, { name: 'dw', inDim: 8, outDim: 8, kernel: 7, stride: 1, padding: 3, groups: 8 }),
+    norm: new LayerNorm(w, { name: 'norm', dim: 40, eps: 1e-6 }),
+    norm4: new LayerNorm(w, { name: 'norm4', dim: 4, eps: 1e-6 }),
   };
   store.finish();
   const seq = tf.tensor3d(seededValues(2 * 33 * 40, 9), [2, 33, 40]);
@@ -81,7 +81,7 @@ describe('backends', () => {
         ['dw.weight', { shape: [6, 1, k, k], data: seededValues(6 * k * k, 20 + i) }],
         ['dw.bias', { shape: [6], data: seededValues(6, 40 + i) }],
       ]));
-      const conv = new Conv2d(store.scope(''), 'dw', 6, 6, k, 1, pad, 6);
+      const conv = new Conv2d(store.scope(''), { name: 'dw', inDim: 6, outDim: 6, kernel: k, stride: 1, padding: pad, groups: 6 });
       store.finish();
       const out = tf.tidy(() => conv.call(tf.tensor4d(seededValues(2 * 17 * 12 * 6, 60 + i), [2, 17, 12, 6])));
       const result = { shape: out.shape, data: out.dataSync() as Float32Array };

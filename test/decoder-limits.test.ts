@@ -10,11 +10,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { InputError } from '../src/errors.js';
-import { decodeImage } from '../src/io/images.js';
+import { decodeImage } from '../src/node/images.js';
 import { NetpbmStreamParser } from '../src/io/netpbm.js';
 import { DEFAULT_PIXEL_LIMIT, PIXEL_LIMIT_ENV, pixelLimit, setPixelLimit } from '../src/io/pixel-limit.js';
-import { decodePng, encodeMaskPng, readLabelPng } from '../src/io/png.js';
-import { frameSource } from '../src/io/frames.js';
+import { decodePng, encodeMaskPng } from '../src/io/png.js';
+import { readLabelPng } from '../src/node/mask-folders.js';
+import { frameSource } from '../src/node/frames.js';
 import { greyPngWithData, ihdr, pngChunk, pngFile } from './helpers/png-bytes.js';
 
 const REPO = path.resolve(import.meta.dirname, '..');

@@ -10,7 +10,7 @@ import { WorkerError } from '../src/errors.js';
 import { disposeFeatures, type FrameFeatures, type Sam2Model } from '../src/model/sam2.js';
 import { EncoderPool, liveEncoderWorkers } from '../src/node/encoder-pool.js';
 import { VideoPredictor, type FrameResult, type VideoPredictorOptions } from '../src/predictor/video-predictor.js';
-import { FRAME_ENCODER_PREFIXES, FrameEncoder } from '../src/worker/frame-encoder.js';
+import { FRAME_ENCODER_PREFIXES, FrameEncoder } from '../src/node/worker/frame-encoder.js';
 import { golden, goldenJson, setupBackend } from './helpers/golden.js';
 import { countCalls } from './helpers/model-calls.js';
 import { GoldenFrames, collect, compareRun, miniModel } from './helpers/video.js';

@@ -9,9 +9,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { InputError } from '../src/errors.js';
 import {
-  boundaryF, boundaryMap, boundaryRadius, diskOffsets, dilate, evaluateFolders, evaluateTrees, formatOneDecimal, formatResultTable,
-  numpyMean, regionIoU, type EvaluateOptions, type EvaluationResult, type FrameScore, type LabelMap, type MaskTree,
+  boundaryF, boundaryMap, boundaryRadius, diskOffsets, dilate, evaluateTrees, formatOneDecimal, formatResultTable, numpyMean, regionIoU, type EvaluateOptions, type EvaluationResult, type FrameScore, type LabelMap, type MaskTree,
 } from '../src/eval/index.js';
+import { evaluateFolders } from '../src/node/mask-folders.js';
 import { main } from '../tools/cli.js';
 import { fixturePath, goldenJson } from './helpers/golden.js';
 import { quietly } from './helpers/console.js';

@@ -10,9 +10,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { InputError } from '../src/errors.js';
-import { frameSource } from '../src/io/frames.js';
+import { frameSource } from '../src/node/frames.js';
 import { NetpbmStreamParser } from '../src/io/netpbm.js';
-import { DAVIS_PALETTE, decodePng, encodePng, encodeRgbPng, readLabelPng } from '../src/io/png.js';
+import { DAVIS_PALETTE, decodePng, encodePng, encodeRgbPng } from '../src/io/png.js';
+import { readLabelPng } from '../src/node/mask-folders.js';
 import { fixCrcs, pngChunks } from './helpers/png-bytes.js';
 import { seededRandom } from './helpers/random.js';
 

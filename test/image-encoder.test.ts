@@ -9,7 +9,7 @@
  */
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, type BackendName } from '../src/backend.js';
+import { useBackend, type BackendName } from '../src/node/backend.js';
 import { resolveModelConfig, type HieraConfig, type ImageEncoderConfig } from '../src/config.js';
 import { ShapeError } from '../src/errors.js';
 import { groupedAttention, multiHeadAttention } from '../src/model/common.js';
@@ -32,7 +32,7 @@ function encoderConfig(model: string): ImageEncoderConfig {
 
 function build(model: string): { encoder: ImageEncoder; store: WeightStore } {
   const store = scopedStore(model, ['image_encoder']);
-  const encoder = new ImageEncoder(encoderConfig(model), store.scope('image_encoder'));
+  const encoder = new ImageEncoder(store.scope('image_encoder'), encoderConfig(model));
   store.finish('image_encoder');
   return { encoder, store };
 }
@@ -215,7 +215,7 @@ describe('image encoder', () => {
     for (const [name, trunk, size] of [['tiny', tinyTrunk(), 256], ['large', largeTrunk(), 128]] as const) {
       it(`${name}: stage output shapes at ${size} px`, () => {
         const store = new WeightStore(fakeTrunkWeights(trunk));
-        const hiera = new Hiera(trunk, store.scope('trunk'));
+        const hiera = new Hiera(store.scope('trunk'), trunk);
         store.finish(`${name} trunk`);
         const image = tf.zeros([1, size, size, 3]) as tf.Tensor4D;
         const before = tf.memory().numTensors;

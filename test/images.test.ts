@@ -5,12 +5,12 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import sharp from 'sharp';
 import { InputError } from '../src/errors.js';
-import { decodeImage } from '../src/io/images.js';
+import { decodeImage } from '../src/node/images.js';
 import {
-  DAVIS_PALETTE, decodeLabelPng, decodePng, encodeLabelPng, encodeMaskPng, encodePng, encodeRgbPng, pngToRgb, readLabelPng,
-  type PngBitDepth, type PngColorType, type PngFilter, type PngImage,
+  DAVIS_PALETTE, decodeLabelPng, decodePng, encodeLabelPng, encodeMaskPng, encodePng, encodeRgbPng, pngToRgb, type PngBitDepth, type PngColorType, type PngFilter, type PngImage,
 } from '../src/io/png.js';
-import { frameSource, listFrameFiles, type FrameInput, type VideoFrame } from '../src/io/frames.js';
+import { readLabelPng } from '../src/node/mask-folders.js';
+import { frameSource, listFrameFiles, type FrameInput, type VideoFrame } from '../src/node/frames.js';
 import { fixturePath, goldenHost, goldenJson } from './helpers/golden.js';
 
 const CHANNELS: Record<PngColorType, number> = { grey: 1, rgb: 3, palette: 1, 'grey-alpha': 2, rgba: 4 };

@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend } from '../src/backend.js';
+import { useBackend } from '../src/node/backend.js';
 import { resolveModelConfig, type Sam2ModelConfig } from '../src/config.js';
 import { InputError, ShapeError } from '../src/errors.js';
 import { ConvTranspose2x2, MaskDecoder, maskDecoderSettings, type MaskDecoderInputs, type MaskDecoderOutput } from '../src/model/mask-decoder.js';
@@ -32,7 +32,7 @@ describe('ConvTranspose2x2', () => {
       ['up.weight', { shape: [inDim, outDim, 2, 2], data: weight }],
       ['up.bias', { shape: [outDim], data: bias }],
     ]));
-    const conv = new ConvTranspose2x2(store.scope(''), 'up', inDim, outDim);
+    const conv = new ConvTranspose2x2(store.scope(''), { name: 'up', inDim, outDim });
     store.finish();
     // PyTorch: out[n, o, 2i+dy, 2j+dx] = bias[o] + Σ_c x[n, c, i, j] · weight[c, o, dy, dx]; here NHWC.
     const expected = new Float32Array(b * 2 * h * 2 * w * outDim);

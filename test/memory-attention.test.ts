@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveModelConfig, type Sam2ModelConfig } from '../src/config.js';
-import { useBackend, type BackendName } from '../src/backend.js';
+import { useBackend, type BackendName } from '../src/node/backend.js';
 import { multiHeadAttention } from '../src/model/common.js';
 import { MemoryAttention, RopeAttention, type MemoryAttentionInputs } from '../src/model/memory-attention.js';
 import { axialRopeTable, type RopeTable } from '../src/model/rope.js';
@@ -14,7 +14,7 @@ const MODELS = ['sam21_mini', 'sam2_mini'] as const;
 function build(model: string): { attention: MemoryAttention; store: WeightStore; cfg: Sam2ModelConfig } {
   const cfg = resolveModelConfig(goldenJson(`${model}.config.json`));
   const store = scopedStore(model, ['memory_attention']);
-  const attention = new MemoryAttention(cfg.memory_attention, store.scope('memory_attention'));
+  const attention = new MemoryAttention(store.scope('memory_attention'), cfg.memory_attention);
   store.finish('memory_attention');
   return { attention, store, cfg };
 }

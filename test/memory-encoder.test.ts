@@ -12,7 +12,7 @@ const MODELS = ['sam21_mini', 'sam2_mini'] as const;
 function build(model: string): { encoder: MemoryEncoder; store: WeightStore } {
   const cfg = resolveModelConfig(goldenJson(`${model}.config.json`));
   const store = scopedStore(model, ['memory_encoder', 'no_obj_embed_spatial']);
-  const encoder = new MemoryEncoder(cfg, store.scope(''));
+  const encoder = new MemoryEncoder(store.scope(''), cfg);
   store.finish('memory_encoder');
   return { encoder, store };
 }

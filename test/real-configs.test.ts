@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveModelConfig, type Sam2ModelConfig } from '../src/config.js';
-import { openTorchCheckpoint } from '../src/io/torch-checkpoint.js';
+import { openTorchCheckpoint } from '../src/node/files.js';
 import { Sam2Model } from '../src/model/sam2.js';
 import type { HostArray } from '../src/model/weights.js';
 import { detectVariant } from '../src/presets/detect.js';

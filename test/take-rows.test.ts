@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { useBackend } from '../src/backend.js';
+import { useBackend } from '../src/node/backend.js';
 import { restoreBackendAfterSuite } from './helpers/golden.js';
 import { seededValues } from './helpers/ops.js';
 import { gatherRows, gatherRowsAt, hostCopy, rowBlocks, rowIndices, rowRange, sliceAxis1, takeRows } from '../src/ops/take-rows.js';

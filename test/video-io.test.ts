@@ -13,7 +13,7 @@ import { ExternalToolError, InputError } from '../src/errors.js';
 import { GifEncoder } from '../src/io/gif.js';
 import { NetpbmStreamParser, type NetpbmFrame } from '../src/io/netpbm.js';
 import { decodeLabelPng, decodePng } from '../src/io/png.js';
-import { openMaskVideo, openPreviewVideo, probeVideo, readVideo, requireFfmpeg } from '../src/io/video.js';
+import { openMaskVideo, openPreviewVideo, probeVideo, readVideo, requireFfmpeg } from '../src/node/video.js';
 import { unpackBits, upsampleLogits } from '../src/predictor/transforms.js';
 import { POSITIVE_COLOUR, drawLabels } from '../src/render/overlay.js';
 import { main } from '../tools/cli.js';

@@ -7,7 +7,7 @@
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { readLabelPng } from '../src/io/png.js';
+import { readLabelPng } from '../src/node/mask-folders.js';
 import { applyNonOverlap } from '../src/predictor/non-overlap.js';
 import { upsampledLogits } from '../src/predictor/transforms.js';
 import { planVideo } from '../src/node/vos/segment-video.js';

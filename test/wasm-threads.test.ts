@@ -4,8 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { useBackend } from '../src/backend.js';
-import { MAX_WASM_THREADS, wasmThreadsWanted } from '../src/backend-wasm-threads.js';
+import { useBackend } from '../src/node/backend.js';
+import { MAX_WASM_THREADS, wasmThreadsWanted } from '../src/node/backend-wasm-threads.js';
 import { BackendError } from '../src/errors.js';
 import { restoreBackendAfterSuite } from './helpers/golden.js';
 

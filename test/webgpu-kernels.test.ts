@@ -5,7 +5,7 @@
  */
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
-import { useBackend, type BackendName } from '../src/backend.js';
+import { useBackend, type BackendName } from '../src/node/backend.js';
 import { gelu, groupedAttention, LayerNorm, Linear, multiHeadAttention } from '../src/model/common.js';
 import { WeightStore } from '../src/model/weights.js';
 import { setFusedKernels } from '../src/ops/webgpu/fused.js';
@@ -105,7 +105,7 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
             ['n.weight', { shape: [c], data: seededValues(c, rows + c) }],
             ['n.bias', { shape: [c], data: seededValues(c, rows * c) }],
           ]));
-          const norm = new LayerNorm(store.scope(''), 'n', c, 1e-6);
+          const norm = new LayerNorm(store.scope(''), { name: 'n', dim: c, eps: 1e-6 });
           store.finish();
           const x = tf.add(random([rows, c], 3), 5);
           const r = residual ? random([rows, c]) : undefined;
@@ -129,7 +129,7 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
           ['l.weight', { shape: [70, 45], data: seededValues(70 * 45, 3) }],
           ['l.bias', { shape: [70], data: seededValues(70, 4) }],
         ]));
-        const linear = new Linear(store.scope(''), 'l', 45, 70);
+        const linear = new Linear(store.scope(''), { name: 'l', inDim: 45, outDim: 70 });
         store.finish();
         const x = random([3, 33, 45]);
         compare('linear', () => linear.call(x, activation));

@@ -8,8 +8,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { create } from 'webgpu';
-import { maxTensorBytes, useBackend, type BackendName } from '../src/backend.js';
-import { findAdapter, isSoftwareAdapter, webGpuAdapter } from '../src/backend-webgpu.js';
+import { maxTensorBytes, useBackend, type BackendName } from '../src/node/backend.js';
+import { findAdapter, isSoftwareAdapter, webGpuAdapter } from '../src/node/backend-webgpu.js';
 import { resolveModelConfig } from '../src/config.js';
 import { GpuError } from '../src/errors.js';
 import { Conv2d, LayerNorm, Linear, gelu, multiHeadAttention } from '../src/model/common.js';
@@ -30,11 +30,11 @@ const WEIGHTS = blockWeights(48);
 function runOps(): Record<string, Float32Array> {
   const store = new WeightStore(WEIGHTS);
   const w = store.scope('');
-  const linear = new Linear(w, 'lin', 40, 48);
-  const conv = new Conv2d(w, 'conv', 8, 16, 3, 2, 1);
-  const depthwise = new Conv2d(w, 'dw', 8, 8, 7, 1, 3, 8);
-  const norm = new LayerNorm(w, 'norm', 40, 1e-6);
-  const norm4 = new LayerNorm(w, 'norm4', 4, 1e-6);
+  const linear = new Linear(w, { name: 'lin', inDim: 40, outDim: 48 });
+  const conv = new Conv2d(w, { name: 'conv', inDim: 8, outDim: 16, kernel: 3, stride: 2, padding: 1 });
+  const depthwise = new Conv2d(w, { name: 'dw', inDim: 8, outDim: 8, kernel: 7, stride: 1, padding: 3, groups: 8 });
+  const norm = new LayerNorm(w, { name: 'norm', dim: 40, eps: 1e-6 });
+  const norm4 = new LayerNorm(w, { name: 'norm4', dim: 4, eps: 1e-6 });
   store.finish();
   const outputs = tf.tidy(() => {
     const seq = tf.tensor3d(seededValues(2 * 33 * 40, 9), [2, 33, 40]);

@@ -1,5 +1,6 @@
 /** `sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]` */
-import { evaluateFolders, formatResultTable } from '../src/eval/index.js';
+import { formatResultTable } from '../src/eval/index.js';
+import { evaluateFolders } from '../src/node/mask-folders.js';
 import { applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseCommandArgs, required, writeFileAtomic } from './cli-args.js';
 
 export const USAGE = `usage: sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]

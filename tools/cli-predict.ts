@@ -1,8 +1,8 @@
 /** `sam2long predict`: one image, clicks and/or a box → a mask PNG (and optionally an overlay). */
 import * as path from 'node:path';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/node/backend.js';
 import { UsageError } from '../src/errors.js';
-import { decodeImage } from '../src/io/images.js';
+import { decodeImage } from '../src/node/images.js';
 import { encodeMaskPng, encodeRgbPng } from '../src/io/png.js';
 import { ImagePredictor } from '../src/predictor/image-predictor.js';
 import { renderOverlay } from '../src/render/overlay.js';

@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/node/backend.js';
 import { exitCodeOf, InputError, InterruptedError, UsageError } from '../src/errors.js';
-import { frameSource } from '../src/io/frames.js';
+import { frameSource } from '../src/node/frames.js';
 import { decodePng } from '../src/io/png.js';
-import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/io/video.js';
+import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/node/video.js';
 import { VideoPredictor, processingOrder } from '../src/predictor/video-predictor.js';
 import type { TreeOptions, VideoState } from '../src/index.js';
 import {

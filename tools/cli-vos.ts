@@ -3,7 +3,7 @@
  * of sam2 / SAM2Long runs them, in this process or (with --queue) as BullMQ jobs for `sam2long worker`s.
  */
 import * as path from 'node:path';
-import { initBackend } from '../src/backend.js';
+import { initBackend } from '../src/node/backend.js';
 import { InputError } from '../src/errors.js';
 import { segmentDataset, checkDatasetFolders, DATASET_SUMMARY, type DatasetInput, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
 import { PARTIAL_DIR, VIDEO_RECORD, type VideoRecord } from '../src/node/vos/process-video.js';

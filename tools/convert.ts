@@ -6,9 +6,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, outputError, Sam2LongError } from '../src/errors.js';
-import { loadConfigFile, resolveModelConfig, type Sam2ConfigFile } from '../src/config.js';
-import { DECODED_DTYPE, openTorchCheckpoint, type TorchCheckpoint } from '../src/io/torch-checkpoint.js';
-import { writeSafetensorsStreamed } from '../src/io/files.js';
+import { resolveModelConfig, type Sam2ConfigFile } from '../src/config.js';
+import { loadConfigFile } from '../src/node/load.js';
+import { DECODED_DTYPE, type TorchCheckpoint } from '../src/io/torch-checkpoint.js';
+import { writeSafetensorsStreamed, openTorchCheckpoint } from '../src/node/files.js';
 import { hostTensorBytes } from '../src/io/safetensors.js';
 import { checkConfigFits, detectVariant } from '../src/presets/detect.js';
 import { officialModelSection, type Sam2Size } from '../src/presets/official.js';

@@ -7,11 +7,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Sam2LongError, InputError } from '../src/errors.js';
-import { frameSource, type FrameSource } from '../src/io/frames.js';
+import { frameSource, type FrameSource } from '../src/node/frames.js';
 import { GifEncoder } from '../src/io/gif.js';
 import type { NetpbmFrame } from '../src/io/netpbm.js';
 import { encodeLabelPng, encodeRgbPng } from '../src/io/png.js';
-import { isVideoFile, openMaskVideo, openPreviewVideo, readVideo, type VideoReader, type VideoWriter } from '../src/io/video.js';
+import { isVideoFile, openMaskVideo, openPreviewVideo, readVideo, type VideoReader, type VideoWriter } from '../src/node/video.js';
 import { downscale, labelMap, renderOverlay, sideBySide, type PromptMarks } from '../src/render/overlay.js';
 import type { FrameResult, RgbImage, TreeOptions, TreeStepInfo, VideoPredictor, VideoState } from '../src/index.js';
 import { pathSlots, slotRecord, traceBack, type MemoryTree } from '../src/tree/index.js';

@@ -1,6 +1,6 @@
 /**
  * Backend choice in the browser: webgpu → webgl → wasm → cpu, the first that starts. The Node chooser
- * (src/backend.ts) is not used here: it probes native packages a page cannot load.
+ * (src/node/backend.ts) is not used here: it probes native packages a page cannot load.
  * The wasm backend fetches its .wasm binaries at start, so a page that may fall back to it says where
  * they are served (`wasmPaths`, passed to tfjs-backend-wasm's setWasmPaths).
  */

@@ -5,8 +5,8 @@
  * predictor asks for them, so a long video is not held as raw pixels.
  */
 import { InputError } from '../errors.js';
+import type { FrameSource, VideoFrame } from '../io/frame-source.js';
 import { checkPixels } from '../io/pixel-limit.js';
-import type { FrameSource, VideoFrame } from '../io/frames.js';
 import { toRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
 
 /** Anything the page can draw: a File/Blob (decoded on demand), a decoded image, or raw pixels. */

@@ -14,7 +14,7 @@
  * in ascending label order, where Python iterates a set; that order only moves the global mean's last bits.
  */
 import { InputError } from '../errors.js';
-import { maskFolderTree, type LabelMap, type MaskTree } from '../io/mask-folders.js';
+import type { LabelMap, MaskTree } from './mask-tree.js';
 import { numpyMean } from './mean.js';
 import { SequenceEvaluator, distinctValues, type LabelScore } from './sequence-evaluator.js';
 
@@ -179,10 +179,4 @@ export function evaluateTrees(gt: MaskTree, pred: MaskTree, options: EvaluateOpt
   const J = numpyMean(objects.map((o) => o.J));
   const F = numpyMean(objects.map((o) => o.F));
   return { skipFirstLast: opts.skipFirstLast, videos, objects, global: { J, F, JF: (J + F) / 2 }, gtOnlyVideos, predOnlyVideos };
-}
-
-/** J&F of the mask folders under `pred` against those under `gt` (see the module comment for the layouts). */
-export function evaluateFolders(args: { gt: string; pred: string } & EvaluateOptions): EvaluationResult {
-  const { gt, pred, ...options } = args;
-  return evaluateTrees(maskFolderTree(gt), maskFolderTree(pred), options);
 }

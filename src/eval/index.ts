@@ -19,7 +19,6 @@ export {
   type VideoScore,
   type EvaluationResult,
   evaluateTrees,
-  evaluateFolders,
 } from './benchmark.js';
 export { formatOneDecimal, formatResultTable } from './report.js';
-export { type LabelMap, type FolderEntry, type MaskTree, maskFolderTree } from '../io/mask-folders.js';
+export type { LabelMap, FolderEntry, MaskTree } from './mask-tree.js';

@@ -4,7 +4,7 @@
  * each frame for exactly those labels. A frame before a label's first appearance is not scored at all (it
  * does not count as a perfect match); after that, a frame where both masks are empty scores J = F = 1.
  */
-import type { LabelMap } from '../io/mask-folders.js';
+import type { LabelMap } from './mask-tree.js';
 import { InputError } from '../errors.js';
 import { boundaryF, regionIoU, type BoundaryScore, type RegionScore } from './metrics.js';
 import { numpyMean } from './mean.js';

@@ -4,7 +4,6 @@
  * (bit depths 1–16, filters 0–4, Adam7 interlace) that returns the stored samples, so label PNGs give
  * their raw indices, as `np.array(Image.open(path))` does.
  */
-import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { InputError } from '../errors.js';
 import type { RgbImage } from './pixels.js';
@@ -411,17 +410,6 @@ export function decodeLabelPng(bytes: Uint8Array, name = 'PNG', options: PngDeco
     return { width, height, data: (samples as Uint8Array).map((v) => scaleLowDepthGrey(v, bitDepth)) };
   }
   return { width, height, data: samples };
-}
-
-/** Reads a label PNG file (see `decodeLabelPng`); errors name the file. */
-export function readLabelPng(path: string): { width: number; height: number; data: Uint8Array | Uint16Array } {
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(path);
-  } catch (err) {
-    throw new InputError(`cannot read '${path}': ${(err as Error).message}`);
-  }
-  return decodeLabelPng(bytes, path);
 }
 
 /**

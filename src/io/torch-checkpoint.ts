@@ -10,7 +10,6 @@
  * only the bytes that tensor covers, so memory stays at about one tensor above the caller's own.
  */
 import { CheckpointFormatError, UnsafeCheckpointError } from '../errors.js';
-import { fileSource } from './files.js';
 import { decodeTensor, type ByteSource, type HostTensor, type SafeDtype } from './safetensors.js';
 import { PyDict, PyGlobal, describePy, isList, isTuple, unpickle, type PyValue, type UnpickleHooks } from './pickle.js';
 import { openZipArchive, type ZipArchive } from './zip-archive.js';
@@ -142,17 +141,6 @@ export class TorchCheckpoint {
   read(name: string): HostTensor {
     const raw = this.readRaw(name);
     return decodeTensor({ name, dtype: SAFE_DTYPE[raw.dtype], shape: raw.shape }, raw.bytes, this.label);
-  }
-}
-
-/** Opens a checkpoint file; its data stays on disk until read. Close it with `close()`. */
-export async function openTorchCheckpoint(path: string): Promise<TorchCheckpoint & { close(): void }> {
-  const source = fileSource(path);
-  try {
-    return Object.assign(await readTorchCheckpoint(source, path), { close: source.close });
-  } catch (err) {
-    source.close();
-    throw err;
   }
 }
 

@@ -47,11 +47,24 @@ function rowsPerWideRow(rows: number, c: number): number {
   return k;
 }
 
+export interface LinearOptions {
+  /** The weights' name in the scope (`<name>.weight`, `<name>.bias`). */
+  name: string;
+  inDim: number;
+  outDim: number;
+  /** Default true. */
+  bias?: boolean;
+}
+
 /** nn.Linear over the last axis, as one 2-D matMul. */
 export class Linear {
   readonly w: tf.Tensor2D;
   readonly b: tf.Tensor1D | null;
-  constructor(weights: WeightScope, name: string, readonly inDim: number, readonly outDim: number, bias = true) {
+  readonly inDim: number;
+  readonly outDim: number;
+  constructor(weights: WeightScope, { name, inDim, outDim, bias = true }: LinearOptions) {
+    this.inDim = inDim;
+    this.outDim = outDim;
     ({ w: this.w, b: this.b } = weights.linear(name, inDim, outDim, bias) as LinearWeights);
   }
 
@@ -74,11 +87,23 @@ export class Linear {
 /** Up to this many channels LayerNorm averages with a matMul (see normalizeByMatMul). */
 const MATMUL_NORM_MAX_DIM = 8;
 
-/** nn.LayerNorm over the last axis (eps: 1e-5 in PyTorch's default, 1e-6 in Hiera and LayerNorm2d). */
+export interface LayerNormOptions {
+  /** The weights' name in the scope. */
+  name: string;
+  dim: number;
+  /** 1e-5 by default (PyTorch's), 1e-6 in Hiera and LayerNorm2d. */
+  eps?: number;
+}
+
+/** nn.LayerNorm over the last axis. */
 export class LayerNorm {
   readonly w: tf.Tensor1D;
   readonly b: tf.Tensor1D;
-  constructor(weights: WeightScope, name: string, readonly dim: number, readonly eps = 1e-5) {
+  readonly dim: number;
+  readonly eps: number;
+  constructor(weights: WeightScope, { name, dim, eps = 1e-5 }: LayerNormOptions) {
+    this.dim = dim;
+    this.eps = eps;
     ({ w: this.w, b: this.b } = weights.norm(name, dim) as NormWeights);
   }
 
@@ -133,6 +158,19 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
   return activation === 'relu' ? tf.relu(x) : gelu(x);
 }
 
+export interface MlpOptions {
+  inDim: number;
+  hiddenDim: number;
+  outDim: number;
+  numLayers: number;
+  /** Between the layers; 'relu' by default. */
+  activation?: Activation;
+  /** A sigmoid after the last layer (default false). */
+  sigmoidOutput?: boolean;
+  /** The name of layer i in the scope; `layers.${i}` by default. */
+  layerName?: (i: number) => string;
+}
+
 /**
  * SAM's MLP: `numLayers` linears named `layers.i`, the activation between them, optional sigmoid at the end.
  * Tokens are independent, so they run in row chunks when the widest layer would exceed the binding limit
@@ -140,20 +178,20 @@ export function activate(x: tf.Tensor, activation: Activation): tf.Tensor {
  */
 export class Mlp {
   readonly layers: Linear[];
+  readonly inDim: number;
+  readonly outDim: number;
+  readonly activation: Activation;
+  readonly sigmoidOutput: boolean;
   /** Widest activation (channels) one token row carries through the layers. */
   private readonly widest: number;
-  constructor(
-    weights: WeightScope,
-    readonly inDim: number,
-    hiddenDim: number,
-    readonly outDim: number,
-    numLayers: number,
-    readonly activation: Activation = 'relu',
-    readonly sigmoidOutput = false,
-    layerName = (i: number) => `layers.${i}`,
-  ) {
+  constructor(weights: WeightScope, options: MlpOptions) {
+    const { inDim, hiddenDim, outDim, numLayers, layerName = (i: number) => `layers.${i}` } = options;
+    this.inDim = inDim;
+    this.outDim = outDim;
+    this.activation = options.activation ?? 'relu';
+    this.sigmoidOutput = options.sigmoidOutput ?? false;
     const dims = [inDim, ...Array(numLayers - 1).fill(hiddenDim), outDim];
-    this.layers = dims.slice(0, -1).map((d, i) => new Linear(weights, layerName(i), d, dims[i + 1]));
+    this.layers = dims.slice(0, -1).map((d, i) => new Linear(weights, { name: layerName(i), inDim: d, outDim: dims[i + 1] }));
     this.widest = Math.max(...dims);
   }
 
@@ -215,23 +253,43 @@ function depthwiseTiles(w: tf.Tensor4D, padding: number): DepthwiseTile[] | null
   })));
 }
 
+export interface Conv2dOptions {
+  /** The weights' name in the scope. */
+  name: string;
+  inDim: number;
+  outDim: number;
+  /** Square kernel side. */
+  kernel: number;
+  /** Default 1. */
+  stride?: number;
+  /** Symmetric zero padding, default 0. */
+  padding?: number;
+  /** Default 1; inDim for a depthwise convolution. */
+  groups?: number;
+  /** Default true. */
+  bias?: boolean;
+}
+
 /** nn.Conv2d on NHWC tensors (weights already HWIO, see weights.ts). */
 export class Conv2d {
   readonly w: tf.Tensor4D;
   readonly b: tf.Tensor1D | null;
   /** A large depthwise kernel as 5×5 tiles, for the backends where that is faster (null: not split). */
   private readonly tiles: DepthwiseTile[] | null = null;
-  constructor(
-    weights: WeightScope,
-    name: string,
-    readonly inDim: number,
-    readonly outDim: number,
-    readonly kernel: number,
-    readonly stride = 1,
-    readonly padding = 0,
-    readonly groups = 1,
-    bias = true,
-  ) {
+  readonly inDim: number;
+  readonly outDim: number;
+  readonly kernel: number;
+  readonly stride: number;
+  readonly padding: number;
+  readonly groups: number;
+  constructor(weights: WeightScope, options: Conv2dOptions) {
+    const { name, inDim, outDim, kernel, stride = 1, padding = 0, groups = 1, bias = true } = options;
+    this.inDim = inDim;
+    this.outDim = outDim;
+    this.kernel = kernel;
+    this.stride = stride;
+    this.padding = padding;
+    this.groups = groups;
     ({ w: this.w, b: this.b } = weights.conv2d(name, inDim, outDim, kernel, groups, bias) as ConvWeights);
     if (groups > 1 && stride === 1 && kernel > FAST_DEPTHWISE_KERNEL) {
       this.tiles = depthwiseTiles(this.w, padding);

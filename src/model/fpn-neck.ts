@@ -32,13 +32,13 @@ export class FpnNeck {
   readonly convs: Conv2d[];
   readonly topDownLevels: number[];
 
-  constructor(readonly cfg: FpnNeckConfig, weights: WeightScope) {
+  constructor(weights: WeightScope, readonly cfg: FpnNeckConfig) {
     if (cfg.fuse_type !== 'sum' && cfg.fuse_type !== 'avg') throw new ConfigError(`FpnNeck: unknown fuse_type '${cfg.fuse_type}'`);
     if (cfg.fpn_interp_model !== 'nearest' && cfg.fpn_interp_model !== 'bilinear') {
       throw new ConfigError(`FpnNeck: unsupported fpn_interp_model '${cfg.fpn_interp_model}' (nearest or bilinear)`);
     }
     this.convs = cfg.backbone_channel_list.map((dim, j) =>
-      new Conv2d(weights, `convs.${j}.conv`, dim, cfg.d_model, cfg.kernel_size, cfg.stride, cfg.padding));
+      new Conv2d(weights, { name: `convs.${j}.conv`, inDim: dim, outDim: cfg.d_model, kernel: cfg.kernel_size, stride: cfg.stride, padding: cfg.padding }));
     this.topDownLevels = cfg.fpn_top_down_levels ?? cfg.backbone_channel_list.map((_, i) => i);
   }
 

@@ -77,6 +77,19 @@ function project(x: tf.Tensor, p: Projection): tf.Tensor {
   });
 }
 
+/** A Hiera block's (and its attention's) settings, named as the official MultiScaleBlock's arguments. */
+interface MultiScaleOptions {
+  dim: number;
+  dimOut: number;
+  numHeads: number;
+  /** Query pooling stride at the first block of a stage, else null. */
+  qStride: [number, number] | null;
+  /** Window side, 0 for global attention. */
+  windowSize: number;
+  /** Cap on one attention score tensor's elements (queries are chunked under it). */
+  maxScoreElements?: number;
+}
+
 /**
  * MultiScaleAttention: qkv, optional max-pooling of the queries (per window), attention per head, proj.
  * The checkpoint's qkv is split at load into q, k and v projections (its columns are 3 × heads × d), so
@@ -90,8 +103,15 @@ class MultiScaleAttention {
   readonly proj: Linear;
   readonly headDim: number;
 
-  constructor(weights: WeightScope, dim: number, readonly dimOut: number, readonly numHeads: number,
-    readonly qStride: [number, number] | null, readonly windowSize: number, readonly maxScoreElements?: number) {
+  readonly dimOut: number;
+  readonly numHeads: number;
+  readonly qStride: [number, number] | null;
+  readonly windowSize: number;
+  readonly maxScoreElements?: number;
+
+  constructor(weights: WeightScope, options: MultiScaleOptions) {
+    const { dim, dimOut, numHeads } = options;
+    ({ dimOut: this.dimOut, numHeads: this.numHeads, qStride: this.qStride, windowSize: this.windowSize, maxScoreElements: this.maxScoreElements } = options);
     if (dimOut % numHeads !== 0) throw new ConfigError(`Hiera: width ${dimOut} is not divisible by ${numHeads} heads`);
     this.headDim = dimOut / numHeads;
     const { w, b } = weights.linear('qkv', dim, 3 * dimOut);
@@ -102,7 +122,7 @@ class MultiScaleAttention {
     this.v = { w: own(w, 2), b: own(b as tf.Tensor1D, 2) };
     // The q block replaces the full tensors, which are then freed.
     this.q = { w: store.derive(w, (t) => columns(t, 0) as tf.Tensor2D), b: store.derive(b as tf.Tensor1D, (t) => columns(t, 0) as tf.Tensor1D) };
-    this.proj = new Linear(weights, 'proj', dimOut, dimOut);
+    this.proj = new Linear(weights, { name: 'proj', inDim: dimOut, outDim: dimOut });
   }
 
   // x [B, H, W, C] (normalised) → [B, H', W', dimOut] (H' = H / stride when pooling)
@@ -162,13 +182,18 @@ class MultiScaleBlock {
   /** Shortcut projection where the width changes. */
   readonly proj: Linear | null;
 
-  constructor(weights: WeightScope, readonly dim: number, readonly dimOut: number, numHeads: number,
-    readonly qStride: [number, number] | null, windowSize: number, maxScoreElements?: number) {
-    this.norm1 = new LayerNorm(weights, 'norm1', dim, HIERA_NORM_EPS);
-    this.attn = new MultiScaleAttention(weights.scope('attn'), dim, dimOut, numHeads, qStride, windowSize, maxScoreElements);
-    this.norm2 = new LayerNorm(weights, 'norm2', dimOut, HIERA_NORM_EPS);
-    this.mlp = new Mlp(weights.scope('mlp'), dimOut, dimOut * MLP_RATIO, dimOut, 2, 'gelu');
-    this.proj = dim !== dimOut ? new Linear(weights, 'proj', dim, dimOut) : null;
+  readonly dim: number;
+  readonly dimOut: number;
+  readonly qStride: [number, number] | null;
+
+  constructor(weights: WeightScope, options: MultiScaleOptions) {
+    const { dim, dimOut } = options;
+    ({ dim: this.dim, dimOut: this.dimOut, qStride: this.qStride } = options);
+    this.norm1 = new LayerNorm(weights, { name: 'norm1', dim, eps: HIERA_NORM_EPS });
+    this.attn = new MultiScaleAttention(weights.scope('attn'), options);
+    this.norm2 = new LayerNorm(weights, { name: 'norm2', dim: dimOut, eps: HIERA_NORM_EPS });
+    this.mlp = new Mlp(weights.scope('mlp'), { inDim: dimOut, hiddenDim: dimOut * MLP_RATIO, outDim: dimOut, numLayers: 2, activation: 'gelu' });
+    this.proj = dim !== dimOut ? new Linear(weights, { name: 'proj', inDim: dim, outDim: dimOut }) : null;
   }
 
   // [B, H, W, dim] → [B, H', W', dimOut]
@@ -241,18 +266,21 @@ export class Hiera {
   /** Widths of the returned stage outputs, lowest resolution first (the neck's backbone_channel_list). */
   readonly channelList: number[];
 
-  constructor(readonly cfg: HieraConfig, weights: WeightScope, options: HieraOptions = {}) {
+  constructor(weights: WeightScope, readonly cfg: HieraConfig, options: HieraOptions = {}) {
     const { blocks, stageEnds } = hieraBlockSpecs(cfg);
     this.specs = blocks;
     const embed = cfg.embed_dim;
-    this.patchEmbed = new Conv2d(weights, 'patch_embed.proj', 3, embed, PATCH.kernel, PATCH.stride, PATCH.padding);
+    this.patchEmbed = new Conv2d(weights, { name: 'patch_embed.proj', inDim: 3, outDim: embed, kernel: PATCH.kernel, stride: PATCH.stride, padding: PATCH.padding });
     const [bh, bw] = cfg.window_pos_embed_bkg_spatial_size;
     const ws = cfg.window_spec[0];
     const toNHWC = (t: tf.Tensor) => tf.transpose(t, [0, 2, 3, 1]) as tf.Tensor4D;
     this.posEmbed = weights.store.derive(weights.tensor('pos_embed', [1, embed, bh, bw]), toNHWC);
     this.posEmbedWindow = weights.store.derive(weights.tensor('pos_embed_window', [1, embed, ws, ws]), toNHWC);
     this.blocks = blocks.map((s, i) =>
-      new MultiScaleBlock(weights.scope(`blocks.${i}`), s.dim, s.dimOut, s.numHeads, s.qStride, s.windowSize, options.maxScoreElements));
+      new MultiScaleBlock(weights.scope(`blocks.${i}`), {
+        dim: s.dim, dimOut: s.dimOut, numHeads: s.numHeads, qStride: s.qStride, windowSize: s.windowSize,
+        maxScoreElements: options.maxScoreElements,
+      }));
     this.outputBlocks = cfg.return_interm_layers ? stageEnds : stageEnds.slice(-1);
     this.channelList = this.outputBlocks.map((i) => blocks[i].dimOut).reverse();
   }

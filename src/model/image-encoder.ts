@@ -20,9 +20,9 @@ export class ImageEncoder {
   readonly trunk: Hiera;
   readonly neck: FpnNeck;
 
-  constructor(readonly cfg: ImageEncoderConfig, weights: WeightScope, options: HieraOptions = {}) {
-    this.trunk = new Hiera(cfg.trunk, weights.scope('trunk'), options);
-    this.neck = new FpnNeck(cfg.neck, weights.scope('neck'));
+  constructor(weights: WeightScope, readonly cfg: ImageEncoderConfig, options: HieraOptions = {}) {
+    this.trunk = new Hiera(weights.scope('trunk'), cfg.trunk, options);
+    this.neck = new FpnNeck(weights.scope('neck'), cfg.neck);
     const trunkChannels = this.trunk.channelList.join(', ');
     if (trunkChannels !== cfg.neck.backbone_channel_list.join(', ')) {
       throw new ConfigError(`image encoder: trunk channels [${trunkChannels}] do not match the neck's backbone_channel_list [${cfg.neck.backbone_channel_list.join(', ')}]`);

@@ -28,7 +28,13 @@ export class ConvTranspose2x2 {
   /** [2·2·out] */
   readonly b: tf.Tensor1D;
 
-  constructor(weights: WeightScope, name: string, readonly inDim: number, readonly outDim: number) {
+  readonly inDim: number;
+  readonly outDim: number;
+
+  /** `name`: the weights' name in the scope. */
+  constructor(weights: WeightScope, { name, inDim, outDim }: { name: string; inDim: number; outDim: number }) {
+    this.inDim = inDim;
+    this.outDim = outDim;
     const raw = weights.tensor(`${name}.weight`, [inDim, outDim, 2, 2]);
     this.w = weights.store.derive(raw, (t) => tf.reshape(tf.transpose(t, [0, 2, 3, 1]), [inDim, 4 * outDim]) as tf.Tensor2D);
     const bias = weights.tensor(`${name}.bias`, [outDim]);
@@ -134,20 +140,22 @@ export class MaskDecoder {
     const tokens = [weights.tensor('iou_token.weight', [1, c]), weights.tensor('mask_tokens.weight', [numMaskTokens, c])];
     if (settings.predObjScores) tokens.unshift(weights.tensor('obj_score_token.weight', [1, c]));
     this.outputTokens = weights.store.own(tf.concat(tokens, 0) as tf.Tensor2D);
-    this.transformer = new TwoWayTransformer(weights.scope('transformer'), c);
-    this.upscale1 = new ConvTranspose2x2(weights, 'output_upscaling.0', c, c / 4);
-    this.upscaleNorm = new LayerNorm(weights, 'output_upscaling.1', c / 4, LAYER_NORM_2D_EPS);
-    this.upscale2 = new ConvTranspose2x2(weights, 'output_upscaling.3', c / 4, c / 8);
-    this.convS0 = settings.useHighResFeatures ? new Conv2d(weights, 'conv_s0', c, c / 8, 1) : null;
-    this.convS1 = settings.useHighResFeatures ? new Conv2d(weights, 'conv_s1', c, c / 4, 1) : null;
+    this.transformer = new TwoWayTransformer(weights.scope('transformer'), { dim: c });
+    this.upscale1 = new ConvTranspose2x2(weights, { name: 'output_upscaling.0', inDim: c, outDim: c / 4 });
+    this.upscaleNorm = new LayerNorm(weights, { name: 'output_upscaling.1', dim: c / 4, eps: LAYER_NORM_2D_EPS });
+    this.upscale2 = new ConvTranspose2x2(weights, { name: 'output_upscaling.3', inDim: c / 4, outDim: c / 8 });
+    this.convS0 = settings.useHighResFeatures ? new Conv2d(weights, { name: 'conv_s0', inDim: c, outDim: c / 8, kernel: 1 }) : null;
+    this.convS1 = settings.useHighResFeatures ? new Conv2d(weights, { name: 'conv_s1', inDim: c, outDim: c / 4, kernel: 1 }) : null;
     this.hypernetworks = Array.from({ length: numMaskTokens },
-      (_, i) => new Mlp(weights.scope(`output_hypernetworks_mlps.${i}`), c, c, c / 8, 3));
+      (_, i) => new Mlp(weights.scope(`output_hypernetworks_mlps.${i}`), { inDim: c, hiddenDim: c, outDim: c / 8, numLayers: 3 }));
     const { iouHeadDepth, iouHeadHiddenDim } = MASK_DECODER_CONSTANTS;
-    this.iouHead = new Mlp(weights.scope('iou_prediction_head'), c, iouHeadHiddenDim, numMaskTokens, iouHeadDepth, 'relu',
-      settings.iouPredictionUseSigmoid);
+    this.iouHead = new Mlp(weights.scope('iou_prediction_head'), {
+      inDim: c, hiddenDim: iouHeadHiddenDim, outDim: numMaskTokens, numLayers: iouHeadDepth, activation: 'relu',
+      sigmoidOutput: settings.iouPredictionUseSigmoid,
+    });
     this.objScoreHead = !settings.predObjScores ? null
-      : settings.predObjScoresMlp ? new Mlp(weights.scope('pred_obj_score_head'), c, c, 1, 3)
-        : new Linear(weights, 'pred_obj_score_head', c, 1);
+      : settings.predObjScoresMlp ? new Mlp(weights.scope('pred_obj_score_head'), { inDim: c, hiddenDim: c, outDim: 1, numLayers: 3 })
+        : new Linear(weights, { name: 'pred_obj_score_head', inDim: c, outDim: 1 });
   }
 
   /** conv_s0 / conv_s1 on the first two FPN levels (SAM2Base.forward_image does this once per frame). */

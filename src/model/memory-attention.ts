@@ -24,7 +24,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MemoryAttentionConfig, MemoryAttentionLayerConfig, RoPEAttentionConfig } from '../config.js';
 import { assertShape, InputError, ShapeError } from '../errors.js';
-import { LayerNorm, Linear, multiHeadAttention, type Activation } from './common.js';
+import { LayerNorm, Linear, multiHeadAttention, type Activation, type LinearOptions } from './common.js';
 import { AxialRope, pairSwap } from './rope.js';
 import type { WeightScope } from './weights.js';
 import { FLOAT_BYTES } from '../ops/row-chunks.js';
@@ -57,8 +57,12 @@ export class RotaryProjection {
   /** [out], pair-swapped */
   private readonly swappedB: tf.Tensor1D;
 
-  constructor(weights: WeightScope, name: string, inDim: number, outDim: number, readonly rope: AxialRope) {
-    this.linear = new Linear(weights, name, inDim, outDim);
+  readonly rope: AxialRope;
+
+  constructor(weights: WeightScope, { rope, ...linear }: LinearOptions & { rope: AxialRope }) {
+    const { outDim } = linear;
+    this.rope = rope;
+    this.linear = new Linear(weights, linear);
     const order = tf.tensor1d(pairSwap(outDim), 'int32');
     this.swappedW = weights.store.own(tf.gather(this.linear.w, order, 1));
     this.swappedB = weights.store.own(tf.gather(this.linear.b!, order));
@@ -107,11 +111,11 @@ export class RopeAttention {
       throw new ShapeError(`RoPE attention: ${this.numHeads} heads do not divide ${this.internalDim} channels`);
     }
     this.ropeKRepeat = cfg.rope_k_repeat;
-    this.rope = new AxialRope(this.internalDim / this.numHeads, this.numHeads, cfg.rope_theta, cfg.feat_sizes);
-    this.q = new RotaryProjection(weights, 'q_proj', embed, this.internalDim, this.rope);
-    this.k = new RotaryProjection(weights, 'k_proj', this.kvInDim, this.internalDim, this.rope);
-    this.v = new Linear(weights, 'v_proj', this.kvInDim, this.internalDim);
-    this.out = new Linear(weights, 'out_proj', this.internalDim, embed);
+    this.rope = new AxialRope({ headDim: this.internalDim / this.numHeads, numHeads: this.numHeads, theta: cfg.rope_theta, featSizes: cfg.feat_sizes });
+    this.q = new RotaryProjection(weights, { name: 'q_proj', inDim: embed, outDim: this.internalDim, rope: this.rope });
+    this.k = new RotaryProjection(weights, { name: 'k_proj', inDim: this.kvInDim, outDim: this.internalDim, rope: this.rope });
+    this.v = new Linear(weights, { name: 'v_proj', inDim: this.kvInDim, outDim: this.internalDim });
+    this.out = new Linear(weights, { name: 'out_proj', inDim: this.internalDim, outDim: embed });
     const narrowValues = this.numHeads * this.kvInDim < this.internalDim;
     this.valueProjectionAfter = !narrowValues ? null
       : this.numHeads === 1 ? this.v.w : weights.store.own(blockDiagonalHeads(this.v.w, this.numHeads));
@@ -188,11 +192,11 @@ export class MemoryAttentionLayer {
     const d = cfg.d_model;
     this.selfAttn = new RopeAttention(weights.scope('self_attn'), cfg.self_attention);
     this.crossAttn = new RopeAttention(weights.scope('cross_attn_image'), cfg.cross_attention);
-    this.norm1 = new LayerNorm(weights, 'norm1', d);
-    this.norm2 = new LayerNorm(weights, 'norm2', d);
-    this.norm3 = new LayerNorm(weights, 'norm3', d);
-    this.linear1 = new Linear(weights, 'linear1', d, cfg.dim_feedforward);
-    this.linear2 = new Linear(weights, 'linear2', cfg.dim_feedforward, d);
+    this.norm1 = new LayerNorm(weights, { name: 'norm1', dim: d });
+    this.norm2 = new LayerNorm(weights, { name: 'norm2', dim: d });
+    this.norm3 = new LayerNorm(weights, { name: 'norm3', dim: d });
+    this.linear1 = new Linear(weights, { name: 'linear1', inDim: d, outDim: cfg.dim_feedforward });
+    this.linear2 = new Linear(weights, { name: 'linear2', inDim: cfg.dim_feedforward, outDim: d });
     this.activation = cfg.activation;
   }
 
@@ -244,11 +248,11 @@ export class MemoryAttention {
   readonly dModel: number;
   readonly memDim: number;
 
-  constructor(readonly cfg: MemoryAttentionConfig, weights: WeightScope) {
+  constructor(weights: WeightScope, readonly cfg: MemoryAttentionConfig) {
     this.dModel = cfg.d_model;
     this.memDim = cfg.layer.cross_attention.kv_in_dim ?? cfg.d_model;
     this.layers = Array.from({ length: cfg.num_layers }, (_, i) => new MemoryAttentionLayer(weights.scope(`layers.${i}`), cfg.layer));
-    this.norm = new LayerNorm(weights, 'norm', cfg.d_model);
+    this.norm = new LayerNorm(weights, { name: 'norm', dim: cfg.d_model });
   }
 
   // → [B, HW, C]

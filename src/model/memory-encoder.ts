@@ -35,12 +35,12 @@ export class MaskDownSampler {
     for (let i = 0; i < numSteps; i++) {
       const next = channels * cfg.stride ** 2;
       this.steps.push({
-        conv: new Conv2d(weights, `encoder.${3 * i}`, channels, next, cfg.kernel_size, cfg.stride, cfg.padding),
-        norm: new LayerNorm(weights, `encoder.${3 * i + 1}`, next, LAYER_NORM_2D_EPS),
+        conv: new Conv2d(weights, { name: `encoder.${3 * i}`, inDim: channels, outDim: next, kernel: cfg.kernel_size, stride: cfg.stride, padding: cfg.padding }),
+        norm: new LayerNorm(weights, { name: `encoder.${3 * i + 1}`, dim: next, eps: LAYER_NORM_2D_EPS }),
       });
       channels = next;
     }
-    this.out = new Conv2d(weights, `encoder.${3 * numSteps}`, channels, cfg.embed_dim, 1);
+    this.out = new Conv2d(weights, { name: `encoder.${3 * numSteps}`, inDim: channels, outDim: cfg.embed_dim, kernel: 1 });
   }
 
   /** Elements per batch row of the largest map for an S × S mask: a padded step input or a step output. */
@@ -75,10 +75,10 @@ export class CXBlock {
 
   constructor(weights: WeightScope, cfg: CXBlockConfig) {
     const d = cfg.dim;
-    this.dwconv = new Conv2d(weights, 'dwconv', d, d, cfg.kernel_size, 1, cfg.padding, cfg.use_dwconv ? d : 1);
-    this.norm = new LayerNorm(weights, 'norm', d, LAYER_NORM_2D_EPS);
-    this.pwconv1 = new Linear(weights, 'pwconv1', d, 4 * d);
-    this.pwconv2 = new Linear(weights, 'pwconv2', 4 * d, d);
+    this.dwconv = new Conv2d(weights, { name: 'dwconv', inDim: d, outDim: d, kernel: cfg.kernel_size, stride: 1, padding: cfg.padding, groups: cfg.use_dwconv ? d : 1 });
+    this.norm = new LayerNorm(weights, { name: 'norm', dim: d, eps: LAYER_NORM_2D_EPS });
+    this.pwconv1 = new Linear(weights, { name: 'pwconv1', inDim: d, outDim: 4 * d });
+    this.pwconv2 = new Linear(weights, { name: 'pwconv2', inDim: 4 * d, outDim: d });
     this.gamma = cfg.layer_scale_init_value > 0 ? weights.tensor('gamma', [d]) as tf.Tensor1D : null;
   }
 
@@ -121,15 +121,15 @@ export class MemoryEncoder {
   readonly memDim: number;
 
   /** `root` is the model's top-level scope: `no_obj_embed_spatial` lives outside 'memory_encoder'. */
-  constructor(readonly cfg: Sam2ModelConfig, root: WeightScope) {
+  constructor(root: WeightScope, readonly cfg: Sam2ModelConfig) {
     const me = cfg.memory_encoder;
     const weights = root.scope('memory_encoder');
     this.memDim = derivedSizes(cfg).memDim;
     this.maskDownsampler = new MaskDownSampler(weights.scope('mask_downsampler'), me.mask_downsampler);
-    this.pixFeatProj = new Conv2d(weights, 'pix_feat_proj', me.in_dim, me.in_dim, 1);
-    this.fuserProj = me.fuser.input_projection ? new Conv2d(weights, 'fuser.proj', me.in_dim, me.in_dim, 1) : null;
+    this.pixFeatProj = new Conv2d(weights, { name: 'pix_feat_proj', inDim: me.in_dim, outDim: me.in_dim, kernel: 1 });
+    this.fuserProj = me.fuser.input_projection ? new Conv2d(weights, { name: 'fuser.proj', inDim: me.in_dim, outDim: me.in_dim, kernel: 1 }) : null;
     this.fuser = Array.from({ length: me.fuser.num_layers }, (_, i) => new CXBlock(weights.scope(`fuser.layers.${i}`), me.fuser.layer));
-    this.outProj = me.out_dim !== me.in_dim ? new Conv2d(weights, 'out_proj', me.in_dim, me.out_dim, 1) : null;
+    this.outProj = me.out_dim !== me.in_dim ? new Conv2d(weights, { name: 'out_proj', inDim: me.in_dim, outDim: me.out_dim, kernel: 1 }) : null;
     this.noObjEmbedSpatial = cfg.no_obj_embed_spatial ? root.tensor('no_obj_embed_spatial', [1, this.memDim]) as tf.Tensor2D : null;
   }
 

@@ -72,14 +72,14 @@ export class MemoryPrompt {
   private readonly hiddenDim: number;
   private readonly tokensPerPointer: number;
 
-  constructor(private readonly cfg: Sam2ModelConfig, weights: WeightScope) {
+  constructor(weights: WeightScope, private readonly cfg: Sam2ModelConfig) {
     const sizes = derivedSizes(cfg);
     this.memDim = sizes.memDim;
     this.hiddenDim = sizes.hiddenDim;
     this.tokensPerPointer = sizes.tokensPerPointer;
     this.maskmemTposEnc = tf.reshape(weights.tensor('maskmem_tpos_enc', [cfg.num_maskmem, 1, 1, this.memDim]), [cfg.num_maskmem, this.memDim]);
     weights.store.own(this.maskmemTposEnc);
-    this.objPtrTposProj = cfg.proj_tpos_enc_in_obj_ptrs ? new Linear(weights, 'obj_ptr_tpos_proj', this.hiddenDim, this.memDim) : null;
+    this.objPtrTposProj = cfg.proj_tpos_enc_in_obj_ptrs ? new Linear(weights, { name: 'obj_ptr_tpos_proj', inDim: this.hiddenDim, outDim: this.memDim }) : null;
   }
 
   /** Temporal encodings of pointers at distances `tdiffs`, normalised by the largest distance in use. */

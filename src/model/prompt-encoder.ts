@@ -112,11 +112,11 @@ export class PromptEncoder {
     for (let i = 0; i < 4; i++) rows.push(weights.tensor(`point_embeddings.${i}.weight`, [1, c]));
     this.labelEmbeddings = weights.store.own(tf.concat(rows, 0) as tf.Tensor2D);
     this.noMaskEmbed = weights.store.own(tf.reshape(weights.tensor('no_mask_embed.weight', [1, c]), [1, 1, 1, c]) as tf.Tensor4D);
-    this.maskConv1 = new Conv2d(weights, 'mask_downscaling.0', 1, MASK_IN_CHANS / 4, 2, 2);
-    this.maskNorm1 = new LayerNorm(weights, 'mask_downscaling.1', MASK_IN_CHANS / 4, LAYER_NORM_2D_EPS);
-    this.maskConv2 = new Conv2d(weights, 'mask_downscaling.3', MASK_IN_CHANS / 4, MASK_IN_CHANS, 2, 2);
-    this.maskNorm2 = new LayerNorm(weights, 'mask_downscaling.4', MASK_IN_CHANS, LAYER_NORM_2D_EPS);
-    this.maskConv3 = new Conv2d(weights, 'mask_downscaling.6', MASK_IN_CHANS, c, 1);
+    this.maskConv1 = new Conv2d(weights, { name: 'mask_downscaling.0', inDim: 1, outDim: MASK_IN_CHANS / 4, kernel: 2, stride: 2 });
+    this.maskNorm1 = new LayerNorm(weights, { name: 'mask_downscaling.1', dim: MASK_IN_CHANS / 4, eps: LAYER_NORM_2D_EPS });
+    this.maskConv2 = new Conv2d(weights, { name: 'mask_downscaling.3', inDim: MASK_IN_CHANS / 4, outDim: MASK_IN_CHANS, kernel: 2, stride: 2 });
+    this.maskNorm2 = new LayerNorm(weights, { name: 'mask_downscaling.4', dim: MASK_IN_CHANS, eps: LAYER_NORM_2D_EPS });
+    this.maskConv3 = new Conv2d(weights, { name: 'mask_downscaling.6', inDim: MASK_IN_CHANS, outDim: c, kernel: 1 });
     const s = sizes.embeddingSize;
     this.denseGridPe = weights.store.own(tf.tidy(() => this.pe.encode(unitGrid(s, s)) as tf.Tensor4D));
   }

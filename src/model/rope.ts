@@ -59,12 +59,14 @@ export function axialRopeTable(headDim: number, endX: number, endY: number, thet
 export class AxialRope {
   private readonly factors = new Map<number, { cos: Float32Array; sin: Float32Array }>();
 
-  constructor(
-    readonly headDim: number,
-    readonly numHeads: number,
-    readonly theta: number,
-    readonly featSizes: readonly [number, number],
-  ) {}
+  readonly headDim: number;
+  readonly numHeads: number;
+  readonly theta: number;
+  readonly featSizes: readonly [number, number];
+
+  constructor(options: { headDim: number; numHeads: number; theta: number; featSizes: readonly [number, number] }) {
+    ({ headDim: this.headDim, numHeads: this.numHeads, theta: this.theta, featSizes: this.featSizes } = options);
+  }
 
   /** The angle table for a grid of `length` tokens. */
   table(length: number): RopeTable {

@@ -109,10 +109,10 @@ export class SamHeads {
     this.promptEncoder = new PromptEncoder(weights.scope('sam_prompt_encoder'), promptEncoderSizes(cfg));
     this.maskDecoder = new MaskDecoder(weights.scope('sam_mask_decoder'), maskDecoderSettings(cfg));
     this.objPtrProj = !s.useObjPtrsInEncoder ? null
-      : s.useMlpForObjPtrProj ? new Mlp(weights.scope('obj_ptr_proj'), s.dim, s.dim, s.dim, 3)
-        : new Linear(weights, 'obj_ptr_proj', s.dim, s.dim);
+      : s.useMlpForObjPtrProj ? new Mlp(weights.scope('obj_ptr_proj'), { inDim: s.dim, hiddenDim: s.dim, outDim: s.dim, numLayers: 3 })
+        : new Linear(weights, { name: 'obj_ptr_proj', inDim: s.dim, outDim: s.dim });
     this.noObjPtr = s.predObjScores && s.useObjPtrsInEncoder ? weights.tensor('no_obj_ptr', [1, s.dim]) as tf.Tensor2D : null;
-    this.maskDownsample = s.useObjPtrsInEncoder ? new Conv2d(weights, 'mask_downsample', 1, 1, 4, 4) : null;
+    this.maskDownsample = s.useObjPtrsInEncoder ? new Conv2d(weights, { name: 'mask_downsample', inDim: 1, outDim: 1, kernel: 4, stride: 4 }) : null;
   }
 
   call(inputs: SamHeadsInputs, options: SamHeadsOptions & { highRes: false }): LowResHeadsOutput;

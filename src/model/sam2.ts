@@ -78,11 +78,11 @@ export class Sam2Model {
   constructor(readonly config: Sam2ModelConfig, private readonly store: WeightStore) {
     this.sizes = derivedSizes(config);
     const root = store.scope('');
-    this.imageEncoder = new ImageEncoder(config.image_encoder, root.scope('image_encoder'));
+    this.imageEncoder = new ImageEncoder(root.scope('image_encoder'), config.image_encoder);
     this.heads = new SamHeads(root, config);
-    this.memoryAttention = new MemoryAttention(config.memory_attention, root.scope('memory_attention'));
-    this.memoryEncoder = new MemoryEncoder(config, root);
-    this.memoryPrompt = new MemoryPrompt(config, root);
+    this.memoryAttention = new MemoryAttention(root.scope('memory_attention'), config.memory_attention);
+    this.memoryEncoder = new MemoryEncoder(root, config);
+    this.memoryPrompt = new MemoryPrompt(root, config);
     this.noMemEmbed = tf.reshape(root.tensor('no_mem_embed', [1, 1, this.sizes.hiddenDim]), [1, this.sizes.hiddenDim]);
     store.own(this.noMemEmbed);
     // In every checkpoint, but read only without directly_add_no_mem_embed (a dummy memory token), which no official config uses.

@@ -17,12 +17,16 @@ export class DownsampledAttention {
   private readonly vProj: Linear;
   private readonly outProj: Linear;
 
-  constructor(weights: WeightScope, embedDim: number, private readonly numHeads: number, downsampleRate = 1) {
+  private readonly numHeads: number;
+
+  /** `downsampleRate`: the projections narrow the width by this factor (default 1). */
+  constructor(weights: WeightScope, { embedDim, numHeads, downsampleRate = 1 }: { embedDim: number; numHeads: number; downsampleRate?: number }) {
+    this.numHeads = numHeads;
     const internalDim = embedDim / downsampleRate;
-    this.qProj = new Linear(weights, 'q_proj', embedDim, internalDim);
-    this.kProj = new Linear(weights, 'k_proj', embedDim, internalDim);
-    this.vProj = new Linear(weights, 'v_proj', embedDim, internalDim);
-    this.outProj = new Linear(weights, 'out_proj', internalDim, embedDim);
+    this.qProj = new Linear(weights, { name: 'q_proj', inDim: embedDim, outDim: internalDim });
+    this.kProj = new Linear(weights, { name: 'k_proj', inDim: embedDim, outDim: internalDim });
+    this.vProj = new Linear(weights, { name: 'v_proj', inDim: embedDim, outDim: internalDim });
+    this.outProj = new Linear(weights, { name: 'out_proj', inDim: internalDim, outDim: embedDim });
   }
 
   // q [B, Nq, C], k [B, Nk, C], v [B, Nk, C] → [B, Nq, C]
@@ -53,16 +57,19 @@ export class TwoWayAttentionBlock {
   private readonly crossAttnImageToToken: DownsampledAttention;
 
   /** `skipFirstLayerPe`: the first block's tokens are still their own PE, so its self-attention takes them bare, with no residual. */
-  constructor(weights: WeightScope, dim: number, private readonly skipFirstLayerPe: boolean) {
+  private readonly skipFirstLayerPe: boolean;
+
+  constructor(weights: WeightScope, { dim, skipFirstLayerPe }: { dim: number; skipFirstLayerPe: boolean }) {
+    this.skipFirstLayerPe = skipFirstLayerPe;
     const { transformerNumHeads: heads, transformerMlpDim: mlpDim, attentionDownsampleRate: rate } = MASK_DECODER_CONSTANTS;
-    this.selfAttn = new DownsampledAttention(weights.scope('self_attn'), dim, heads);
-    this.norm1 = new LayerNorm(weights, 'norm1', dim, LAYER_NORM_EPS);
-    this.crossAttnTokenToImage = new DownsampledAttention(weights.scope('cross_attn_token_to_image'), dim, heads, rate);
-    this.norm2 = new LayerNorm(weights, 'norm2', dim, LAYER_NORM_EPS);
-    this.mlp = new Mlp(weights.scope('mlp'), dim, mlpDim, dim, 2, 'relu');
-    this.norm3 = new LayerNorm(weights, 'norm3', dim, LAYER_NORM_EPS);
-    this.norm4 = new LayerNorm(weights, 'norm4', dim, LAYER_NORM_EPS);
-    this.crossAttnImageToToken = new DownsampledAttention(weights.scope('cross_attn_image_to_token'), dim, heads, rate);
+    this.selfAttn = new DownsampledAttention(weights.scope('self_attn'), { embedDim: dim, numHeads: heads });
+    this.norm1 = new LayerNorm(weights, { name: 'norm1', dim, eps: LAYER_NORM_EPS });
+    this.crossAttnTokenToImage = new DownsampledAttention(weights.scope('cross_attn_token_to_image'), { embedDim: dim, numHeads: heads, downsampleRate: rate });
+    this.norm2 = new LayerNorm(weights, { name: 'norm2', dim, eps: LAYER_NORM_EPS });
+    this.mlp = new Mlp(weights.scope('mlp'), { inDim: dim, hiddenDim: mlpDim, outDim: dim, numLayers: 2, activation: 'relu' });
+    this.norm3 = new LayerNorm(weights, { name: 'norm3', dim, eps: LAYER_NORM_EPS });
+    this.norm4 = new LayerNorm(weights, { name: 'norm4', dim, eps: LAYER_NORM_EPS });
+    this.crossAttnImageToToken = new DownsampledAttention(weights.scope('cross_attn_image_to_token'), { embedDim: dim, numHeads: heads, downsampleRate: rate });
   }
 
   // queries [B, N, C], keys [B, HW, C], queryPe [B, N, C], keyPe [1 or B, HW, C] → same shapes
@@ -93,11 +100,13 @@ export class TwoWayTransformer {
   private readonly normFinalAttn: LayerNorm;
 
   /** `weights`: the 'sam_mask_decoder.transformer' scope; `dim`: the decoder width C. */
-  constructor(weights: WeightScope, dim: number) {
+  constructor(weights: WeightScope, { dim }: { dim: number }) {
     const { transformerDepth, transformerNumHeads, attentionDownsampleRate } = MASK_DECODER_CONSTANTS;
-    this.layers = Array.from({ length: transformerDepth }, (_, i) => new TwoWayAttentionBlock(weights.scope(`layers.${i}`), dim, i === 0));
-    this.finalAttnTokenToImage = new DownsampledAttention(weights.scope('final_attn_token_to_image'), dim, transformerNumHeads, attentionDownsampleRate);
-    this.normFinalAttn = new LayerNorm(weights, 'norm_final_attn', dim, LAYER_NORM_EPS);
+    this.layers = Array.from({ length: transformerDepth }, (_, i) => new TwoWayAttentionBlock(weights.scope(`layers.${i}`), { dim, skipFirstLayerPe: i === 0 }));
+    this.finalAttnTokenToImage = new DownsampledAttention(weights.scope('final_attn_token_to_image'), {
+      embedDim: dim, numHeads: transformerNumHeads, downsampleRate: attentionDownsampleRate,
+    });
+    this.normFinalAttn = new LayerNorm(weights, { name: 'norm_final_attn', dim, eps: LAYER_NORM_EPS });
   }
 
   // image [B, HW, C], imagePe [1 or B, HW, C], tokens [B, N, C] → queries [B, N, C], keys [B, HW, C]

@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { WorkerError } from '../errors.js';
 import { disposeFeatures, type FrameFeatures, type Sam2Model } from '../model/sam2.js';
 import type { HostArray } from '../model/weights.js';
-import { FRAME_ENCODER_PREFIXES } from '../worker/frame-encoder.js';
-import { buffersOf, featuresFromHost, type FromWorker, type HostFeatures, type ToWorker } from '../worker/protocol.js';
+import { FRAME_ENCODER_PREFIXES } from './worker/frame-encoder.js';
+import { buffersOf, featuresFromHost, type FromWorker, type HostFeatures, type ToWorker } from './worker/protocol.js';
 import type { FrameProvider, FramePipeline, PipelinePlan } from '../predictor/video-state.js';
 
 export interface EncoderPoolOptions {
@@ -36,9 +36,9 @@ export function liveEncoderWorkers(): number {
 /** The worker's entry: .js in a build; from the TypeScript sources, through a bootstrap that registers tsx. */
 function spawnEncoderWorker(): Worker {
   const fromSources = import.meta.url.endsWith('.ts');
-  const entry = new URL(`../worker/encoder-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url);
+  const entry = new URL(`./worker/encoder-worker.${fromSources ? 'ts' : 'js'}`, import.meta.url);
   const worker = fromSources
-    ? new Worker(new URL('../worker/tsx-bootstrap.mjs', import.meta.url), { workerData: { entry: entry.href } })
+    ? new Worker(new URL('./worker/tsx-bootstrap.mjs', import.meta.url), { workerData: { entry: entry.href } })
     : new Worker(entry);
   liveWorkers += 1;
   worker.once('exit', () => { liveWorkers -= 1; });

@@ -1,11 +1,11 @@
 /**
- * Adapts a frame source (directory, array, async stream: see io/frames) to what the predictor needs: the
+ * Adapts a frame source (directory, array, async stream: see io/frame-source.ts, and node/frames.ts for paths) to what the predictor needs: the
  * video size and the model input of frame i, decoded and preprocessed only when it is asked for.
  * A stream is read forward only; the last frame read is kept so a prompt frame can be revisited.
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
-import type { FrameSource, VideoFrame } from '../io/frames.js';
+import type { FrameSource, VideoFrame } from '../io/frame-source.js';
 import { preprocessVideoFrame } from './transforms.js';
 import type { FrameProvider } from './video-state.js';
 

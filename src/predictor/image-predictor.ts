@@ -43,14 +43,14 @@ export class ImagePredictor {
 
   /** Loads a `.safetensors` (+ its `.json`) or an official `.pt` checkpoint (Node). */
   static async fromCheckpoint(file: string, options: { config?: string } = {}): Promise<ImagePredictor> {
-    const { loadSam2 } = await import('../load.js');
+    const { loadSam2 } = await import('../node/load.js');
     return new ImagePredictor(await loadSam2(file, options));
   }
 
   /** Encodes `image` (a file path or encoded bytes in Node, RGB(A) pixels, or an [H, W, 3] tensor). */
   async setImage(image: ImageInput): Promise<void> {
     const rgb: RgbImage = typeof image === 'string' || image instanceof Uint8Array
-      ? await (await import('../io/images.js')).decodeImage(image)
+      ? await (await import('../node/images.js')).decodeImage(image)
       : toRgbImage(image);
     this.reset();
     const input = resizeForImagePredictor(rgb, this.model.config.image_size);

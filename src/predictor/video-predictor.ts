@@ -10,7 +10,7 @@ import { InputError } from '../errors.js';
 import type { Sam2Model, PointPrompt } from '../model/sam2.js';
 import type { LowResHeadsOutput } from '../model/sam-heads.js';
 import { SourceFrames } from './frame-provider.js';
-import type { FrameInput, FrameSource } from '../io/frames.js';
+import type { FrameInput, FrameSource } from '../io/frame-source.js';
 import { VideoState, disposeOutput, storedMask, type FramePipeline, type FrameProvider, type ObjectState, type PipelinePlan, type StoredOutput, type PointsInput } from './video-state.js';
 import { NO_OBJ_SCORE } from '../model/sam-heads.js';
 import { upsampleLogits, scalePoints } from './transforms.js';
@@ -97,7 +97,7 @@ export class VideoPredictor {
 
   /** Loads a `.safetensors` (+ its `.json`) or an official `.pt` checkpoint (Node). */
   static async fromCheckpoint(file: string, options: VideoPredictorOptions & { config?: string } = {}): Promise<VideoPredictor> {
-    const { loadSam2 } = await import('../load.js');
+    const { loadSam2 } = await import('../node/load.js');
     return new VideoPredictor(await loadSam2(file, { config: options.config }), options);
   }
 
@@ -112,7 +112,7 @@ export class VideoPredictor {
    */
   async initState(frames: FramesInput): Promise<VideoState> {
     if (isFrameProvider(frames)) return new VideoState(frames);
-    const source = isFrameSource(frames) ? frames : (await import('../io/frames.js')).frameSource(frames);
+    const source = isFrameSource(frames) ? frames : (await import('../node/frames.js')).frameSource(frames);
     return new VideoState(await SourceFrames.open(source, this.config.image_size));
   }
 

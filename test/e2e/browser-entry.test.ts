@@ -1,13 +1,13 @@
 /**
  * The browser entry stays free of Node: no chain of static imports from src/browser.ts reaches a Node
  * built-in or a Node-only package, and every module it reaches only through a dynamic import is either
- * browser-safe or one the demo's bundler replaces with an explanatory stub (demo/node-only.ts).
+ * browser-safe or in src/node/, which the demo's bundler replaces with explanatory stubs (demo/node-only.ts).
  * A static check over the sources, so `npm test` catches a regression without building the demo.
  */
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_ONLY_MODULES, NODE_ONLY_PACKAGES, isNodeBuiltin } from '../../demo/node-only.js';
+import { NODE_ONLY_PACKAGES, isNodeBuiltin, isNodeOnlyModule } from '../../demo/node-only.js';
 import { importsOf, resolveLocal } from '../helpers/imports.js';
 
 const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src');
@@ -51,7 +51,7 @@ describe('browser entry (src/browser.ts)', () => {
     const { dynamic } = staticClosure(entry);
     const unsafe = [...dynamic].flatMap(([target, chain]) => {
       const rel = path.relative(SRC, target).split(path.sep).join('/');
-      if (NODE_ONLY_MODULES.includes(rel)) return [];
+      if (isNodeOnlyModule(rel)) return [];
       const { nodeImports } = staticClosure(target);
       return nodeImports.length ? [`${chain} ⇢ import('${rel}'): ${nodeImports[0]}`] : [];
     });

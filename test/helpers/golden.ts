@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { SafetensorsReader, memorySource, type HostTensor } from '../../src/io/safetensors.js';
-import { initBackend, useBackend, type BackendName } from '../../src/backend.js';
+import { initBackend, useBackend, type BackendName } from '../../src/node/backend.js';
 
 export const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/golden');
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { initBackend } from '../../src/backend.js';
+import { initBackend } from '../../src/node/backend.js';
 import { seededValues } from './ops.js';
 
 await initBackend('wasm');

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { openSafetensors } from '../../src/io/files.js';
+import { openSafetensors } from '../../src/node/files.js';
 import type { HostArray } from '../../src/model/weights.js';
 import { FIXTURES } from './golden.js';
 

@@ -4,7 +4,7 @@
  * its predictor between jobs: the model is loaded once (per settings) for the thread's life.
  */
 import { parentPort } from 'node:worker_threads';
-import { initBackend } from '../../backend.js';
+import { initBackend } from '../backend.js';
 import { WorkerError } from '../../errors.js';
 import type { VideoPredictor } from '../../predictor/video-predictor.js';
 import { processVideo } from './process-video.js';

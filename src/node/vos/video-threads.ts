@@ -19,7 +19,7 @@ function spawn(): Worker {
   const fromSources = import.meta.url.endsWith('.ts');
   const entry = new URL(`./video-thread.${fromSources ? 'ts' : 'js'}`, import.meta.url);
   if (!fromSources) return new Worker(entry);
-  return new Worker(new URL('../../worker/tsx-bootstrap.mjs', import.meta.url), { workerData: { entry: entry.href } });
+  return new Worker(new URL('../worker/tsx-bootstrap.mjs', import.meta.url), { workerData: { entry: entry.href } });
 }
 
 export class VideoThreads {

@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import { setThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { BackendError } from './errors.js';
+import { BackendError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 const os = require('node:os') as typeof import('node:os');

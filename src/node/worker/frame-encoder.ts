@@ -3,11 +3,11 @@
  * built from its own checkpoint keys only: what the encoder worker holds.
  */
 import type * as tf from '@tensorflow/tfjs-core';
-import type { Sam2ModelConfig } from '../config.js';
-import { ImageEncoder } from '../model/image-encoder.js';
-import { MaskDecoder, maskDecoderSettings } from '../model/mask-decoder.js';
-import { encodeFrame, type FrameFeatures } from '../model/sam2.js';
-import { WeightStore, type HostArray } from '../model/weights.js';
+import type { Sam2ModelConfig } from '../../config.js';
+import { ImageEncoder } from '../../model/image-encoder.js';
+import { MaskDecoder, maskDecoderSettings } from '../../model/mask-decoder.js';
+import { encodeFrame, type FrameFeatures } from '../../model/sam2.js';
+import { WeightStore, type HostArray } from '../../model/weights.js';
 
 /** The checkpoint keys a FrameEncoder reads (the whole decoder is built so every key it sends is checked). */
 export const FRAME_ENCODER_PREFIXES = ['image_encoder.', 'sam_mask_decoder.'] as const;
@@ -24,7 +24,7 @@ export class FrameEncoder {
     const store = new WeightStore(stateDict);
     const root = store.scope('');
     const encoder = new FrameEncoder(
-      new ImageEncoder(config.image_encoder, root.scope('image_encoder')),
+      new ImageEncoder(root.scope('image_encoder'), config.image_encoder),
       new MaskDecoder(root.scope('sam_mask_decoder'), maskDecoderSettings(config)),
       store,
     );

@@ -9,11 +9,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { BackendError } from './errors.js';
+import { BackendError } from '../errors.js';
 import { mayHaveGpu, noAdapterHint, startWebGpu } from './backend-webgpu.js';
 import { wasmThreadsWanted, withWasmThreads } from './backend-wasm-threads.js';
 
-export { maxTensorBytes } from './backend-limits.js';
+export { maxTensorBytes } from '../backend-limits.js';
 export { webGpuAdapter, type WebGpuAdapterSummary } from './backend-webgpu.js';
 
 export const BACKEND_NAMES = ['tensorflow', 'webgpu', 'wasm', 'cpu', 'webgl'] as const;

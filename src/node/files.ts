@@ -1,8 +1,9 @@
-/** Node-only file access for the io layer: random-access byte sources and streamed writes. */
+/** Checkpoint files (Node): random-access byte sources over files, streamed safetensors writes, `.pt` files opened in place. */
 import * as fs from 'node:fs';
 import {
   SafetensorsReader, checkTensorBytes, encodeSafetensors, encodeSafetensorsHeader, type ByteSource, type TensorHeaderSpec, type TensorToWrite,
-} from './safetensors.js';
+} from '../io/safetensors.js';
+import { readTorchCheckpoint, type TorchCheckpoint } from '../io/torch-checkpoint.js';
 import { CheckpointFormatError } from '../errors.js';
 
 /** A ByteSource over an open file; each read copies only the bytes asked for. */
@@ -86,4 +87,15 @@ export function writeSafetensorsStreamed(
   }
   fs.closeSync(fd);
   if (rename) fs.renameSync(tmp, path);
+}
+
+/** Opens a checkpoint file; its data stays on disk until read. Close it with `close()`. */
+export async function openTorchCheckpoint(path: string): Promise<TorchCheckpoint & { close(): void }> {
+  const source = fileSource(path);
+  try {
+    return Object.assign(await readTorchCheckpoint(source, path), { close: source.close });
+  } catch (err) {
+    source.close();
+    throw err;
+  }
 }

@@ -5,8 +5,8 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '../backend.js';
-import { WorkerError } from '../errors.js';
-import { disposeFeatures } from '../model/sam2.js';
+import { WorkerError } from '../../errors.js';
+import { disposeFeatures } from '../../model/sam2.js';
 import { FrameEncoder } from './frame-encoder.js';
 import { buffersOf, featuresToHost, type FromWorker, type ToWorker } from './protocol.js';
 

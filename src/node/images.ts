@@ -7,11 +7,11 @@
 import * as fs from 'node:fs/promises';
 import sharp from 'sharp';
 import { InputError } from '../errors.js';
-import { decodePng, isPng, pngToRgb } from './png.js';
-import { checkPixels, pixelLimit } from './pixel-limit.js';
-import type { RgbImage } from './pixels.js';
+import { decodePng, isPng, pngToRgb } from '../io/png.js';
+import { checkPixels, pixelLimit } from '../io/pixel-limit.js';
+import type { RgbImage } from '../io/pixels.js';
 
-export type { RgbImage } from './pixels.js';
+export type { RgbImage } from '../io/pixels.js';
 
 /** Reads a file for decoding; a missing or unreadable file is an InputError naming it. */
 export async function readImageFile(path: string): Promise<Uint8Array> {

@@ -3,9 +3,9 @@
  * travel between them as transferred buffers (moved, not copied, by postMessage).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Sam2ModelConfig } from '../config.js';
-import type { FrameFeatures } from '../model/sam2.js';
-import type { HostArray } from '../model/weights.js';
+import type { Sam2ModelConfig } from '../../config.js';
+import type { FrameFeatures } from '../../model/sam2.js';
+import type { HostArray } from '../../model/weights.js';
 
 export interface HostTensor {
   shape: number[];

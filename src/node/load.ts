@@ -6,13 +6,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ensureBackend } from './backend.js';
-import { ConfigError } from './errors.js';
-import { loadConfigFile, type Sam2ModelConfig } from './config.js';
-import { openSafetensors } from './io/files.js';
-import { openTorchCheckpoint } from './io/torch-checkpoint.js';
-import { checkpointConfig } from './presets/detect.js';
-import { Sam2Model } from './model/sam2.js';
-import type { HostArray } from './model/weights.js';
+import { ConfigError } from '../errors.js';
+import { parseConfigText, type Sam2ConfigFile, type Sam2ModelConfig } from '../config.js';
+import { openSafetensors, openTorchCheckpoint } from './files.js';
+import { checkpointConfig } from '../presets/detect.js';
+import { Sam2Model } from '../model/sam2.js';
+import type { HostArray } from '../model/weights.js';
 
 export interface LoadOptions {
   /** A YAML/JSON config that overrides the one beside the checkpoint (or the detected official variant). */
@@ -58,4 +57,15 @@ export async function loadSam2(file: string, options: LoadOptions = {}): Promise
   const config = await configOf(file, shapes, fromTorch, options.config);
   await ensureBackend();
   return Sam2Model.fromStateDict(config, stateDict, file);
+}
+
+/** Reads a YAML or JSON config file (see `parseConfigText`). */
+export async function loadConfigFile(path: string): Promise<Sam2ConfigFile> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config '${path}': ${(err as Error).message}`);
+  }
+  return parseConfigText(text, /\.json$/i.test(path) ? 'json' : 'yaml', path);
 }

@@ -4,32 +4,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
 import { decodeImage } from './images.js';
-import { toRgbImage, type PixelsLike, type RgbImage } from './pixels.js';
+import { toRgbImage, type RgbImage } from '../io/pixels.js';
+import type { FrameInput, FrameSource, VideoFrame } from '../io/frame-source.js';
+
+export type { FrameInput, FrameSource, VideoFrame } from '../io/frame-source.js';
 
 /** Extensions taken as frames, compared case-insensitively (the official loader takes .jpg/.jpeg only). */
 export const FRAME_EXTENSIONS = ['.jpg', '.jpeg', '.png'] as const;
-
-/** A frame file path, its encoded bytes, RGB(A) pixels, or an [H, W, 3] integer tensor. */
-export type FrameInput = string | Uint8Array | PixelsLike | tf.Tensor;
-
-export interface VideoFrame {
-  readonly index: number;
-  /** For output files: the file name without extension ("00000"), else the zero-padded index. */
-  readonly name: string;
-  readonly image: RgbImage;
-}
-
-export interface FrameSource extends AsyncIterable<VideoFrame> {
-  /** Number of frames, when known: always for a directory or an array, for a stream once it has ended. */
-  readonly count: number | undefined;
-  /** Decodes frame `index` now (directory and array sources; a stream can only be iterated once). */
-  frame(index: number): Promise<VideoFrame>;
-  /** The output name of frame `index`, without decoding it (for a stream: once the frame has been read). */
-  name(index: number): string;
-}
 
 function frameNumber(file: string): number | undefined {
   const stem = path.parse(file).name;

@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { BackendError, GpuError } from './errors.js';
+import { BackendError, GpuError } from '../errors.js';
 
 export interface WebGpuOptions {
   /**

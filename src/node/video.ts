@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ExternalToolError, InputError } from '../errors.js';
-import { NetpbmStreamParser, type NetpbmFrame } from './netpbm.js';
+import { NetpbmStreamParser, type NetpbmFrame } from '../io/netpbm.js';
 
 /** Extensions read as video files (compared case-insensitively); ffmpeg decides whether it can decode them. */
 export const VIDEO_EXTENSIONS = ['.mp4', '.mov', '.webm', '.mkv', '.avi', '.m4v'] as const;

@@ -1,0 +1,18 @@
+/**
+ * What the Node entry (`src/index.ts`) adds to the shared API (`src/api.ts`): checkpoints and configs from paths,
+ * the Node backends, frame directories, sharp decoding, ffmpeg video, mask folders, and the writers, overlays and
+ * J&F evaluation the CLI uses (the page does not ship them).
+ */
+export * from '../config.js';
+export * from './files.js';
+export * from '../io/torch-checkpoint.js';
+export * from './backend.js';
+export { loadSam2, loadConfigFile, type LoadOptions } from './load.js';
+export { frameSource, listFrameFiles, type FrameSource, type FrameInput, type VideoFrame } from './frames.js';
+export { decodeImage, type DecodeImageOptions } from './images.js';
+export { pixelLimit, setPixelLimit, DEFAULT_PIXEL_LIMIT, PIXEL_LIMIT_ENV } from '../io/pixel-limit.js';
+export { encodePng, decodePng, encodeMaskPng, encodeLabelPng, decodeLabelPng, DAVIS_PALETTE } from '../io/png.js';
+export { readVideo, isVideoFile, requireFfmpeg, openMaskVideo, type VideoReader } from './video.js';
+export { GifEncoder } from '../io/gif.js';
+export { labelMap, renderOverlay, drawLabels, sideBySide, downscale, objectColour, type PromptMarks } from '../render/overlay.js';
+export * as evaluation from './evaluation.js';
