@@ -19,6 +19,7 @@ export {
   type PointsPrompt, type BoxPrompt, type MaskPrompt, type PropagateOptions,
 } from './predictor/video-predictor.js';
 export { VideoState, type FrameProvider } from './predictor/video-state.js';
+export { applyNonOverlap, nonOverlappingMasks, thresholdLogits, NON_OVERLAP_CLAMP, NOT_STARTED_LOGIT } from './predictor/non-overlap.js';
 export { TREE_DEFAULTS, type TreeOptions, type TreeStepInfo } from './predictor/tree-tracker.js';
 export { toRgbImage, type RgbImage, type PixelsLike } from './io/pixels.js';
 export type { FrameSource, VideoFrame } from './io/frame-source.js';

@@ -1,6 +1,6 @@
 /** `sam2long convert <checkpoint.pt> <outdir> [--config file] [--name name]` */
 import { convertCheckpoint } from './convert.js';
-import { UsageError } from '../src/errors.js';
+import { UsageError } from '../src/index.js';
 import { parseCommandArgs } from './cli-args.js';
 
 export const USAGE = `usage: sam2long convert <checkpoint.pt> <outdir> [--config <file.yaml|file.json>] [--name <name>]

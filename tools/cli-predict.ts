@@ -1,11 +1,9 @@
 /** `sam2long predict`: one image, clicks and/or a box → a mask PNG (and optionally an overlay). */
 import * as path from 'node:path';
-import { initBackend } from '../src/node/backend.js';
-import { UsageError } from '../src/errors.js';
-import { decodeImage } from '../src/node/images.js';
+import {
+  decodeImage, ImagePredictor, initBackend, renderOverlay, UsageError,
+} from '../src/index.js';
 import { encodeMaskPng, encodeRgbPng } from '../src/io/png.js';
-import { ImagePredictor } from '../src/predictor/image-predictor.js';
-import { renderOverlay } from '../src/render/overlay.js';
 import {
   applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parsePoints, requireFile, required, writeFileAtomic,
 } from './cli-args.js';

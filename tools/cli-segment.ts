@@ -5,13 +5,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { initBackend } from '../src/node/backend.js';
-import { exitCodeOf, InputError, InterruptedError, UsageError } from '../src/errors.js';
-import { frameSource } from '../src/node/frames.js';
-import { decodePng } from '../src/io/png.js';
+import {
+  decodePng, exitCodeOf, frameSource, initBackend, InputError, InterruptedError, type TreeOptions, UsageError,
+  type VideoState,
+} from '../src/index.js';
 import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/node/video.js';
 import { VideoPredictor, processingOrder } from '../src/predictor/video-predictor.js';
-import type { TreeOptions, VideoState } from '../src/index.js';
 import {
   applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required,
 } from './cli-args.js';

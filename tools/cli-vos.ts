@@ -3,11 +3,11 @@
  * of sam2 / SAM2Long runs them, in this process or (with --queue) as BullMQ jobs for `sam2long worker`s.
  */
 import * as path from 'node:path';
-import { initBackend } from '../src/node/backend.js';
-import { InputError } from '../src/errors.js';
+import {
+  initBackend, InputError, type VosSettingsInput,
+} from '../src/index.js';
 import { segmentDataset, checkDatasetFolders, DATASET_SUMMARY, type DatasetInput, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
 import { PARTIAL_DIR, VIDEO_RECORD, type VideoRecord } from '../src/node/vos/process-video.js';
-import type { VosSettingsInput } from '../src/node/vos/settings.js';
 import { parseCommandArgs, parseInteger, parseNumber, required } from './cli-args.js';
 import { Progress } from './progress.js';
 

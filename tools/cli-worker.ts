@@ -1,5 +1,5 @@
 /** `sam2long worker`: takes the video jobs of `sam2long vos --queue` from Redis until stopped. */
-import { EXIT, InputError } from '../src/errors.js';
+import { EXIT, InputError } from '../src/index.js';
 import { QueueWorker } from '../src/node/vos/queue-worker.js';
 import { redisConnection } from '../src/node/vos/queue.js';
 import { parseCommandArgs, parseInteger, parseNumber, required } from './cli-args.js';

@@ -5,14 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, outputError, Sam2LongError } from '../src/errors.js';
-import { resolveModelConfig, type Sam2ConfigFile } from '../src/config.js';
-import { loadConfigFile } from '../src/node/load.js';
-import { DECODED_DTYPE, type TorchCheckpoint } from '../src/io/torch-checkpoint.js';
-import { writeSafetensorsStreamed, openTorchCheckpoint } from '../src/node/files.js';
-import { hostTensorBytes } from '../src/io/safetensors.js';
-import { checkConfigFits, detectVariant } from '../src/presets/detect.js';
-import { officialModelSection, type Sam2Size } from '../src/presets/official.js';
+import {
+  checkConfigFits, ConfigError, DECODED_DTYPE, detectVariant, hostTensorBytes, loadConfigFile, officialModelSection,
+  openTorchCheckpoint, outputError, resolveModelConfig, type Sam2ConfigFile, Sam2LongError, type Sam2Size,
+  type TorchCheckpoint, writeSafetensorsStreamed,
+} from '../src/index.js';
 
 export interface ConvertOptions {
   input: string;

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError, outputError } from '../src/errors.js';
+import { InputError, outputError } from '../src/index.js';
 import { writeFileAtomic } from './cli-args.js';
 
 /** Marks a directory as being written; removed when the run completes. */

@@ -6,14 +6,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Sam2LongError, InputError } from '../src/errors.js';
-import { frameSource, type FrameSource } from '../src/node/frames.js';
-import { GifEncoder } from '../src/io/gif.js';
+import {
+  downscale, type FrameResult, frameSource, type FrameSource, GifEncoder, InputError, labelMap, type PromptMarks,
+  renderOverlay, type RgbImage, Sam2LongError, sideBySide, type TreeOptions, type TreeStepInfo, type VideoPredictor,
+  type VideoState,
+} from '../src/index.js';
 import type { NetpbmFrame } from '../src/io/netpbm.js';
 import { encodeLabelPng, encodeRgbPng } from '../src/io/png.js';
 import { isVideoFile, openMaskVideo, openPreviewVideo, readVideo, type VideoReader, type VideoWriter } from '../src/node/video.js';
-import { downscale, labelMap, renderOverlay, sideBySide, type PromptMarks } from '../src/render/overlay.js';
-import type { FrameResult, RgbImage, TreeOptions, TreeStepInfo, VideoPredictor, VideoState } from '../src/index.js';
 import { pathSlots, slotRecord, traceBack, type MemoryTree } from '../src/tree/index.js';
 import { MaskDirectory } from './output-dir.js';
 

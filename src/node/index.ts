@@ -1,7 +1,8 @@
 /**
  * What the Node entry (`src/index.ts`) adds to the shared API (`src/api.ts`): checkpoints and configs from paths,
  * the Node backends, frame directories, sharp decoding, ffmpeg video, mask folders, and the writers, overlays and
- * J&F evaluation the CLI uses (the page does not ship them).
+ * J&F evaluation the CLI uses, and the VOS dataset runner (the page does not ship them). The Redis queue
+ * (`node/vos/queue.ts`, BullMQ) is left out so that importing the library never loads a Redis client.
  */
 export * from '../config.js';
 export * from './files.js';
@@ -16,3 +17,8 @@ export { readVideo, isVideoFile, requireFfmpeg, openMaskVideo, type VideoReader 
 export { GifEncoder } from '../io/gif.js';
 export { labelMap, renderOverlay, drawLabels, sideBySide, downscale, objectColour, type PromptMarks } from '../render/overlay.js';
 export * as evaluation from './evaluation.js';
+export {
+  segmentDataset, DATASET_SUMMARY, type DatasetOptions, type DatasetInput, type DatasetEvent, type DatasetSummary,
+} from './vos/segment-dataset.js';
+export { VOS_TREE_DEFAULTS, type VosSettingsInput, type VosTreeSettings, type VosMode } from './vos/settings.js';
+export { VIDEO_RECORD, type VideoRecord, type VideoStatus } from './vos/process-video.js';
