@@ -1,6 +1,6 @@
 /**
  * Every kernel's tensors within the backend's binding limit. A WebGPU device computes zeros past its
- * maxStorageBufferBindingSize (src/backend-webgpu.ts refuses such kernels), so the model splits its work by
+ * maxStorageBufferBindingSize (src/node/backend-webgpu.ts refuses such kernels), so the model splits its work by
  * maxTensorBytes(). Capping that with setMaxTensorBytes makes the same splits happen on any backend: each case
  * runs once unlimited and once capped, checks the results agree, and reads every kernel's input and output
  * shapes from tf.profile to check none is over the cap (and that the unlimited run had one, so the cap split

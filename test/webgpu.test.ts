@@ -147,7 +147,7 @@ describe('webgpu backend (Dawn in Node)', function () {
   });
 
   it('SAM2LONG_BACKEND=webgpu with no adapter is a BackendError that says what to install', async () => {
-    const script = "import { initBackend } from './src/backend.ts'; initBackend().then((b) => console.log(b), (e) => console.log(e.name, e.message));";
+    const script = "import { initBackend } from './src/node/backend.ts'; initBackend().then((b) => console.log(b), (e) => console.log(e.name, e.message));";
     const elsewhere = process.platform === 'darwin' ? 'backend=d3d12' : 'backend=metal';
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       env: { ...process.env, SAM2LONG_BACKEND: 'webgpu', SAM2LONG_DAWN_FLAGS: elsewhere },
