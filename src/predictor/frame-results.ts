@@ -38,14 +38,7 @@ export function frameResult(state: VideoState, frame: number, lowResSize: number
   const lowRes = outs.map((o) => (o ? o.logits.slice() : new Float32Array(h4 * h4).fill(NO_OBJ_SCORE)));
   let masks: Uint8Array[] | undefined;
   let exclusive: Uint8Array[] | undefined;
-  const atVideoSize = <T>(upsample: (stacked: tf.Tensor4D, height: number, width: number) => T): T => {
-    const stacked = tf.tensor4d(concatFloat(lowRes), [lowRes.length, h4, h4, 1]);
-    try {
-      return upsample(stacked, height, width);
-    } finally {
-      stacked.dispose();
-    }
-  };
+  const atVideoSize = <T>(upsample: Upsample<T>): T => atVideoResolution(lowRes, h4, height, width, upsample);
   return {
     frame,
     name: state.frames.name(frame),
@@ -66,7 +59,22 @@ export function frameResult(state: VideoState, frame: number, lowResSize: number
   };
 }
 
-function concatFloat(parts: Float32Array[]): Float32Array {
+type Upsample<T> = (stacked: tf.Tensor4D, height: number, width: number) => T;
+
+/**
+ * Objects' low-res logits ([h4 × h4] each) stacked and brought to video resolution by `upsample`
+ * (`upsampledLogits`, `upsampledMaskBytes`), as every result's masks are made.
+ */
+export function atVideoResolution<T>(lowRes: readonly Float32Array[], h4: number, height: number, width: number, upsample: Upsample<T>): T {
+  const stacked = tf.tensor4d(concatFloat(lowRes), [lowRes.length, h4, h4, 1]);
+  try {
+    return upsample(stacked, height, width);
+  } finally {
+    stacked.dispose();
+  }
+}
+
+function concatFloat(parts: readonly Float32Array[]): Float32Array {
   const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }

@@ -8,9 +8,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../../errors.js';
 import type { VideoPredictor } from '../../predictor/video-predictor.js';
+import { atVideoResolution } from '../../predictor/frame-results.js';
 import { upsampledLogits } from '../../predictor/transforms.js';
 import { NOT_STARTED_LOGIT, applyNonOverlap, thresholdLogits } from '../../predictor/non-overlap.js';
 import { DAVIS_PALETTE, readAnnotation, videoFrames, writeFrameMasks, type VideoFrames } from './layout.js';
@@ -125,13 +125,7 @@ export async function segmentVideo(predictor: VideoPredictor, args: {
     const layout = { perObjectPng: settings.perObjectPng, palette: plan.palette ?? DAVIS_PALETTE };
     let written = 0;
     const write = (frame: number, low: Float32Array[]) => {
-      const lowRes = tf.tensor4d(concat(low), [low.length, h4, h4, 1]);
-      let logits: Float32Array[];
-      try {
-        logits = upsampledLogits(lowRes, height, width);
-      } finally {
-        lowRes.dispose();
-      }
+      const logits = atVideoResolution(low, h4, height, width, upsampledLogits);
       // The official main() builds the model with non_overlap_masks unless it writes per-object PNGs.
       const masks = (settings.perObjectPng ? logits : applyNonOverlap(logits)).map((l) => thresholdLogits(l, 0));
       writeFrameMasks(outDir, plan.frames.names[frame], objIds, masks, width, height, layout);
@@ -157,10 +151,4 @@ export async function segmentVideo(predictor: VideoPredictor, args: {
   } finally {
     state.dispose();
   }
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.forEach((p, i) => out.set(p, i * p.length));
-  return out;
 }
