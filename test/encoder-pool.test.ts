@@ -4,7 +4,6 @@
  * official runs.
  */
 import * as assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { WorkerError } from '../src/errors.js';
 import { disposeFeatures, type FrameFeatures, type Sam2Model } from '../src/model/sam2.js';
@@ -28,18 +27,12 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 }
 
-/** Threads of this process (Linux; null elsewhere): a worker adds one while it runs. */
-function threadCount(): number | null {
-  try {
-    return fs.readdirSync('/proc/self/task').length;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * Waits (up to 10 s) until every encoder worker's thread has ended: a run closes its worker without waiting
  * for the thread, which Node joins a little later. False when one is still alive after 10 s.
+ * The count comes from each worker's 'exit' event, which Node emits once it has joined the thread. The
+ * process's thread count cannot tell: wasm's pthread pool and V8's platform threads start and end on their
+ * own (22 to 23 threads between identical runs here), which made a count-based check fail at random.
  */
 async function encoderWorkersGone(): Promise<boolean> {
   for (let waited = 0; liveEncoderWorkers() > 0; waited += 20) {
@@ -111,20 +104,11 @@ describe('two-core pipeline (frames encoded in a worker thread)', () => {
     const plain = await runVideo1({ pipeline: false });
     const tracked = plain.results.length - 1;
     assert.equal(plain.encoded.here, tracked);
-    // A short piped run first: the first worker makes Node start threads it keeps for good (not the worker's).
-    await runVideo1({ pipeline: true }, 2);
-    // Its worker's thread ends shortly after the run: counting threads before it has would count it too.
-    assert.ok(await encoderWorkersGone(), 'the short run\'s encoder worker still runs 10 s after it');
     const tensorsBefore = tf.memory().numTensors;
-    const threadsBefore = threadCount();
     const piped = await runVideo1({ pipeline: true });
     assert.equal(tf.memory().numTensors, tensorsBefore, 'tensors left after the run and state.dispose()');
-    // The worker ended with the propagation, and no other thread of the run outlives it.
+    // The worker ended with the propagation.
     assert.ok(await encoderWorkersGone(), 'the encoder worker still runs 10 s after the propagation ended');
-    const threadsAfter = threadCount();
-    if (threadsBefore !== null && threadsAfter !== null) {
-      assert.ok(threadsAfter <= threadsBefore, `threads after the run: ${threadsAfter}, before: ${threadsBefore}`);
-    }
     console.log(`      ${tracked} tracked frames: ${piped.encoded.pipeline} encoded in the worker, ${piped.encoded.here} on the main thread`);
     assert.equal(piped.encoded.here + piped.encoded.pipeline, tracked);
     // Only the first tracked frame may be encoded here, while the worker starts.
