@@ -214,14 +214,14 @@ describe('transforms', () => {
       assert.throws(() => fillHolesInScores(scores, H, W, 0), InputError);
     });
 
-    it('works on [B, 1, h, w] and [B, h, w, 1] batches without leaking tensors', () => {
+    it('works on [B, 1, h, w] and [B, h, w, 1] batches without leaking tensors', async () => {
       const batch = new Float32Array(2 * H * W);
       batch.set(scores, 0);
       batch.fill(-1, H * W);
       for (const shape of [[2, 1, H, W], [2, H, W, 1]] as const) {
         const x = tf.tensor4d(batch, shape as unknown as [number, number, number, number]);
         const before = tf.memory().numTensors;
-        const y = fillHoles(x, 4);
+        const y = await fillHoles(x, 4);
         assert.equal(tf.memory().numTensors, before + 1);
         assert.deepEqual(y.shape, x.shape);
         const out = y.dataSync();

@@ -42,6 +42,27 @@ export type PointPrompt = {
   labels: tf.Tensor2D;
 }
 
+/** Label tensors made by `pointPrompt` from host values it checked: the encoder need not read them back. */
+const checkedLabels = new WeakSet<tf.Tensor>();
+
+/**
+ * A point prompt from host values, its labels checked here, so that encoding it reads nothing back from the
+ * device (a prompt given as tensors is checked by reading its labels).
+ */
+// coords B·N·2 values, labels B·N values → coords [B, N, 2], labels [B, N]
+export function pointPrompt(coords: readonly number[], labels: readonly number[], batch = 1): PointPrompt {
+  checkLabels(labels);
+  const n = labels.length / batch;
+  const prompt = { coords: tf.tensor3d(coords as number[], [batch, n, 2]), labels: tf.tensor2d(labels as number[], [batch, n], 'int32') };
+  checkedLabels.add(prompt.labels);
+  return prompt;
+}
+
+function checkLabels(labels: ArrayLike<number>): void {
+  const bad = Array.from(labels).find((l) => l < POINT_LABEL.padding || l > POINT_LABEL.boxBottomRight);
+  if (bad !== undefined) throw new InputError(`point label ${bad} is not one of -1 (padding), 0, 1, 2, 3`);
+}
+
 export type Prompts = {
   points?: PointPrompt;
   /** [B, 4] (x0, y0, x1, y1) in input pixels. */
@@ -171,8 +192,7 @@ export class PromptEncoder {
     assertShape('points.coords', coords.shape, [-1, -1, 2]);
     assertShape('points.labels', labels.shape, [coords.shape[0], coords.shape[1]]);
     if (labels.dtype !== 'int32') throw new ShapeError(`points.labels: dtype ${labels.dtype}, expected int32`);
-    const bad = Array.from(labels.dataSync()).find((l) => l < POINT_LABEL.padding || l > POINT_LABEL.boxBottomRight);
-    if (bad !== undefined) throw new InputError(`point label ${bad} is not one of -1 (padding), 0, 1, 2, 3`);
+    if (!checkedLabels.has(labels)) checkLabels(labels.dataSync());
     return tf.tidy(() => {
       const [b] = coords.shape;
       let xy: tf.Tensor = coords;

@@ -8,7 +8,7 @@ import { MASK_DECODER_CONSTANTS, type Sam2ModelConfig } from '../config.js';
 import { assertShape } from '../errors.js';
 import { Conv2d, Linear, Mlp } from './common.js';
 import { MaskDecoder, maskDecoderSettings, pickPerItem } from './mask-decoder.js';
-import { POINT_LABEL, PromptEncoder, promptEncoderSizes, type PointPrompt } from './prompt-encoder.js';
+import { POINT_LABEL, PromptEncoder, pointPrompt, promptEncoderSizes, type PointPrompt } from './prompt-encoder.js';
 import type { WeightScope } from './weights.js';
 import { FLOAT_BYTES } from '../ops/row-chunks.js';
 import { broadcastByAdd } from '../ops/layout.js';
@@ -124,10 +124,7 @@ export class SamHeads {
     if (inputs.maskInputs) assertShape('maskInputs', inputs.maskInputs.shape, [batch, -1, -1, 1]);
     if (inputs.pointInputs) assertShape('pointInputs.coords', inputs.pointInputs.coords.shape, [batch, -1, 2]);
     return tf.tidy(() => {
-      const points = inputs.pointInputs ?? {
-        coords: tf.zeros([batch, 1, 2]) as tf.Tensor3D,
-        labels: tf.fill([batch, 1], POINT_LABEL.padding, 'int32') as tf.Tensor2D,
-      };
+      const points = inputs.pointInputs ?? pointPrompt(new Array(batch * 2).fill(0), new Array(batch).fill(POINT_LABEL.padding), batch);
       const { sparse, dense } = this.promptEncoder.call({ points, masks: inputs.maskInputs && this.maskPrompt(inputs.maskInputs) });
       const decoded = this.maskDecoder.call({
         imageEmbeddings: inputs.backboneFeatures,

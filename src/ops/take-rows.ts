@@ -115,7 +115,7 @@ export function rowBlocks<T extends tf.Tensor>(x: T, size: number): T[] {
 /** Rows `indices` of `x` stacked, the indices a tensor (read back only where rows are copied on the host). */
 // x [R, ...rest], indices [k] int32 → [k, ...rest]
 export function gatherRowsAt<T extends tf.Tensor>(x: T, indices: tf.Tensor1D): T {
-  return copiesOnHost(x) ? gatherRows(x, Array.from(indices.dataSync())) : tf.gather(x, indices) as T;
+  return copiesOnHost(x) ? gatherRows(x, Array.from(hostCopy(indices))) : tf.gather(x, indices) as T;
 }
 
 /** x[:, start : start + count]: each item's block is contiguous, so the CPU backends copy one block per item. */

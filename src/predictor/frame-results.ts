@@ -4,8 +4,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NO_OBJ_SCORE } from '../model/sam-heads.js';
-import { upsampledLogits, upsampledMaskBytes } from './transforms.js';
+import { upsampleLogits, upsampledLogits, upsampledMaskBytes } from './transforms.js';
 import { nonOverlappingMasks } from './non-overlap.js';
+import { onHostBackend, readTogether } from '../ops/host-read.js';
 import type { MaskOutput, ObjectState, VideoState } from './video-state.js';
 
 export interface FrameResult {
@@ -32,19 +33,28 @@ export type MaskPick = (o: ObjectState, index: number) => MaskOutput | undefined
 
 /** Masks of every object on `frame` at video resolution (an object without output there is empty). */
 export function frameResult(state: VideoState, frame: number, lowResSize: number, pick: MaskPick, final: boolean): FrameResult {
+  return resultOf(state, frame, lowResSize, state.objects.map(pick), final, null);
+}
+
+/** Video-resolution masks made on the device and read with the rest of a frame's outputs. */
+interface ReadMasks {
+  masks: Uint8Array[];
+  exclusiveMasks: Uint8Array[];
+}
+
+/** `outs` as a result; its masks are `read` when given, else made on first read from the low-res logits. */
+function resultOf(state: VideoState, frame: number, h4: number, outs: readonly (MaskOutput | undefined)[], final: boolean, read: ReadMasks | null): FrameResult {
   const { width, height } = state.frames;
-  const h4 = lowResSize;
-  const outs = state.objects.map(pick);
   const lowRes = outs.map((o) => (o ? o.logits.slice() : new Float32Array(h4 * h4).fill(NO_OBJ_SCORE)));
-  let masks: Uint8Array[] | undefined;
-  let exclusive: Uint8Array[] | undefined;
+  let masks = read?.masks;
+  let exclusive = read?.exclusiveMasks;
   const atVideoSize = <T>(upsample: Upsample<T>): T => atVideoResolution(lowRes, h4, height, width, upsample);
   return {
     frame,
     name: state.frames.name(frame),
     objIds: state.objIds,
-    // Made on first read (from the low-res logits kept here): a consumer of final results only, like the CLI,
-    // never pays for SAM2Long's provisional masks.
+    // Made on first read (from the low-res logits kept here) on the host backends: a consumer of final results
+    // only, like the CLI, never pays for SAM2Long's provisional masks.
     get masks() {
       masks ??= atVideoSize(upsampledMaskBytes);
       return masks;
@@ -57,6 +67,58 @@ export function frameResult(state: VideoState, frame: number, lowResSize: number
     objectScores: outs.map((o) => o?.objectScore ?? NO_OBJ_SCORE),
     final,
   };
+}
+
+/** One object's output on a frame, on the device or on the host. */
+export interface ResultRow {
+  /** Low-res logits. [h4, w4] (any shape of h4·w4 values) */
+  logits: tf.Tensor | Float32Array;
+  /** Object-score logit. [] or [1] */
+  objectScore: tf.Tensor | number;
+}
+
+/** A frame's result before it is read: one row per object of the state (undefined: no output there). */
+export interface PendingResult {
+  frame: number;
+  rows: readonly (ResultRow | undefined)[];
+  final: boolean;
+}
+
+/**
+ * The results of `pending`, from ONE asynchronous host read of whatever they hold on the device. On GPU
+ * backends the video-resolution masks (and their non-overlapping versions) are made on the device and read
+ * as bits in the same read, so reading a result's masks later never blocks on the device; on the host
+ * backends they are made on first read, as `frameResult` makes them. The device work is enqueued before
+ * this returns its promise, so the tensors given may be disposed as soon as it has been called.
+ */
+export async function readFrameResults(state: VideoState, lowResSize: number, pending: readonly PendingResult[]): Promise<FrameResult[]> {
+  const { width, height } = state.frames;
+  const h4 = lowResSize;
+  const parts: tf.Tensor[] = [];
+  // A value on the device is read as parts[index]; a host value is kept as it is.
+  const fromDevice = (t: tf.Tensor) => {
+    const index = parts.push(t) - 1;
+    return () => values[index];
+  };
+  let values: Float32Array[] = [];
+  const reads = pending.map((p) => p.rows.map((r) => r && {
+    logits: r.logits instanceof tf.Tensor ? fromDevice(r.logits) : () => r.logits as Float32Array,
+    objectScore: r.objectScore instanceof tf.Tensor ? fromDevice(r.objectScore) : () => [r.objectScore as number],
+  }));
+  const owned = onHostBackend() ? [] : pending.map((p) => deviceMaskBits(stackedLogits(p.rows, h4), height, width));
+  const maskReads = owned.map((bits) => bits.map(fromDevice));
+  try {
+    values = await readTogether(parts);
+  } finally {
+    tf.dispose(owned.flat());
+  }
+  const pixels = height * width;
+  return pending.map((p, i) => {
+    const outs = reads[i].map((r) => r && { logits: r.logits(), objectScore: r.objectScore()[0] });
+    const bits = maskReads[i]?.map((read) => read());
+    const read = bits && { masks: unpackMaskBits(bits[0], p.rows.length, pixels), exclusiveMasks: unpackMaskBits(bits[1] ?? bits[0], p.rows.length, pixels) };
+    return resultOf(state, p.frame, h4, outs, p.final, read ?? null);
+  });
 }
 
 type Upsample<T> = (stacked: tf.Tensor4D, height: number, width: number) => T;
@@ -79,4 +141,61 @@ function concatFloat(parts: readonly Float32Array[]): Float32Array {
   let o = 0;
   for (const p of parts) { out.set(p, o); o += p.length; }
   return out;
+}
+
+/** The rows' low-res logits stacked on the device, an object without output filled with NO_OBJ_SCORE. */
+// rows n × ([h4, w4] | Float32Array(h4·h4) | undefined) → [n, h4, h4, 1]
+function stackedLogits(rows: readonly (ResultRow | undefined)[], h4: number): tf.Tensor4D {
+  return tf.tidy(() => tf.stack(rows.map((r) => {
+    if (!r) return tf.fill([h4, h4, 1], NO_OBJ_SCORE);
+    return r.logits instanceof tf.Tensor ? tf.reshape(r.logits, [h4, h4, 1]) : tf.tensor3d(r.logits, [h4, h4, 1]);
+  })) as tf.Tensor4D);
+}
+
+/** Mask pixels per float of a bit-packed mask: sums of distinct powers of two below 2^16 are exact in float32. */
+const BITS_PER_WORD = 16;
+
+/**
+ * Each object's mask at video resolution (logits upsampled as upsampleLogits, > 0), bit-packed on the device:
+ * pixel p is bit p mod 16 of word ⌊p / 16⌋. With several objects, a second tensor holds the masks with the
+ * non-overlap rule (non-overlap.ts: a pixel stays on only for the first object with the highest logit), kept
+ * as a running maximum over the objects so that only one object is at video resolution at a time.
+ */
+// lowRes [n, h4, w4, 1] (disposed) → [n, ⌈H·W / 16⌉] masks, and [n, ⌈H·W / 16⌉] exclusive masks when n > 1
+function deviceMaskBits(lowRes: tf.Tensor4D, height: number, width: number): tf.Tensor2D[] {
+  return tf.tidy(() => {
+    const n = lowRes.shape[0];
+    const pixels = height * width;
+    const words = Math.ceil(pixels / BITS_PER_WORD);
+    const weights = tf.tensor1d(Array.from({ length: BITS_PER_WORD }, (_, j) => 2 ** j));
+    const pack = (on: tf.Tensor) =>
+      tf.sum(tf.mul(tf.reshape(tf.pad(tf.cast(on, 'float32'), [[0, words * BITS_PER_WORD - pixels]]), [words, BITS_PER_WORD]), weights), 1);
+    const masks: tf.Tensor[] = [];
+    let best: tf.Tensor | null = null;
+    let bestObject: tf.Tensor | null = null;
+    for (let o = 0; o < n; o++) {
+      const up = tf.reshape(upsampleLogits(tf.slice(lowRes, [o, 0, 0, 0], [1, -1, -1, -1]), height, width), [pixels]);
+      masks.push(pack(tf.greater(up, 0)));
+      if (n === 1) break;
+      // Strictly greater: a tie goes to the earlier object, as torch.argmax gives it.
+      const wins: tf.Tensor | null = best && tf.greater(up, best);
+      best = wins ? tf.where(wins, up, best as tf.Tensor) : up;
+      bestObject = wins ? tf.where(wins, tf.fill([pixels], o, 'int32'), bestObject as tf.Tensor) : tf.zeros([pixels], 'int32');
+    }
+    lowRes.dispose();
+    if (n === 1) return [tf.stack(masks) as tf.Tensor2D];
+    const positive = tf.greater(best as tf.Tensor, 0);
+    const exclusive = Array.from({ length: n }, (_, o) => pack(tf.logicalAnd(positive, tf.equal(bestObject as tf.Tensor, o))));
+    return [tf.stack(masks) as tf.Tensor2D, tf.stack(exclusive) as tf.Tensor2D];
+  });
+}
+
+/** The 0/1 masks of `n` objects from their packed bits (deviceMaskBits' layout). */
+function unpackMaskBits(bits: Float32Array, n: number, pixels: number): Uint8Array[] {
+  const words = Math.ceil(pixels / BITS_PER_WORD);
+  return Array.from({ length: n }, (_, o) => {
+    const mask = new Uint8Array(pixels);
+    for (let p = 0; p < pixels; p++) mask[p] = ((bits[o * words + Math.floor(p / BITS_PER_WORD)] | 0) >> p % BITS_PER_WORD) & 1;
+    return mask;
+  });
 }

@@ -8,11 +8,12 @@ import * as tf from '@tensorflow/tfjs-core';
 import { objectPointerLimit } from '../config.js';
 import type { ItemMemory } from '../model/memory-prompt.js';
 import type { Sam2Model } from '../model/sam2.js';
-import { frameResult, type FrameResult } from './frame-results.js';
+import { readFrameResults, type FrameResult } from './frame-results.js';
+import { onHostBackend } from '../ops/host-read.js';
 import { selectGreedyMemory, type GreedyMemoryOptions } from './memory-bank.js';
 import { trackRows, type Tracker } from './tracker.js';
 import { fillHoles } from './transforms.js';
-import { disposeOutput, storedMask, type ObjectState, type StoredOutput, type VideoState } from './video-state.js';
+import { disposeOutput, type ObjectState, type StoredOutput, type VideoState } from './video-state.js';
 import { takeRows, rowIndices } from '../ops/take-rows.js';
 
 export interface GreedyTrackerOptions {
@@ -24,7 +25,7 @@ export interface GreedyTrackerOptions {
 
 /** A step's low-res logits as stored and shown: holes filled when `fillHoleArea` > 0 (off in the golden settings). */
 // [B, 1, h4, w4] → same
-export function storedLowRes(lowRes: tf.Tensor4D, fillHoleArea: number): tf.Tensor4D {
+export async function storedLowRes(lowRes: tf.Tensor4D, fillHoleArea: number): Promise<tf.Tensor4D> {
   return fillHoleArea > 0 ? fillHoles(lowRes, fillHoleArea) : tf.clone(lowRes);
 }
 
@@ -61,36 +62,71 @@ export class GreedyTracker implements Tracker {
 
   async *run(order: AsyncIterable<number>): AsyncGenerator<FrameResult> {
     const { state, opts } = this;
-    for await (const frame of order) {
-      // An object is tracked from its first prompt on (in tracking order); before it, it has no mask.
-      const started = state.objects.filter((o) => [...o.cond.keys()].some((c) => (opts.reverse ? c >= frame : c <= frame)));
-      const toRun = started.filter((o) => !o.cond.has(frame));
-      if (toRun.length) await this.trackObjects(toRun, frame);
-      for (const o of started) o.tracked.set(frame, opts.reverse);
-      yield frameResult(state, frame, this.model.sizes.lowResSize, (o) => storedMask(o.cond.get(frame) ?? o.nonCond.get(frame)), true);
-      this.forgetOutsideWindow(frame);
+    // On a GPU, frame t's result is read while frame t + 1 computes: its read is awaited only once the next
+    // frame's work is enqueued. On the host backends a read is a copy and nothing runs meanwhile.
+    const depth = onHostBackend() ? 0 : 1;
+    const reading: Promise<FrameResult>[] = [];
+    try {
+      for await (const frame of order) {
+        // An object is tracked from its first prompt on (in tracking order); before it, it has no mask.
+        const started = state.objects.filter((o) => [...o.cond.keys()].some((c) => (opts.reverse ? c >= frame : c <= frame)));
+        const toRun = started.filter((o) => !o.cond.has(frame));
+        const scores = toRun.length ? await this.trackObjects(toRun, frame) : new Map<ObjectState, tf.Tensor>();
+        for (const o of started) o.tracked.set(frame, opts.reverse);
+        const read = this.readResult(frame, scores);
+        // Awaited below (or by the finally block); until then a failure must not count as unhandled.
+        read.catch(() => undefined);
+        reading.push(read);
+        tf.dispose([...scores.values()]);
+        while (reading.length > depth) yield await (reading.shift() as Promise<FrameResult>);
+        this.forgetOutsideWindow(frame);
+      }
+      while (reading.length) yield await (reading.shift() as Promise<FrameResult>);
+    } finally {
+      // A consumer that stops early: the reads still in flight free their tensors when they end.
+      await Promise.allSettled(reading);
+      state.dropFeatures();
     }
-    state.dropFeatures();
   }
 
-  /** One batched greedy step for `objects` on `frame`; stores each object's output with its new memory. */
-  private async trackObjects(objects: ObjectState[], frame: number): Promise<void> {
+  /**
+   * Frame `frame`'s result, read in one asynchronous read (its device work enqueued before this returns);
+   * the object scores of the outputs tracked on it (`scores`, on the device until then) are stored once read.
+   */
+  private async readResult(frame: number, scores: Map<ObjectState, tf.Tensor>): Promise<FrameResult> {
+    const outs = this.state.objects.map((o) => o.cond.get(frame) ?? o.nonCond.get(frame));
+    const rows = outs.map((out, i) => out && { logits: out.predMasks, objectScore: scores.get(this.state.objects[i]) ?? out.objectScore });
+    const [result] = await readFrameResults(this.state, this.model.sizes.lowResSize, [{ frame, rows, final: true }]);
+    outs.forEach((out, i) => {
+      if (out && scores.has(this.state.objects[i])) out.objectScore = result.objectScores[i];
+    });
+    return result;
+  }
+
+  /**
+   * One batched greedy step for `objects` on `frame`; stores each object's output with its new memory. Returns
+   * each object's score logit on the device ([1]), which its stored output gets once the frame's result is read.
+   */
+  private async trackObjects(objects: ObjectState[], frame: number): Promise<Map<ObjectState, tf.Tensor>> {
     const { model, state, opts } = this;
     const features = await state.features(frame, (img) => model.encodeImage(img));
     const memories = greedyMemories(model, state, objects, frame, opts.reverse);
     const rows = trackRows(model, features, memories, objectPointerLimit(model.config, state.numFrames), model.useMultimask(false, 0));
-    const predMasks = tf.tidy(() => takeRows(tf.squeeze(storedLowRes(rows.lowRes, opts.fillHoleArea), [1]), rowIndices(objects.length)) as tf.Tensor2D[]);
+    const lowRes = await storedLowRes(rows.lowRes, opts.fillHoleArea);
+    const predMasks = tf.tidy(() => takeRows(tf.squeeze(lowRes, [1]), rowIndices(objects.length)) as tf.Tensor2D[]);
+    const scores = new Map(objects.map((obj, b) => [obj, tf.slice(rows.objectScores, [b], [1])]));
     objects.forEach((obj, b) => {
       const stored: StoredOutput = {
         maskmem: rows.maskmem[b],
         predMasks: predMasks[b],
         objPtr: rows.objPtr[b],
-        objectScore: rows.objectScores[b],
+        objectScore: NaN,
       };
       disposeOutput(obj.nonCond.get(frame));
       obj.nonCond.set(frame, stored);
     });
-    tf.dispose([rows.lowRes, rows.ious]);
+    tf.dispose([lowRes, rows.lowRes, rows.ious, rows.objectScores]);
+    return scores;
   }
 
   /**

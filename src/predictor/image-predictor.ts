@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
 import type { Sam2Model, FrameFeatures } from '../model/sam2.js';
 import { disposeFeatures } from '../model/sam2.js';
+import { pointPrompt } from '../model/prompt-encoder.js';
 import { toRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
 import { resizeForImagePredictor, scalePoints, upsampledMaskBytes } from './transforms.js';
 
@@ -72,10 +73,7 @@ export class ImagePredictor {
     const out = tf.tidy(() => {
       const scaled = scalePoints(coords, { width, height }, s);
       const decoded = this.model.decodeImage(features, {
-        points: scaled.length ? {
-          coords: tf.tensor3d(scaled.flat(), [1, scaled.length, 2]),
-          labels: tf.tensor2d(labels, [1, labels.length], 'int32'),
-        } : undefined,
+        points: scaled.length ? pointPrompt(scaled.flat(), labels) : undefined,
         masks: prompt.maskInput ? tf.tensor4d(prompt.maskInput, [1, h4, h4, 1]) : undefined,
       }, prompt.multimask ?? true);
       const m = decoded.masks.shape[1];

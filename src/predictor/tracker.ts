@@ -28,26 +28,26 @@ export interface TrackedRows {
   lowRes: tf.Tensor4D;
   /** The decoder's IoU predictions. [B, M] */
   ious: tf.Tensor2D;
-  /** Object-score logits, on the host. (B) */
-  objectScores: Float32Array;
+  /** Object-score logits. [B] */
+  objectScores: tf.Tensor1D;
 }
 
 /**
  * One batched tracking step for `memories` (one row each) on a frame, then the memory encoder on every row's
- * own low-res mask, then the rows split apart: a frame every row decodes and remembers by itself.
+ * own low-res mask, then the rows split apart: a frame every row decodes and remembers by itself. Nothing is
+ * read back: the caller reads what it needs, with whatever else the frame reads.
  */
 export function trackRows(model: Sam2Model, features: FrameFeatures, memories: ItemMemory[], maxObjPtrs: number, multimask: boolean): TrackedRows {
   const out = tf.tidy(() => {
     const heads = model.trackStep(features, memories, maxObjPtrs, { multimask, highRes: false });
     const maskmem = model.encodeMemory(features, toNHWC(heads.lowResMasks), heads.objectScoreLogits, false);
-    return { maskmem, lowRes: heads.lowResMasks, ious: heads.ious, objPtr: heads.objPtr, scores: heads.objectScoreLogits };
+    return { maskmem, lowRes: heads.lowResMasks, ious: heads.ious, objPtr: heads.objPtr, scores: tf.reshape(heads.objectScoreLogits, [-1]) as tf.Tensor1D };
   });
-  const objectScores = out.scores.dataSync() as Float32Array;
   const rows = rowIndices(memories.length);
   const perRow = tf.tidy(() => ({
     maskmem: takeRows(out.maskmem, rows) as tf.Tensor2D[],
     objPtr: takeRows(out.objPtr, rows) as tf.Tensor1D[],
   }));
-  tf.dispose([out.maskmem, out.objPtr, out.scores]);
-  return { ...perRow, lowRes: out.lowRes, ious: out.ious, objectScores };
+  tf.dispose([out.maskmem, out.objPtr]);
+  return { ...perRow, lowRes: out.lowRes, ious: out.ious, objectScores: out.scores };
 }

@@ -248,11 +248,11 @@ export function fillHolesInScores(
   return out;
 }
 
-/** Hole filling (`fill_hole_area`) on a batch of low-res mask logits [B, 1, h, w] or [B, h, w, 1]. */
-export function fillHoles(masks: tf.Tensor4D, maxArea: number): tf.Tensor4D {
+/** Hole filling (`fill_hole_area`) on a batch of low-res mask logits [B, 1, h, w] or [B, h, w, 1] (read asynchronously). */
+export async function fillHoles(masks: tf.Tensor4D, maxArea: number): Promise<tf.Tensor4D> {
   // [B, 1, h, w] | [B, h, w, 1] → same
   const { h, w } = maskPlaneSize(masks, 'fillHoles');
-  const data = masks.dataSync() as Float32Array;
+  const data = (await masks.data()) as Float32Array;
   const out = new Float32Array(data.length);
   for (let b = 0; b < masks.shape[0]; b++) {
     const plane = data.subarray(b * h * w, (b + 1) * h * w);

@@ -18,10 +18,11 @@ import {
   applySelection, createTree, keyWeights, memorySelectionOptions, pathScores,
   settledFrames, traceBack, bestPath, slotOnFrame, slotRecord,
 } from '../tree/index.js';
-import { frameResult, type FrameResult } from './frame-results.js';
+import { readFrameResults, type FrameResult, type PendingResult, type ResultRow } from './frame-results.js';
+import { onHostBackend, readTogether } from '../ops/host-read.js';
 import { trackRows, type Tracker } from './tracker.js';
-import { storedMask, type MaskOutput, type ObjectState, type StoredOutput, type VideoState } from './video-state.js';
-import { gatherRows, hostCopy, takeRows } from '../ops/take-rows.js';
+import type { ObjectState, StoredOutput, VideoState } from './video-state.js';
+import { gatherRows, takeRows } from '../ops/take-rows.js';
 
 // The tree's settings live in src/tree/; re-exported for the old import path.
 export { TREE_DEFAULTS, resolveTreeOptions, type TreeOptions, type TreeStepInfo } from '../tree/options.js';
@@ -79,6 +80,8 @@ export class TreeTracker implements Tracker {
   /** Tracks the frames of `order` (forward, consecutive, starting at the prompt frame). */
   async *run(order: AsyncIterable<number>): AsyncGenerator<FrameResult> {
     let started = false;
+    const depth = onHostBackend() ? 0 : 1;
+    const reading: Promise<FrameResult[]>[] = [];
     try {
       for await (const frame of order) {
         if (!started) {
@@ -92,17 +95,28 @@ export class TreeTracker implements Tracker {
         const first = this.starts.filter((s) => s.start === frame - 1);
         if (growing.length || first.length) {
           const features = await this.state.features(frame, (img) => this.model.encodeImage(img));
-          if (growing.length) this.treeStep(features, frame, growing);
-          if (first.length) this.firstStep(features, frame, first);
+          if (growing.length) await this.treeStep(features, frame, growing);
+          if (first.length) await this.firstStep(features, frame, first);
         }
         for (const t of this.trees) t?.obj.tracked.set(frame, false);
-        yield* this.emit(frame);
+        reading.push(this.read(this.emit(frame)));
+        // On a GPU, a frame's results are read while the next frame computes (as greedy tracking does).
+        while (reading.length > depth) yield* await (reading.shift() as Promise<FrameResult[]>);
       }
-      if (started) yield* this.finish();
+      if (started) reading.push(this.read(this.finish()));
+      while (reading.length) yield* await (reading.shift() as Promise<FrameResult[]>);
     } finally {
+      await Promise.allSettled(reading);
       this.dispose();
       this.state.dropFeatures();
     }
+  }
+
+  /** `pending` read in one asynchronous read (a failure is reported where the promise is awaited). */
+  private read(pending: PendingResult[]): Promise<FrameResult[]> {
+    const results = readFrameResults(this.state, this.model.sizes.lowResSize, pending);
+    results.catch(() => undefined);
+    return results;
   }
 
   /** Each object's single prompt frame, at or after the first tracked frame `first`. */
@@ -122,19 +136,22 @@ export class TreeTracker implements Tracker {
   }
 
   /** The frame after an object's prompt: one SAM 2 step per object on its conditioning memory; every path starts from it. */
-  private firstStep(features: FrameFeatures, frame: number, starts: ObjectStart[]): void {
+  private async firstStep(features: FrameFeatures, frame: number, starts: ObjectStart[]): Promise<void> {
     const memories: ItemMemory[] = starts.map((t) => ({
       frames: [{ features: t.cond.maskmem as tf.Tensor2D, tpos: 0 }],
       pointers: [{ pointer: t.cond.objPtr, tdiff: Math.abs(frame - t.start) }],
     }));
     const out = trackRows(this.model, features, memories, this.maxObjPtrs(), this.model.useMultimask(false, 0));
     const bestIous = tf.tidy(() => tf.max(out.ious, 1));
-    const ious = bestIous.dataSync();
-    const lowRes = hostCopy(out.lowRes) as Float32Array;
-    tf.dispose([bestIous, out.ious, out.lowRes]);
+    let ious: Float32Array, scores: Float32Array, lowRes: Float32Array;
+    try {
+      [ious, scores, lowRes] = await readTogether([bestIous, out.objectScores, out.lowRes]);
+    } finally {
+      tf.dispose([bestIous, out.ious, out.lowRes, out.objectScores]);
+    }
     const area = lowRes.length / starts.length;
     starts.forEach((t, i) => {
-      const tree = createTree({ startFrame: t.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: out.objectScores[i] });
+      const tree = createTree({ startFrame: t.start, numPaths: this.opts.pathways, iou: ious[i], objectScore: scores[i] });
       const masks = [lowRes.slice(i * area, (i + 1) * area)];
       this.opts.onSlots?.(frame, t.obj.id, masks);
       this.trees[this.starts.indexOf(t)] = {
@@ -164,7 +181,7 @@ export class TreeTracker implements Tracker {
   }
 
   /** Frames ≥ start + 2 of `trees`: decode P paths per object in one batch, score and prune, encode the kept candidates. */
-  private treeStep(features: FrameFeatures, frame: number, trees: ObjectTree[]): void {
+  private async treeStep(features: FrameFeatures, frame: number, trees: ObjectTree[]): Promise<void> {
     const P = this.opts.pathways;
     const selOpts = memorySelectionOptions(this.model.config, this.state.numFrames, this.opts.iouThreshold);
     const selections = trees.map((t) => Array.from({ length: P }, (_, p) => this.opts.memorySelection(t.tree, p, frame, selOpts)));
@@ -180,8 +197,14 @@ export class TreeTracker implements Tracker {
       };
     });
     const m = decoded.ious.shape[1];
-    const ious = decoded.ious.dataSync();
-    const scores = decoded.scores.dataSync();
+    // The decision inputs, in one read: what the tree must know before the frame's memory can be encoded.
+    let ious: Float32Array, scores: Float32Array;
+    try {
+      [ious, scores] = await readTogether([decoded.ious, decoded.scores]);
+    } catch (err) {
+      tf.dispose(decoded);
+      throw err;
+    }
     // Decide per object which (parent, j) candidates survive; paths are object-major.
     const picks: number[] = [];
     const keptScores: number[] = [];
@@ -214,7 +237,13 @@ export class TreeTracker implements Tracker {
       };
     });
     tf.dispose(decoded);
-    const lowRes = hostCopy(kept.lowRes) as Float32Array;
+    let lowRes: Float32Array;
+    try {
+      [lowRes] = await readTogether([kept.lowRes]);
+    } catch (err) {
+      tf.dispose(kept);
+      throw err;
+    }
     const area = kept.lowRes.shape[1];
     trees.forEach((t, o) => {
       const own = distinctPicks.rowOf.slice(o * P, (o + 1) * P);
@@ -254,44 +283,49 @@ export class TreeTracker implements Tracker {
    * The online result for `frame` (best path, provisional) and final results for newly settled frames: up to
    * the earliest frame some started object's paths still disagree on (an object's prompt frame is settled).
    */
-  private *emit(frame: number): Generator<FrameResult> {
+  private emit(frame: number): PendingResult[] {
+    const out: PendingResult[] = [];
     const started = this.starts.filter((s) => s.start <= frame);
     const settled = Math.min(frame, ...started.map((s) => {
       const t = this.trees[this.starts.indexOf(s)];
       return t ? settledFrames(t.tree) : s.start;
     }));
     if (frame > settled) {
-      yield this.result(frame, (t) => t.tree.heads[bestPath(t.tree)], false);
+      out.push(this.result(frame, (t) => t.tree.heads[bestPath(t.tree)], false));
     }
     for (let f = this.finalUpTo + 1; f <= settled; f++) {
-      yield this.result(f, (t) => slotOnFrame(t.tree, 0, f), true);
+      out.push(this.result(f, (t) => slotOnFrame(t.tree, 0, f), true));
       for (const t of this.trees) t?.masks.delete(f);
     }
     this.finalUpTo = Math.max(this.finalUpTo, settled);
+    return out;
   }
 
   /** After the last frame: the hindsight masks, each object's best final path traced back. */
-  private *finish(): Generator<FrameResult> {
+  private finish(): PendingResult[] {
     const traced = this.trees.map((t) => t && traceBack(t.tree));
+    const out: PendingResult[] = [];
     for (let f = this.finalUpTo + 1; f <= this.lastFrame; f++) {
-      yield this.result(f, (t, i) => (traced[i] as number[])[f - t.start - 1], true);
+      out.push(this.result(f, (t, i) => (traced[i] as number[])[f - t.start - 1], true));
     }
     this.finalUpTo = this.lastFrame;
+    return out;
   }
 
   /**
    * A frame result; `slotOf` picks the slot of each object with a tree past its prompt frame. An object shows
    * its prompt's mask on its prompt frame and nothing before it.
    */
-  private result(frame: number, slotOf: (t: ObjectTree, i: number) => number, final: boolean): FrameResult {
-    return frameResult(this.state, frame, this.model.sizes.lowResSize, (_, i): MaskOutput | undefined => {
+  private result(frame: number, slotOf: (t: ObjectTree, i: number) => number, final: boolean): PendingResult {
+    const rows = this.state.objects.map((_, i): ResultRow | undefined => {
       const s = this.starts[i];
       if (frame < s.start) return undefined;
-      if (frame === s.start) return storedMask(s.cond);
+      if (frame === s.start) return { logits: s.cond.predMasks, objectScore: s.cond.objectScore };
       const t = this.trees[i] as ObjectTree;
       const slot = slotOf(t, i);
       return { logits: (t.masks.get(frame) as Float32Array[])[slot], objectScore: slotRecord(t.tree, frame, slot).objectScore };
-    }, final);
+    });
+    return { frame, rows, final };
   }
 
   private dispose(): void {

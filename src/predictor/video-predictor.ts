@@ -7,15 +7,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { objectPointerLimit, type Sam2ModelConfig } from '../config.js';
 import { InputError } from '../errors.js';
-import type { Sam2Model, PointPrompt } from '../model/sam2.js';
+import type { Sam2Model } from '../model/sam2.js';
+import { pointPrompt } from '../model/prompt-encoder.js';
 import type { LowResHeadsOutput } from '../model/sam-heads.js';
 import { SourceFrames } from './frame-provider.js';
 import type { FrameInput, FrameSource } from '../io/frame-source.js';
-import { VideoState, disposeOutput, storedMask, type FramePipeline, type FrameProvider, type ObjectState, type PipelinePlan, type StoredOutput, type PointsInput } from './video-state.js';
+import { VideoState, disposeOutput, type FramePipeline, type FrameProvider, type ObjectState, type PipelinePlan, type StoredOutput, type PointsInput } from './video-state.js';
 import { NO_OBJ_SCORE } from '../model/sam-heads.js';
 import { upsampleLogits, scalePoints } from './transforms.js';
 import { resolveTreeOptions, type TreeOptions } from '../tree/options.js';
-import { frameResult, type FrameResult, type MaskPick } from './frame-results.js';
+import { frameResult, readFrameResults, type FrameResult, type MaskPick } from './frame-results.js';
+import { readTogether } from '../ops/host-read.js';
 import { GreedyTracker, greedyMemories, storedLowRes } from './greedy-tracker.js';
 import { TreeTracker } from './tree-tracker.js';
 import type { Tracker } from './tracker.js';
@@ -152,8 +154,8 @@ export class VideoPredictor {
     const features = await state.features(p.frame, (img) => this.model.encodeImage(img));
     const out = tf.tidy(() => this.model.maskAsOutput(features, tf.reshape(maskS, [1, s, s, 1]) as tf.Tensor4D));
     maskS.dispose();
-    this.storeTemp(obj, p.frame, out);
-    return this.frameResult(state, p.frame, (o) => storedMask(o.temp.get(p.frame) ?? o.cond.get(p.frame) ?? o.nonCond.get(p.frame)), true);
+    await this.storeTemp(obj, p.frame, out);
+    return this.promptResult(state, p.frame);
   }
 
   private async addPointInputs(state: VideoState, frame: number, objId: number, points: [number, number][], labels: number[], clearOld: boolean): Promise<FrameResult> {
@@ -169,29 +171,43 @@ export class VideoPredictor {
     const features = await state.features(frame, (img) => this.model.encodeImage(img));
     const multimask = this.model.useMultimask(isInit, input.labels.length);
     const out = tf.tidy(() => {
-      const prompt: PointPrompt = {
-        coords: tf.tensor3d(input.coords.flat(), [1, input.coords.length, 2]),
-        labels: tf.tensor2d(input.labels, [1, input.labels.length], 'int32'),
-      };
+      const prompt = pointPrompt(input.coords.flat(), input.labels);
       const maskInputs = prev ? (tf.reshape(tf.clipByValue(prev.predMasks, -32, 32), [1, ...prev.predMasks.shape, 1]) as tf.Tensor4D) : undefined;
       if (isInit) return this.model.promptStep(features, 1, { points: prompt, maskInputs }, { multimask, highRes: false });
       const memory = greedyMemories(this.model, state, [obj], frame, obj.tracked.get(frame) ?? false);
       return this.model.trackStep(features, memory, objectPointerLimit(this.config, state.numFrames), { multimask, highRes: false }, { points: prompt, maskInputs });
     });
-    this.storeTemp(obj, frame, out);
-    return this.frameResult(state, frame, (o) => storedMask(o.temp.get(frame) ?? o.cond.get(frame) ?? o.nonCond.get(frame)), true);
+    await this.storeTemp(obj, frame, out);
+    return this.promptResult(state, frame);
+  }
+
+  /** Every object's current output on a prompted frame, read in one asynchronous read. */
+  private async promptResult(state: VideoState, frame: number): Promise<FrameResult> {
+    const rows = state.objects.map((o) => {
+      const out = o.temp.get(frame) ?? o.cond.get(frame) ?? o.nonCond.get(frame);
+      return out && { logits: out.predMasks, objectScore: out.objectScore };
+    });
+    const [result] = await readFrameResults(state, this.model.sizes.lowResSize, [{ frame, rows, final: true }]);
+    return result;
   }
 
   /** Keeps a prompted frame's output until propagation encodes its memory; a later prompt on the frame replaces it. */
-  private storeTemp(obj: ObjectState, frame: number, out: LowResHeadsOutput): void {
+  private async storeTemp(obj: ObjectState, frame: number, out: LowResHeadsOutput): Promise<void> {
     const [, , h4, w4] = out.lowResMasks.shape;
-    const stored: StoredOutput = {
-      maskmem: null,
-      predMasks: tf.tidy(() => tf.reshape(storedLowRes(out.lowResMasks, this.options.fillHoleArea ?? 0), [h4, w4]) as tf.Tensor2D),
-      objPtr: tf.reshape(out.objPtr, [-1]) as tf.Tensor1D,
-      objectScore: out.objectScoreLogits.dataSync()[0],
-    };
-    disposeHeads(out);
+    let stored: StoredOutput;
+    try {
+      const lowRes = await storedLowRes(out.lowResMasks, this.options.fillHoleArea ?? 0);
+      const [score] = await readTogether([out.objectScoreLogits]);
+      stored = {
+        maskmem: null,
+        predMasks: tf.tidy(() => tf.reshape(lowRes, [h4, w4]) as tf.Tensor2D),
+        objPtr: tf.reshape(out.objPtr, [-1]) as tf.Tensor1D,
+        objectScore: score[0],
+      };
+      lowRes.dispose();
+    } finally {
+      disposeHeads(out);
+    }
     disposeOutput(obj.temp.get(frame));
     obj.temp.set(frame, stored);
   }
