@@ -33,7 +33,7 @@ import * as tf from '${TFJS_CORE}';
 import { ImagePredictor } from '${INDEX}';
 const image = await ImagePredictor.fromCheckpoint(${JSON.stringify(fixturePath('sam21_mini.pt'))}, { config: ${JSON.stringify(fixturePath('sam21_mini.config.json'))} });
 await image.setImage(${JSON.stringify(fixturePath('video1/frames/00000.jpg'))});
-const { scores } = image.predict({ points: [[46, 128]], labels: [1] });
+const { scores } = await image.predict({ points: [[46, 128]], labels: [1] });
 console.log('backend', tf.getBackend(), 'scores', scores.length);
 `);
     assert.equal(r.status, 0, r.stderr);

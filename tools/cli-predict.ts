@@ -70,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
   const predictor = await ImagePredictor.fromCheckpoint(model, { config: values.config });
   try {
     await predictor.setImage(image);
-    const result = predictor.predict({ ...clicks, box, multimask: allMasks || singleClick });
+    const result = await predictor.predict({ ...clicks, box, multimask: allMasks || singleClick });
     const { width, height, masks, scores } = result;
     const written = allMasks ? masks.map((_, i) => indexedName(out, i)) : [out];
     const chosen = allMasks ? masks.map((_, i) => i) : [argmax(scores)];

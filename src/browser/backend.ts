@@ -25,13 +25,19 @@ export interface BrowserBackendOptions {
 }
 
 /**
- * Whether synchronous reads give the values computed. The predictors read scores and masks with dataSync;
- * tfjs-webgpu implements it through a canvas, which on some platforms (headless software adapters) reads
- * zeros without an error, so a backend is only used once it has read back a small sum correctly.
+ * Whether reads give the values computed. The predictors read scores and masks asynchronously (`data()`), which
+ * every backend implements as a real read-back; a backend is only used once it has read back a small sum
+ * correctly. (tfjs-webgpu's synchronous dataSync goes through a canvas, which on some platforms, e.g. headless
+ * Chromium's software adapter, reads zeros without an error: nothing on the predictors' path uses it.)
  */
-function readsBackCorrectly(): boolean {
+async function readsBackCorrectly(): Promise<boolean> {
   try {
-    return tf.tidy(() => tf.sum(tf.add(tf.ones([32, 32]), tf.ones([32, 32]))).dataSync()[0] === 2 * 32 * 32);
+    const sum = tf.tidy(() => tf.sum(tf.add(tf.ones([32, 32]), tf.ones([32, 32]))));
+    try {
+      return (await sum.data())[0] === 2 * 32 * 32;
+    } finally {
+      sum.dispose();
+    }
   } catch {
     return false;
   }
@@ -45,7 +51,7 @@ async function start(name: BrowserBackendName, options: BrowserBackendOptions): 
   } catch {
     return false;
   }
-  if (readsBackCorrectly()) return true;
+  if (await readsBackCorrectly()) return true;
   tf.removeBackend(name);
   return false;
 }

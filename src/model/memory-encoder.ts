@@ -13,6 +13,7 @@ import type { WeightScope } from './weights.js';
 import { FLOAT_BYTES } from '../ops/row-chunks.js';
 import { repeatRows } from '../ops/layout.js';
 import { hostCopy } from '../ops/take-rows.js';
+import { roundToBfloat16OnDevice } from '../ops/webgpu/bfloat16.js';
 
 /** LayerNorm2d's epsilon (channels of an NHWC map are its last axis, so it is a LayerNorm there). */
 const LAYER_NORM_2D_EPS = 1e-6;
@@ -211,10 +212,12 @@ export class MemoryEncoder {
 
 /**
  * Rounds float32 values to the nearest bfloat16 (ties to even), kept as float32: what PyTorch's
- * `.to(torch.bfloat16)` stores. NaN and ±Infinity pass through unchanged.
+ * `.to(torch.bfloat16)` stores. NaN and ±Infinity pass through unchanged. On the float's bits: one program on
+ * the device on WebGPU (nothing read back), through host memory elsewhere.
  */
 // [...] → [...]
 export function roundToBfloat16(t: tf.Tensor): tf.Tensor {
+  if (tf.getBackend() === 'webgpu') return roundToBfloat16OnDevice(t);
   const values = hostCopy(t) as Float32Array;
   const bits = new Uint32Array(values.buffer);
   for (let i = 0; i < bits.length; i++) {

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { NO_OBJ_SCORE } from '../model/sam-heads.js';
-import { upsampleLogits, upsampledLogits, upsampledMaskBytes } from './transforms.js';
+import { packedMaskBits, unpackMaskBits, upsampledLogits, upsampledMaskBytes } from './transforms.js';
 import { nonOverlappingMasks } from './non-overlap.js';
 import { onHostBackend, readTogether } from '../ops/host-read.js';
 import type { MaskOutput, ObjectState, VideoState } from './video-state.js';
@@ -105,7 +105,7 @@ export async function readFrameResults(state: VideoState, lowResSize: number, pe
     logits: r.logits instanceof tf.Tensor ? fromDevice(r.logits) : () => r.logits as Float32Array,
     objectScore: r.objectScore instanceof tf.Tensor ? fromDevice(r.objectScore) : () => [r.objectScore as number],
   }));
-  const owned = onHostBackend() ? [] : pending.map((p) => deviceMaskBits(stackedLogits(p.rows, h4), height, width));
+  const owned = onHostBackend() ? [] : pending.map((p) => packedMaskBits(stackedLogits(p.rows, h4), height, width, true));
   const maskReads = owned.map((bits) => bits.map(fromDevice));
   try {
     values = await readTogether(parts);
@@ -150,52 +150,4 @@ function stackedLogits(rows: readonly (ResultRow | undefined)[], h4: number): tf
     if (!r) return tf.fill([h4, h4, 1], NO_OBJ_SCORE);
     return r.logits instanceof tf.Tensor ? tf.reshape(r.logits, [h4, h4, 1]) : tf.tensor3d(r.logits, [h4, h4, 1]);
   })) as tf.Tensor4D);
-}
-
-/** Mask pixels per float of a bit-packed mask: sums of distinct powers of two below 2^16 are exact in float32. */
-const BITS_PER_WORD = 16;
-
-/**
- * Each object's mask at video resolution (logits upsampled as upsampleLogits, > 0), bit-packed on the device:
- * pixel p is bit p mod 16 of word ⌊p / 16⌋. With several objects, a second tensor holds the masks with the
- * non-overlap rule (non-overlap.ts: a pixel stays on only for the first object with the highest logit), kept
- * as a running maximum over the objects so that only one object is at video resolution at a time.
- */
-// lowRes [n, h4, w4, 1] (disposed) → [n, ⌈H·W / 16⌉] masks, and [n, ⌈H·W / 16⌉] exclusive masks when n > 1
-function deviceMaskBits(lowRes: tf.Tensor4D, height: number, width: number): tf.Tensor2D[] {
-  return tf.tidy(() => {
-    const n = lowRes.shape[0];
-    const pixels = height * width;
-    const words = Math.ceil(pixels / BITS_PER_WORD);
-    const weights = tf.tensor1d(Array.from({ length: BITS_PER_WORD }, (_, j) => 2 ** j));
-    const pack = (on: tf.Tensor) =>
-      tf.sum(tf.mul(tf.reshape(tf.pad(tf.cast(on, 'float32'), [[0, words * BITS_PER_WORD - pixels]]), [words, BITS_PER_WORD]), weights), 1);
-    const masks: tf.Tensor[] = [];
-    let best: tf.Tensor | null = null;
-    let bestObject: tf.Tensor | null = null;
-    for (let o = 0; o < n; o++) {
-      const up = tf.reshape(upsampleLogits(tf.slice(lowRes, [o, 0, 0, 0], [1, -1, -1, -1]), height, width), [pixels]);
-      masks.push(pack(tf.greater(up, 0)));
-      if (n === 1) break;
-      // Strictly greater: a tie goes to the earlier object, as torch.argmax gives it.
-      const wins: tf.Tensor | null = best && tf.greater(up, best);
-      best = wins ? tf.where(wins, up, best as tf.Tensor) : up;
-      bestObject = wins ? tf.where(wins, tf.fill([pixels], o, 'int32'), bestObject as tf.Tensor) : tf.zeros([pixels], 'int32');
-    }
-    lowRes.dispose();
-    if (n === 1) return [tf.stack(masks) as tf.Tensor2D];
-    const positive = tf.greater(best as tf.Tensor, 0);
-    const exclusive = Array.from({ length: n }, (_, o) => pack(tf.logicalAnd(positive, tf.equal(bestObject as tf.Tensor, o))));
-    return [tf.stack(masks) as tf.Tensor2D, tf.stack(exclusive) as tf.Tensor2D];
-  });
-}
-
-/** The 0/1 masks of `n` objects from their packed bits (deviceMaskBits' layout). */
-function unpackMaskBits(bits: Float32Array, n: number, pixels: number): Uint8Array[] {
-  const words = Math.ceil(pixels / BITS_PER_WORD);
-  return Array.from({ length: n }, (_, o) => {
-    const mask = new Uint8Array(pixels);
-    for (let p = 0; p < pixels; p++) mask[p] = ((bits[o * words + Math.floor(p / BITS_PER_WORD)] | 0) >> p % BITS_PER_WORD) & 1;
-    return mask;
-  });
 }

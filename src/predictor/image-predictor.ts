@@ -8,7 +8,8 @@ import type { Sam2Model, FrameFeatures } from '../model/sam2.js';
 import { disposeFeatures } from '../model/sam2.js';
 import { pointPrompt } from '../model/prompt-encoder.js';
 import { toRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
-import { resizeForImagePredictor, scalePoints, upsampledMaskBytes } from './transforms.js';
+import { packedMaskBits, resizeForImagePredictor, scalePoints, unpackMaskBits } from './transforms.js';
+import { readTogether } from '../ops/host-read.js';
 
 export type ImageInput = string | Uint8Array | PixelsLike | tf.Tensor;
 
@@ -60,7 +61,8 @@ export class ImagePredictor {
     this.size = { width: rgb.width, height: rgb.height };
   }
 
-  predict(prompt: ImagePrompt): ImagePrediction {
+  /** Masks for `prompt` on the image set last; the device's results are read asynchronously, in one read. */
+  async predict(prompt: ImagePrompt): Promise<ImagePrediction> {
     if (!this.features || !this.size) throw new InputError('no image set: call setImage() before predict()');
     const { width, height } = this.size;
     const { coords, labels } = this.promptPoints(prompt);
@@ -82,10 +84,16 @@ export class ImagePredictor {
       return { perMask, ious: decoded.iouPred, lowRes: tf.clipByValue(decoded.masks, -32, 32) };
     });
     const m = out.ious.shape[1];
-    const masks = upsampledMaskBytes(out.perMask, height, width);
-    const lowRes = out.lowRes.dataSync() as Float32Array;
-    const scores = Array.from(out.ious.dataSync());
-    tf.dispose(out);
+    // The masks at image size, bit-packed on the device, read with the scores and logits in one read.
+    const [bits] = packedMaskBits(out.perMask, height, width, false);
+    let lowRes: Float32Array, ious: Float32Array, maskBits: Float32Array;
+    try {
+      [lowRes, ious, maskBits] = await readTogether([out.lowRes, out.ious, bits]);
+    } finally {
+      tf.dispose([out.lowRes, out.ious, bits]);
+    }
+    const masks = unpackMaskBits(maskBits, m, height * width);
+    const scores = Array.from(ious);
     return {
       width,
       height,

@@ -143,6 +143,55 @@ export function upsampledMaskBytes(lowRes: tf.Tensor4D, height: number, width: n
   return out;
 }
 
+/** Mask pixels per float of a bit-packed mask: sums of distinct powers of two below 2^16 are exact in float32. */
+const BITS_PER_WORD = 16;
+
+/**
+ * Each object's mask at video resolution (logits upsampled as upsampleLogits, > 0), bit-packed on the device:
+ * pixel p is bit p mod 16 of word ⌊p / 16⌋: a 32nd of the bytes of a float mask to read back. With
+ * `exclusive` and several objects, a second tensor holds the masks with the
+ * non-overlap rule (non-overlap.ts: a pixel stays on only for the first object with the highest logit), kept
+ * as a running maximum over the objects so that only one object is at video resolution at a time.
+ */
+// lowRes [n, h4, w4, 1] (disposed) → [n, ⌈H·W / 16⌉] masks, and [n, ⌈H·W / 16⌉] exclusive masks when n > 1
+export function packedMaskBits(lowRes: tf.Tensor4D, height: number, width: number, exclusive: boolean): tf.Tensor2D[] {
+  return tf.tidy(() => {
+    const n = lowRes.shape[0];
+    const pixels = height * width;
+    const words = Math.ceil(pixels / BITS_PER_WORD);
+    const weights = tf.tensor1d(Array.from({ length: BITS_PER_WORD }, (_, j) => 2 ** j));
+    const pack = (on: tf.Tensor) =>
+      tf.sum(tf.mul(tf.reshape(tf.pad(tf.cast(on, 'float32'), [[0, words * BITS_PER_WORD - pixels]]), [words, BITS_PER_WORD]), weights), 1);
+    const masks: tf.Tensor[] = [];
+    let best: tf.Tensor | null = null;
+    let bestObject: tf.Tensor | null = null;
+    for (let o = 0; o < n; o++) {
+      const up = tf.reshape(upsampleLogits(tf.slice(lowRes, [o, 0, 0, 0], [1, -1, -1, -1]), height, width), [pixels]);
+      masks.push(pack(tf.greater(up, 0)));
+      if (n === 1 || !exclusive) continue;
+      // Strictly greater: a tie goes to the earlier object, as torch.argmax gives it.
+      const wins: tf.Tensor | null = best && tf.greater(up, best);
+      best = wins ? tf.where(wins, up, best as tf.Tensor) : up;
+      bestObject = wins ? tf.where(wins, tf.fill([pixels], o, 'int32'), bestObject as tf.Tensor) : tf.zeros([pixels], 'int32');
+    }
+    lowRes.dispose();
+    if (!best) return [tf.stack(masks) as tf.Tensor2D];
+    const positive = tf.greater(best as tf.Tensor, 0);
+    const exclusiveMasks = Array.from({ length: n }, (_, o) => pack(tf.logicalAnd(positive, tf.equal(bestObject as tf.Tensor, o))));
+    return [tf.stack(masks) as tf.Tensor2D, tf.stack(exclusiveMasks) as tf.Tensor2D];
+  });
+}
+
+/** The 0/1 masks of `n` objects from their packed bits (deviceMaskBits' layout). */
+export function unpackMaskBits(bits: Float32Array, n: number, pixels: number): Uint8Array[] {
+  const words = Math.ceil(pixels / BITS_PER_WORD);
+  return Array.from({ length: n }, (_, o) => {
+    const mask = new Uint8Array(pixels);
+    for (let p = 0; p < pixels; p++) mask[p] = ((bits[o * words + Math.floor(p / BITS_PER_WORD)] | 0) >> p % BITS_PER_WORD) & 1;
+    return mask;
+  });
+}
+
 /**
  * Each of `n` masks' logits upsampled to height × width (as upsampleLogits), as host floats: what the
  * official predictor returns as video-resolution mask logits. A few masks at a time, as upsampledMaskBytes.

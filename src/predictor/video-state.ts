@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { InputError } from '../errors.js';
 import { disposeFeatures, type FrameFeatures } from '../model/sam2.js';
-import { hostCopy } from '../ops/take-rows.js';
 
 /** Frames as the predictor needs them: sizes, and the model input of frame i on demand. */
 export interface FrameProvider {
@@ -31,6 +30,7 @@ export interface StoredOutput {
   predMasks: tf.Tensor2D;
   /** [C] */
   objPtr: tf.Tensor1D;
+  /** The object-score logit; a tracked frame's is NaN until the frame's result has been read (on the device till then). */
   objectScore: number;
 }
 
@@ -39,10 +39,6 @@ export interface MaskOutput {
   /** Low-resolution logits. [h4 × w4] */
   logits: Float32Array;
   objectScore: number;
-}
-
-export function storedMask(o: StoredOutput | undefined): MaskOutput | undefined {
-  return o && { logits: hostCopy(o.predMasks) as Float32Array, objectScore: o.objectScore };
 }
 
 export function disposeOutput(o: StoredOutput | undefined): void {

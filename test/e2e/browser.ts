@@ -24,8 +24,11 @@ export function findChromium(): string | null {
   return null;
 }
 
-/** Headless chromium with a fresh profile, kept off the network; software GL gives WebGL. */
-export async function launchChromium(executablePath: string): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+/**
+ * Headless chromium with a fresh profile, kept off the network; software GL gives WebGL, and with `webgpu`
+ * SwiftShader's software adapter gives WebGPU (to pages on a secure origin, such as 127.0.0.1).
+ */
+export async function launchChromium(executablePath: string, { webgpu = false } = {}): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath,
@@ -34,7 +37,7 @@ export async function launchChromium(executablePath: string): Promise<{ context:
     viewport: { width: 1280, height: 900 },
     args: [
       '--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--disable-quic',
+      '--disable-component-update', '--disable-sync', '--disable-quic', ...(webgpu ? ['--enable-unsafe-webgpu'] : []),
     ],
   });
   return {

@@ -28,11 +28,7 @@ export function miniStateDict(name: string): Map<string, HostArray> {
 function convertMini(name: string): Map<string, HostArray> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-mini-'));
   try {
-    execFileSync(process.execPath, [
-      '--import', 'tsx', path.join(REPO, 'tools/cli.ts'), 'convert', path.join(FIXTURES, `${name}.pt`), dir,
-      '--config', path.join(FIXTURES, `${name}.config.json`), '--name', name,
-    ], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
-    const reader = openSafetensors(path.join(dir, `${name}.safetensors`));
+    const reader = openSafetensors(convertMiniTo(name, dir));
     try {
       return new Map(reader.names.map((n) => [n, reader.read(n)]));
     } finally {
@@ -41,4 +37,13 @@ function convertMini(name: string): Map<string, HostArray> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Converts a golden mini model with the CLI into `dir`: returns its `.safetensors` (its `.json` lies beside it). */
+export function convertMiniTo(name: string, dir: string): string {
+  execFileSync(process.execPath, [
+    '--import', 'tsx', path.join(REPO, 'tools/cli.ts'), 'convert', path.join(FIXTURES, `${name}.pt`), dir,
+    '--config', path.join(FIXTURES, `${name}.config.json`), '--name', name,
+  ], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
+  return path.join(dir, `${name}.safetensors`);
 }
