@@ -137,7 +137,7 @@ describe('the browser entry on Chromium\'s WebGPU (e2e)', function () {
           assert.equal(report.results.length, FRAMES, 'greedy results are all final');
           compareRun(`${run.golden}.safetensors`, asFrameResults(finals), { logitTol: 5e-3, scoreTol: 5e-2, frames: FRAMES });
         }
-        assert.equal(report.tensorsAfter, report.tensorsBefore, 'tensors left after state.dispose()');
+        assert.equal(report.tensorsAfter, report.tensorsBefore, 'tensors left after state.dispose() and model.dispose()');
       } finally {
         await page.close();
       }

@@ -31,7 +31,7 @@ export interface TrackReport {
   results: TrackedFrame[];
   /** SAM2Long's choices per tree step: the (parent path, mask index) of each kept candidate. */
   decisions: { frame: number; kept: [number, number][] }[];
-  /** Tensors alive before the predictor's state and after it was disposed. */
+  /** Tensors alive before the model was loaded, and after the state and the model were disposed. */
   tensorsBefore: number;
   tensorsAfter: number;
 }
@@ -44,7 +44,8 @@ async function adapterName(): Promise<string> {
 
 async function track(req: TrackRequest): Promise<TrackReport> {
   const backend = await initBrowserBackend({ backend: req.backend });
-  const syncSum = tf.tidy(() => tf.sum(tf.add(tf.ones([32, 32]), tf.ones([32, 32]))).dataSync()[0]);
+  const adapter = await adapterName();
+  const tensorsBefore = tf.memory().numTensors;
   const model = await loadSam2FromUrl('model.safetensors');
   const bytes = new Uint8Array(await (await fetch('frames.rgb')).arrayBuffer());
   const n = req.width * req.height * 3;
@@ -53,7 +54,6 @@ async function track(req: TrackRequest): Promise<TrackReport> {
   const predictor = new VideoPredictor(model, {
     tree: req.pathways ? { pathways: req.pathways, onStep: (s) => decisions.push({ frame: s.frame, kept: s.prune.kept.map((c) => [c.parent, c.j]) }) } : false,
   });
-  const tensorsBefore = tf.memory().numTensors;
   const state = await predictor.initState(source);
   await predictor.addPoints(state, { objId: 1, ...req.prompt });
   const results: TrackedFrame[] = [];
@@ -64,9 +64,11 @@ async function track(req: TrackRequest): Promise<TrackReport> {
     });
   }
   state.dispose();
-  const tensorsAfter = tf.memory().numTensors;
   model.dispose();
-  return { backend, adapter: await adapterName(), syncSum, results, decisions, tensorsBefore, tensorsAfter };
+  const tensorsAfter = tf.memory().numTensors;
+  // Last: a synchronous read may leave tfjs-webgpu's device unusable here.
+  const syncSum = tf.tidy(() => tf.sum(tf.add(tf.ones([32, 32]), tf.ones([32, 32]))).dataSync()[0]);
+  return { backend, adapter, syncSum, results, decisions, tensorsBefore, tensorsAfter };
 }
 
 (window as unknown as { track: typeof track }).track = track;
