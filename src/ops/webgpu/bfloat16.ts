@@ -5,49 +5,20 @@
  * reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import { elementwiseKernel } from './elementwise.js';
 import { registerFusedKernel } from './fused.js';
 
 const KERNEL = 'Sam2longRoundBfloat16';
-const THREADS = 128;
 
-class RoundBfloat16Program implements WebGPUProgram {
-  variableNames = ['x'];
-  outputShape: number[];
-  shaderKey = 'sam2longRoundBfloat16';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
-
-  constructor(shape: number[]) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, i) => i) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / THREADS), 1, 1];
-  }
-
-  getUserCode(): string {
-    // NaN and ±Infinity (all exponent bits set) pass through unchanged.
-    return `
-    fn main(index : i32) {
-      if (index < uniforms.size) {
-        let b = bitcast<u32>(x[index]);
-        var r = b;
-        if ((b & 0x7f800000u) != 0x7f800000u) {
-          r = (b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u;
-        }
-        result[index] = bitcast<f32>(r);
+// NaN and ±Infinity (all exponent bits set) pass through unchanged.
+registerFusedKernel(KERNEL, elementwiseKernel('sam2longRoundBfloat16', `
+    fn elementOp(v : f32) -> f32 {
+      let b = bitcast<u32>(v);
+      if ((b & 0x7f800000u) == 0x7f800000u) {
+        return v;
       }
-    }`;
-  }
-}
-
-function roundKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
-  const { x } = inputs as Record<string, tf.TensorInfo>;
-  return (backend as WebGPUBackend).runWebGPUProgram(new RoundBfloat16Program(x.shape), [x], 'float32');
-}
-
-registerFusedKernel(KERNEL, roundKernel as unknown as tf.KernelFunc);
+      return bitcast<f32>((b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u);
+    }`));
 
 /** Each float32 rounded to the nearest bfloat16 (ties to even), one program (webgpu backend only). */
 // x [...] float32 → [...]
