@@ -7,7 +7,7 @@
 import { InputError } from '../errors.js';
 import type { FrameSource, VideoFrame } from '../io/frame-source.js';
 import { checkPixels } from '../io/pixel-limit.js';
-import { toRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
+import { readRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
 
 /** Anything the page can draw: a File/Blob (decoded on demand), a decoded image, or raw pixels. */
 export type FrameImage = Blob | ImageBitmap | HTMLImageElement | HTMLCanvasElement | OffscreenCanvas | ImageData;
@@ -38,7 +38,7 @@ class PagedFrameSource implements FrameSource {
   async frame(index: number): Promise<VideoFrame> {
     this.checkIndex(index);
     const label = `frame ${index} (${this.names(index)})`;
-    const image: RgbImage = toRgbImage(await this.read(index), label);
+    const image: RgbImage = await readRgbImage(await this.read(index), label);
     if (!this.size) this.size = { width: image.width, height: image.height };
     if (image.width !== this.size.width || image.height !== this.size.height) {
       throw new InputError(`${label} is ${image.width}x${image.height}, but the first frame is ${this.size.width}x${this.size.height}`);

@@ -51,12 +51,26 @@ function dropAlpha(rgba: Uint8Array, n: number): Uint8Array {
 }
 
 function tensorToRgb(t: tf.Tensor, label: string): RgbImage {
+  return rgbFromValues(checkedImageShape(t, label), t.dataSync(), label);
+}
+
+/** toRgbImage, with a tensor's values read asynchronously (a GPU backend's synchronous read blocks, or reads zeros). */
+export async function readRgbImage(input: PixelsLike | tf.Tensor, label = 'image'): Promise<RgbImage> {
+  if (!(input instanceof tf.Tensor)) return toRgbImage(input, label);
+  const shape = checkedImageShape(input, label);
+  return rgbFromValues(shape, await input.data(), label);
+}
+
+function checkedImageShape(t: tf.Tensor, label: string): [number, number, number] {
   if (t.rank !== 3 || (t.shape[2] !== 3 && t.shape[2] !== 4)) {
     throw new ShapeError(`${label}: tensor shape [${t.shape.join(', ')}], expected [H, W, 3] or [H, W, 4]`);
   }
-  const [height, width, channels] = t.shape as [number, number, number];
+  const [height, width] = t.shape;
   assertImageSize(label, width, height);
-  const values = t.dataSync();
+  return t.shape as [number, number, number];
+}
+
+function rgbFromValues([height, width, channels]: [number, number, number], values: ArrayLike<number>, label: string): RgbImage {
   const bytes = new Uint8Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const v = values[i];

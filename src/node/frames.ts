@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError } from '../errors.js';
 import { decodeImage } from './images.js';
-import { toRgbImage, type RgbImage } from '../io/pixels.js';
+import { readRgbImage, type RgbImage } from '../io/pixels.js';
 import type { FrameInput, FrameSource, VideoFrame } from '../io/frame-source.js';
 
 export type { FrameInput, FrameSource, VideoFrame } from '../io/frame-source.js';
@@ -58,7 +58,7 @@ function frameLabel(input: FrameInput, index: number): string {
 
 async function decodeFrame(input: FrameInput, label: string): Promise<RgbImage> {
   if (typeof input === 'string' || input instanceof Uint8Array) return decodeImage(input, label);
-  return toRgbImage(input, label);
+  return readRgbImage(input, label);
 }
 
 /** Holds the first frame's size and rejects frames of another size. */

@@ -7,7 +7,7 @@ import { InputError } from '../errors.js';
 import type { Sam2Model, FrameFeatures } from '../model/sam2.js';
 import { disposeFeatures } from '../model/sam2.js';
 import { pointPrompt } from '../model/prompt-encoder.js';
-import { toRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
+import { readRgbImage, type PixelsLike, type RgbImage } from '../io/pixels.js';
 import { packedMaskBits, resizeForImagePredictor, scalePoints, unpackMaskBits } from './transforms.js';
 import { readTogether } from '../ops/host-read.js';
 
@@ -53,7 +53,7 @@ export class ImagePredictor {
   async setImage(image: ImageInput): Promise<void> {
     const rgb: RgbImage = typeof image === 'string' || image instanceof Uint8Array
       ? await (await import('../node/images.js')).decodeImage(image)
-      : toRgbImage(image);
+      : await readRgbImage(image);
     this.reset();
     const input = resizeForImagePredictor(rgb, this.model.config.image_size);
     this.features = this.model.encodeSingleImage(input);

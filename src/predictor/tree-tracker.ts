@@ -197,10 +197,12 @@ export class TreeTracker implements Tracker {
       };
     });
     const m = decoded.ious.shape[1];
-    // The decision inputs, in one read: what the tree must know before the frame's memory can be encoded.
-    let ious: Float32Array, scores: Float32Array;
+    // The decision inputs, in one read: what the tree must know before the frame's memory can be encoded. The
+    // candidates' low-res masks come with them (the kept ones are the paths' masks), so that no second read
+    // has to wait for the memory encoder.
+    let ious: Float32Array, scores: Float32Array, candidates: Float32Array;
     try {
-      [ious, scores] = await readTogether([decoded.ious, decoded.scores]);
+      [ious, scores, candidates] = await readTogether([decoded.ious, decoded.scores, decoded.lowRes]);
     } catch (err) {
       tf.dispose(decoded);
       throw err;
@@ -224,31 +226,23 @@ export class TreeTracker implements Tracker {
     // Kept candidates that are the same decoded mask (identical paths) are encoded once.
     const distinctPicks = distinctRows(picks.map(String));
     // The distinct kept candidates: slot k of object o reads row distinctPicks.rowOf[o·P + k].
+    const pickIdx = distinctPicks.unique.map((i) => picks[i]);
     const kept = tf.tidy(() => {
-      const pickIdx = distinctPicks.unique.map((i) => picks[i]);
       const [b, , h4, w4] = decoded.lowRes.shape;
       const n = distinctPicks.unique.length;
       const lowRes = gatherRows(tf.reshape(decoded.lowRes, [b * m, h4 * w4]) as tf.Tensor2D, pickIdx);
       const scores = tf.tensor2d(distinctPicks.unique.map((i) => keptScores[i]), [n, 1]);
       return {
-        lowRes,
         maskmem: this.model.encodeMemory(features, tf.reshape(lowRes, [n, h4, w4, 1]), scores, false),
         objPtr: gatherRows(tf.reshape(decoded.pointers, [b * m, -1]) as tf.Tensor2D, pickIdx),
       };
     });
+    const area = decoded.lowRes.shape[2] * decoded.lowRes.shape[3];
     tf.dispose(decoded);
-    let lowRes: Float32Array;
-    try {
-      [lowRes] = await readTogether([kept.lowRes]);
-    } catch (err) {
-      tf.dispose(kept);
-      throw err;
-    }
-    const area = kept.lowRes.shape[1];
     trees.forEach((t, o) => {
       const own = distinctPicks.rowOf.slice(o * P, (o + 1) * P);
       t.tensors.set(frame, slotTensors(kept.maskmem, kept.objPtr, own));
-      t.masks.set(frame, own.map((row) => lowRes.slice(row * area, (row + 1) * area)));
+      t.masks.set(frame, own.map((row) => candidates.slice(pickIdx[row] * area, (pickIdx[row] + 1) * area)));
       this.opts.onSlots?.(frame, t.obj.id, t.masks.get(frame) as Float32Array[]);
       t.sameAs.set(frame, own.map((u) => own.indexOf(u)));
       this.forgetUnreachable(t, frame + 1, selOpts);
