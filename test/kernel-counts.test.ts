@@ -27,12 +27,20 @@ interface Bounds {
 }
 
 const BOUNDS: Record<string, Bounds> = {
-  // Measured 2026-12-06: greedy 1,894 kernels and 4 reads per frame, P=3 1,910 and 5.
-  wasm: { greedy: { kernels: 1_930, reads: 4 }, tree: { kernels: 1_950, reads: 5 } },
-  cpu: { greedy: { kernels: 1_930, reads: 4 }, tree: { kernels: 1_950, reads: 5 } },
-  // With the fused kernels of src/ops/webgpu/ (2026-12-07, software adapter): greedy 1,430 kernels, 471 GPU
-  // programs, 5.4 reads; P=3 1,467, 482 and 6.4 (without them: 1,939, 1,138, 5.4 and 1,970, 1,153, 6.4).
-  webgpu: { greedy: { kernels: 1_460, reads: 6, programs: 500 }, tree: { kernels: 1_500, reads: 7, programs: 510 } },
+  // Host reads are asynchronous and packed: one per greedy frame (its result), and on a SAM2Long frame one for
+  // the tree's decision inputs (with the candidates' masks) plus, on GPU backends, one for the results (their
+  // masks made on the device); the host backends make masks on first read, from host memory in place. So any
+  // new read per frame fails these bounds.
+  // Measured 2026-12-07: greedy 1,896 kernels and 1.1 reads per frame, P=3 1,913 and 1.1 (before the packed
+  // asynchronous reads: 4 and 5 reads).
+  wasm: { greedy: { kernels: 1_930, reads: 1.5 }, tree: { kernels: 1_950, reads: 1.5 } },
+  // Measured 2026-12-07: greedy 1,889 kernels and 1.1 reads, P=3 1,904 and 1.1 (before: 22.4 and 26.9 reads,
+  // take-rows' host copies read through the engine).
+  cpu: { greedy: { kernels: 1_930, reads: 1.5 }, tree: { kernels: 1_950, reads: 1.5 } },
+  // With the fused kernels of src/ops/webgpu/ (2026-12-07, software adapter): greedy 1,449 kernels, 477 GPU
+  // programs, 1.1 reads (36.6 KiB); P=3 1,494, 491 and 2.3 reads (77.7 KiB). Before the packed asynchronous reads:
+  // 5.4 and 6.4 reads (without the fused kernels: 1,939 kernels and 1,138 programs, 1,970 and 1,153).
+  webgpu: { greedy: { kernels: 1_460, reads: 1.5, programs: 500 }, tree: { kernels: 1_500, reads: 2.5, programs: 510 } },
 };
 
 /** Counts per tracked frame (the prompt frame's result comes from addPoints) of one propagation. */

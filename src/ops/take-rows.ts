@@ -20,19 +20,22 @@ function hostRows(x: tf.Tensor, indices: readonly number[], what: string): Float
   for (const i of indices) {
     if (!Number.isInteger(i) || i < 0 || i >= rows) throw new RangeError(`${what}: row ${i} is outside [0, ${rows})`);
   }
-  return copiesOnHost(x) ? (sharedHeapView(x) as Float32Array | null) ?? (x.dataSync() as Float32Array) : null;
+  if (!copiesOnHost(x)) return null;
+  const view = inPlaceView(x);
+  return view instanceof Float32Array ? view : (x.dataSync() as Float32Array);
 }
 
-/** A fresh host copy of `x`'s values: dataSync's, made 50× faster on a shared wasm heap (see sharedHeapView). */
+/** A fresh host copy of `x`'s values: dataSync's, made 50× faster on a shared wasm heap (see inPlaceView). */
 // x [...] (float32 or int32) → x.size values
 export function hostCopy(x: tf.Tensor): Float32Array | Int32Array {
-  const view = sharedHeapView(x);
+  const view = inPlaceView(x);
   if (!view) {
     // Still a copy (the cpu backend's dataSync is its own storage), but a memcpy: slice is fast outside shared memory.
     const values = x.dataSync();
     return values instanceof Float32Array || values instanceof Int32Array ? values.slice() : Float32Array.from(values);
   }
-  const copy = view instanceof Int32Array ? new Int32Array(view.length) : new Float32Array(view.length);
+  // The cpu backend keeps a cast of a bool tensor in the bool's bytes.
+  const copy = view instanceof Int32Array || (view instanceof Uint8Array && x.dtype === 'int32') ? new Int32Array(view.length) : new Float32Array(view.length);
   copy.set(view);
   return copy;
 }
@@ -41,6 +44,22 @@ export function hostCopy(x: tf.Tensor): Float32Array | Int32Array {
 interface WasmHeap {
   dataIdMap: { has(dataId: object): boolean };
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array;
+}
+
+/** The part of tfjs's cpu backend that holds a tensor's values: plain typed arrays in JS memory. */
+interface CpuStorage {
+  data: { get(dataId: object): { values?: unknown } | undefined };
+}
+
+/**
+ * `x`'s values where they already are in host memory, without a read through the engine: a view of the
+ * shared wasm heap (sharedHeapView), or the cpu backend's own array (what its dataSync returns, uncopied).
+ * Null elsewhere (a single-threaded wasm heap, whose views a growing heap detaches: dataSync there).
+ */
+function inPlaceView(x: tf.Tensor): Float32Array | Int32Array | Uint8Array | null {
+  if (tf.getBackend() !== 'cpu') return sharedHeapView(x);
+  const values = (tf.backend() as unknown as Partial<CpuStorage>).data?.get(x.dataId)?.values;
+  return values instanceof Float32Array || values instanceof Int32Array || values instanceof Uint8Array ? values : null;
 }
 
 /**
