@@ -11,7 +11,8 @@ import { registerFusedKernel } from './fused.js';
 const KERNEL = 'Sam2longGelu';
 const THREADS = 128;
 
-class GeluProgram implements WebGPUProgram {
+/** The elementwise GELU program (the Linear kernel runs it as its epilogue too). */
+export class GeluProgram implements WebGPUProgram {
   variableNames = ['x'];
   outputShape: number[];
   shaderKey = 'sam2longGelu';
