@@ -5,41 +5,25 @@
  * stays the path elsewhere and is its reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerFusedKernel } from './fused.js';
+import { ElementwiseProgram } from './wgsl.js';
 
 const KERNEL = 'Sam2longGelu';
-const THREADS = 128;
 
 /** The elementwise GELU program (the Linear kernel runs it as its epilogue too). */
-export class GeluProgram implements WebGPUProgram {
+export class GeluProgram extends ElementwiseProgram {
   variableNames = ['x'];
-  outputShape: number[];
   shaderKey = 'sam2longGelu';
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
-
-  constructor(shape: number[]) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, i) => i) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / THREADS), 1, 1];
-  }
 
   getUserCode(): string {
     const b = tf.backend_util;
-    return `
+    return this.main(`let v = x[index];
+      result[index] = v * 0.5 * (erfApprox(v * ${Math.SQRT1_2}) + 1.0);`, `
     fn erfApprox(a : f32) -> f32 {
       let t = 1.0 / (1.0 + ${b.ERF_P} * abs(a));
       return sign(a) * (1.0 - (((((${b.ERF_A5} * t + ${b.ERF_A4}) * t) + ${b.ERF_A3}) * t + ${b.ERF_A2}) * t + ${b.ERF_A1}) * t * exp(-a * a));
-    }
-    fn main(index : i32) {
-      if (index < uniforms.size) {
-        let v = x[index];
-        result[index] = v * 0.5 * (erfApprox(v * ${Math.SQRT1_2}) + 1.0);
-      }
-    }`;
+    }`);
   }
 }
 

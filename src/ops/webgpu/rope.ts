@@ -8,11 +8,11 @@
  * the path on the other backends and is this program's reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerFusedKernel } from './fused.js';
+import { ElementwiseProgram } from './wgsl.js';
 
 const KERNEL = 'Sam2longRope';
-const THREADS = 128;
 
 interface Attrs {
   /** Tokens per grid (the factors' rows). */
@@ -21,19 +21,12 @@ interface Attrs {
   rotated: number;
 }
 
-class RopeProgram implements WebGPUProgram {
+class RopeProgram extends ElementwiseProgram {
   variableNames = ['x', 'cosines', 'sines'];
-  outputShape: number[];
   shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
 
   constructor(shape: number[], private readonly attrs: Attrs) {
-    this.outputShape = shape;
-    this.dispatchLayout = { x: shape.map((_, i) => i) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(shape) / THREADS), 1, 1];
+    super(shape);
     const [, tokens, channels] = shape;
     this.shaderKey = `sam2longRope_${tokens}_${channels}_${attrs.grid}_${attrs.rotated}`;
   }
@@ -41,17 +34,14 @@ class RopeProgram implements WebGPUProgram {
   getUserCode(): string {
     const [, tokens, channels] = this.outputShape;
     const { grid, rotated } = this.attrs;
-    return `
-    fn main(index : i32) {
-      if (index >= uniforms.size) { return; }
+    return this.main(`
       let t = (index / ${channels}) % ${tokens};
       if (t >= ${rotated}) {
         result[index] = x[index];
         return;
       }
       let f = (t % ${grid}) * ${channels} + index % ${channels};
-      result[index] = x[index] * cosines[f] + x[index ^ 1] * sines[f];
-    }`;
+      result[index] = x[index] * cosines[f] + x[index ^ 1] * sines[f];`);
   }
 }
 

@@ -6,12 +6,12 @@
  * elsewhere and are their reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerFusedKernel } from './fused.js';
+import { ElementwiseProgram } from './wgsl.js';
 
 const PARTITION = 'Sam2longWindowPartition';
 const UNPARTITION = 'Sam2longWindowUnpartition';
-const THREADS = 128;
 
 /** Window geometry: windows of wh×ww tokens, ny × nx of them per image, tiling an h×w map (zero-padded). */
 export interface WindowGrid {
@@ -27,43 +27,24 @@ export interface WindowGrid {
 
 type GridAttrs = { grid: WindowGrid };
 
-abstract class WindowProgram implements WebGPUProgram {
-  abstract variableNames: string[];
-  outputShape: number[];
-  abstract shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  size = true;
-
-  constructor(outputShape: number[], protected readonly grid: WindowGrid) {
-    this.outputShape = outputShape;
-    this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.dispatch = [Math.ceil(tf.util.sizeFromShape(outputShape) / THREADS), 1, 1];
-  }
-
-  protected static key(g: WindowGrid): string {
-    return [g.batch, g.h, g.w, g.c, g.wh, g.ww, g.ny, g.nx].join('_');
-  }
-
-  abstract getUserCode(): string;
+/** The program key of a grid: the geometry is written into the shader. */
+function gridKey(g: WindowGrid): string {
+  return [g.batch, g.h, g.w, g.c, g.wh, g.ww, g.ny, g.nx].join('_');
 }
 
 /** [B, H, W, C] → [wh·ww, B·ny·nx, C]: token (i, j) of window n is row (i·ww + j), column n; padding reads 0. */
-class PartitionProgram extends WindowProgram {
+class PartitionProgram extends ElementwiseProgram {
   variableNames = ['x'];
   shaderKey: string;
 
-  constructor(grid: WindowGrid) {
-    super([grid.wh * grid.ww, grid.batch * grid.ny * grid.nx, grid.c], grid);
-    this.shaderKey = `sam2longWindowPartition_${WindowProgram.key(grid)}`;
+  constructor(private readonly grid: WindowGrid) {
+    super([grid.wh * grid.ww, grid.batch * grid.ny * grid.nx, grid.c]);
+    this.shaderKey = `sam2longWindowPartition_${gridKey(grid)}`;
   }
 
   getUserCode(): string {
     const { h, w, c, wh, ww, ny, nx, batch } = this.grid;
-    return `
-    fn main(index : i32) {
-      if (index >= uniforms.size) { return; }
+    return this.main(`
       let ch = index % ${c};
       let row = index / ${c};
       let n = row % ${batch * ny * nx};
@@ -73,35 +54,31 @@ class PartitionProgram extends WindowProgram {
       let b = n / ${ny * nx};
       var v = 0.0;
       if (y < ${h} && xx < ${w}) { v = x[((b * ${h} + y) * ${w} + xx) * ${c} + ch]; }
-      result[index] = v;
-    }`;
+      result[index] = v;`);
   }
 }
 
 /** [wh·ww, B·ny·nx, C] → [B, h, w, C] cropped to the map, plus the residual when given. */
-class UnpartitionProgram extends WindowProgram {
+class UnpartitionProgram extends ElementwiseProgram {
   variableNames: string[];
   shaderKey: string;
 
-  constructor(grid: WindowGrid, private readonly residual: boolean) {
-    super([grid.batch, grid.h, grid.w, grid.c], grid);
+  constructor(private readonly grid: WindowGrid, private readonly residual: boolean) {
+    super([grid.batch, grid.h, grid.w, grid.c]);
     this.variableNames = residual ? ['tokens', 'residual'] : ['tokens'];
-    this.shaderKey = `sam2longWindowUnpartition_${WindowProgram.key(grid)}_${residual}`;
+    this.shaderKey = `sam2longWindowUnpartition_${gridKey(grid)}_${residual}`;
   }
 
   getUserCode(): string {
     const { h, w, c, wh, ww, ny, nx, batch } = this.grid;
-    return `
-    fn main(index : i32) {
-      if (index >= uniforms.size) { return; }
+    return this.main(`
       let ch = index % ${c};
       let xx = (index / ${c}) % ${w};
       let y = (index / ${c * w}) % ${h};
       let b = index / ${c * w * h};
       let n = (b * ${ny} + y / ${wh}) * ${nx} + xx / ${ww};
       let t = (y % ${wh}) * ${ww} + xx % ${ww};
-      result[index] = tokens[(t * ${batch * ny * nx} + n) * ${c} + ch]${this.residual ? ' + residual[index]' : ''};
-    }`;
+      result[index] = tokens[(t * ${batch * ny * nx} + n) * ${c} + ch]${this.residual ? ' + residual[index]' : ''};`);
   }
 }
 
