@@ -30,9 +30,12 @@ const BOUNDS: Record<string, Bounds> = {
   // Measured 2026-12-06: greedy 1,894 kernels and 4 reads per frame, P=3 1,910 and 5.
   wasm: { greedy: { kernels: 1_930, reads: 4 }, tree: { kernels: 1_950, reads: 5 } },
   cpu: { greedy: { kernels: 1_930, reads: 4 }, tree: { kernels: 1_950, reads: 5 } },
-  // With the fused kernels of src/ops/webgpu/ (2026-12-07, software adapter): greedy 1,430 kernels, 471 GPU
-  // programs, 5.4 reads; P=3 1,467, 482 and 6.4 (without them: 1,939, 1,138, 5.4 and 1,970, 1,153, 6.4).
-  webgpu: { greedy: { kernels: 1_460, reads: 6, programs: 500 }, tree: { kernels: 1_500, reads: 7, programs: 510 } },
+  // With the fused kernels of src/ops/webgpu/ and frame-batched encoding (2026-12-07, software adapter: frames
+  // 1..7 encoded in one batch): greedy 351 kernels, 264 GPU programs; P=3 370 and 275. Encoding frame by frame
+  // (encodeBatch: 1): greedy 507 and 374. Before this round's fusions (one-kernel Linear, window partition,
+  // RoPE) and batching: greedy 1,430 and 471, P=3 1,467 and 482; without any fused kernel 1,939 / 1,138 and
+  // 1,970 / 1,153.
+  webgpu: { greedy: { kernels: 370, reads: 6, programs: 280 }, tree: { kernels: 390, reads: 7, programs: 290 } },
 };
 
 /** Counts per tracked frame (the prompt frame's result comes from addPoints) of one propagation. */
