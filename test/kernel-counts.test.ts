@@ -27,15 +27,18 @@ interface Bounds {
 }
 
 const BOUNDS: Record<string, Bounds> = {
-  // Measured 2026-12-06: greedy 1,894 kernels and 4 reads per frame, P=3 1,910 and 5.
-  wasm: { greedy: { kernels: 1_930, reads: 4 }, tree: { kernels: 1_950, reads: 5 } },
-  cpu: { greedy: { kernels: 1_930, reads: 4 }, tree: { kernels: 1_950, reads: 5 } },
-  // With the fused kernels of src/ops/webgpu/ and frame-batched encoding (2026-12-07, software adapter: frames
-  // 1..7 encoded in one batch): greedy 351 kernels, 264 GPU programs; P=3 370 and 275. Encoding frame by frame
-  // (encodeBatch: 1): greedy 507 and 374. Before this round's fusions (one-kernel Linear, window partition,
-  // RoPE) and batching: greedy 1,430 and 471, P=3 1,467 and 482; without any fused kernel 1,939 / 1,138 and
-  // 1,970 / 1,153.
-  webgpu: { greedy: { kernels: 370, reads: 6, programs: 280 }, tree: { kernels: 390, reads: 7, programs: 290 } },
+  // Measured 2026-12-07 with the asynchronous packed reads: greedy 1,864 kernels and 1.1 reads per frame, P=3
+  // 1,878 and 1.1 (before them: 1,894 and 4, 1,910 and 5). The reads are the targets: ≤ 2 per greedy
+  // frame (its output), ≤ 3 per tree frame (its decision inputs and its output).
+  wasm: { greedy: { kernels: 1_900, reads: 2 }, tree: { kernels: 1_910, reads: 3 } },
+  cpu: { greedy: { kernels: 1_900, reads: 2 }, tree: { kernels: 1_910, reads: 3 } },
+  // With the fused kernels of src/ops/webgpu/, frame-batched encoding (software adapter: frames 1..7 encoded
+  // in one batch) and the reads above (2026-12-07): greedy 368 kernels, 270 GPU programs, 1.1 reads; P=3 395,
+  // 284 and 2.3 (masks made and packed on the device add a few kernels). Encoding frame by frame
+  // (encodeBatch: 1) the fused kernels alone gave greedy 507 and 374. Before this round's fusions (one-kernel
+  // Linear, window partition, RoPE) and batching: greedy 1,430 and 471, P=3 1,467 and 482; without any fused
+  // kernel 1,939 / 1,138 and 1,970 / 1,153.
+  webgpu: { greedy: { kernels: 380, reads: 2, programs: 280 }, tree: { kernels: 410, reads: 3, programs: 295 } },
 };
 
 /** Counts per tracked frame (the prompt frame's result comes from addPoints) of one propagation. */
