@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { unzipSync } from 'fflate';
 import type { BrowserContext, Page } from 'playwright-core';
 import { ISOLATION_HEADERS } from '../../demo/headers.js';
-import { fixturePath } from '../helpers/golden.js';
+import { DAVIS_PALETTE, decodeLabelPng, decodePng } from '../../src/io/png.js';
+import { unpackBits } from '../../src/predictor/transforms.js';
+import { fixturePath, golden } from '../helpers/golden.js';
+import { maskIou } from '../helpers/video.js';
 import { findChromium, launchChromium, serveStatic } from './browser.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -131,4 +134,36 @@ export async function download(page: Page): Promise<{ files: Record<string, Uint
 /** The PNG masks of a downloaded zip, by frame name. */
 export function pngs(files: Record<string, Uint8Array>): Map<string, Uint8Array> {
   return new Map(Object.entries(files).filter(([n]) => n.endsWith('.png')).map(([n, b]) => [n.replace(/^masks\/|\.png$/g, ''), b]));
+}
+
+export interface GoldenPrompt { frame: number; points: [number, number][]; labels: number[] }
+
+/** Per frame: the IoU of the downloaded label PNG (object 1) with the official video-resolution mask of run `rel`. */
+export function iousAgainstGolden(masks: Map<string, Uint8Array>, rel: string, numFrames: number): number[] {
+  const packed = golden(`${rel}.safetensors`).read('video_res_mask_packbits');
+  const [, H, W8] = packed.shape.slice(-3);
+  assert.equal(masks.size, numFrames, `the zip has ${masks.size} masks for ${numFrames} frames`);
+  return Array.from({ length: numFrames }, (_, f) => {
+    const name = String(f).padStart(5, '0');
+    const png = masks.get(name);
+    assert.ok(png, `the zip has no ${name}.png`);
+    const labels = decodeLabelPng(png, name);
+    assert.deepEqual(decodePng(png, name).palette?.subarray(0, 3 * 8), DAVIS_PALETTE.subarray(0, 3 * 8), `${name}: not the DAVIS palette`);
+    assert.equal(labels.width * labels.height, H * W8 * 8, `${name}: size ${labels.width}x${labels.height}`);
+    const ref = unpackBits((packed.data as Uint8Array).subarray(f * H * W8, (f + 1) * H * W8), H, W8 * 8);
+    return maskIou(labels.data.map((v) => (v === 1 ? 1 : 0)), ref);
+  });
+}
+
+/** The label values of a mask PNG. */
+export function labelsOf(png: Uint8Array, name = 'mask'): ArrayLike<number> {
+  return decodeLabelPng(png, name).data;
+}
+
+/** How the page's frames stand (the counts under the progress bar) and the progress bar's value. */
+export async function frameCounts(page: Page): Promise<{ fresh: number; stale: number; total: number; progress: number }> {
+  return page.evaluate(() => {
+    const d = (document.getElementById('frames-summary') as HTMLElement).dataset;
+    return { fresh: Number(d.fresh), stale: Number(d.stale), total: Number(d.total), progress: (document.getElementById('progress') as HTMLProgressElement).value };
+  });
 }

@@ -9,11 +9,8 @@
  */
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { DAVIS_PALETTE, decodeLabelPng, decodePng } from '../../src/io/png.js';
-import { unpackBits } from '../../src/predictor/transforms.js';
-import { golden, goldenJson } from '../helpers/golden.js';
-import { maskIou } from '../helpers/video.js';
-import { DemoHarness, clickVideoPixel, download, pngs, setRange, settled, type MiniModel } from './demo-page.js';
+import { goldenJson } from '../helpers/golden.js';
+import { DemoHarness, clickVideoPixel, download, iousAgainstGolden, pngs, setRange, settled, type GoldenPrompt, type MiniModel } from './demo-page.js';
 
 interface Run {
   backend: 'webgl' | 'wasm';
@@ -40,25 +37,6 @@ const RUNS: Run[] = [
   { backend: 'wasm', model: 'sam21_mini', video: 'video1', frames: Infinity, input: '#frames-folder', golden: 'video1/sam21_mini.sam2_greedy.point' },
   { backend: 'wasm', model: 'sam21_mini', video: 'video1', frames: Infinity, input: '#frames-folder', pathways: 3, golden: 'video1/sam21_mini.sam2long_P3.point' },
 ];
-
-interface GoldenPrompt { frame: number; points: [number, number][]; labels: number[] }
-
-/** Per frame: the IoU of the downloaded label PNG (object 1) with the official video-resolution mask. */
-function iousAgainstGolden(masks: Map<string, Uint8Array>, rel: string, numFrames: number): number[] {
-  const packed = golden(`${rel}.safetensors`).read('video_res_mask_packbits');
-  const [, H, W8] = packed.shape.slice(-3);
-  assert.equal(masks.size, numFrames, `the zip has ${masks.size} masks for ${numFrames} frames`);
-  return Array.from({ length: numFrames }, (_, f) => {
-    const name = String(f).padStart(5, '0');
-    const png = masks.get(name);
-    assert.ok(png, `the zip has no ${name}.png`);
-    const labels = decodeLabelPng(png, name);
-    assert.deepEqual(decodePng(png, name).palette?.subarray(0, 3 * 8), DAVIS_PALETTE.subarray(0, 3 * 8), `${name}: not the DAVIS palette`);
-    assert.equal(labels.width * labels.height, H * W8 * 8, `${name}: size ${labels.width}x${labels.height}`);
-    const ref = unpackBits((packed.data as Uint8Array).subarray(f * H * W8, (f + 1) * H * W8), H, W8 * 8);
-    return maskIou(labels.data.map((v) => (v === 1 ? 1 : 0)), ref);
-  });
-}
 
 describe('demo page in headless Chromium (e2e): golden masks', function () {
   this.timeout(600_000);
