@@ -11,6 +11,7 @@ import { decodeVideo, frameFilesInOrder, siblingConfigUrl, type CheckpointBytes 
 import { exportMasks } from './export.js';
 import { pageMessage } from './messages.js';
 import { renderObjects } from './objects-panel.js';
+import { PathsView } from './paths-view.js';
 import { PageError, TrackingSession, type Box, type TrackingMode } from './session.js';
 import { Timeline } from './timeline.js';
 import { LoadedVideo } from './video.js';
@@ -42,12 +43,15 @@ let busy = false;
 let tracking = false;
 let playing: number | null = null;
 let lastRun: { stopped: boolean; start: number } | null = null;
+/** Whether the stage shows SAM2Long's paths instead of the frame view. */
+let showingPaths = false;
 
 const viewer = new Viewer($<HTMLCanvasElement>('view'), $('view-wrap'), {
   click: (x, y, negative) => void prompt((s, obj) => s.addPoint(obj, frame, { x, y, label: negative || tool() === 'negative' ? 0 : 1 })),
   box: (box: Box) => void prompt((s, obj) => s.setBox(obj, frame, box)),
   boxClick: () => setStatus('Box tool: drag a box around the object (a plain click adds nothing; pick “+ point” to click).'),
 });
+const pathsView = new PathsView($<HTMLCanvasElement>('paths-canvas'), $('paths-caption'), $('view-wrap'));
 const timeline = new Timeline($<HTMLCanvasElement>('tracklets'), (f) => void showFrame(f));
 new ResizeObserver(() => drawTimeline()).observe($('tracklets'));
 
@@ -98,7 +102,9 @@ function refreshControls(): void {
   input('frame').disabled = !video;
   input('play').disabled = !video;
   for (const id of ['model-files', 'model-url', 'model-url-load', 'video-file', 'frames-folder', 'frame-files', 'fps', 'backend']) input(id).disabled = busy;
-  $('pathways-row').hidden = !trackingMode().tree;
+  $('pathways-row').hidden = $('paths-row').hidden = !trackingMode().tree;
+  if (!session?.paths.size && showingPaths) togglePaths();
+  input('show-paths').disabled = !session?.paths.size;
   renderObjects($('objects'), session, activeObject, {
     select: (id) => { activeObject = id; refreshControls(); },
     rename: (id, name) => { session?.objects.set(id, name); refreshControls(); },
@@ -166,6 +172,7 @@ async function showFrame(i: number): Promise<void> {
   drawTimeline();
   const bitmap = await video.bitmap(frame);
   if (shown !== frame) return;
+  if (showingPaths) pathsView.show(bitmap, frame, session?.paths.get(frame), recordedPaths());
   viewer.show(bitmap, session?.labels.get(frame), session?.promptsOn(frame) ?? [], state === 'stale' ? 'stale' : state === 'provisional' ? 'provisional' : 'fresh');
 }
 
@@ -182,8 +189,39 @@ function nextStep(): string {
     return `${c.stale} frames are stale: press Propagate to re-track from frame ${first + 1}. Download now gives only the ${c.fresh} valid frames.`;
   }
   if (lastRun?.stopped || !s.complete) return `Stopped with ${c.fresh} of ${s.numFrames} frames tracked: Propagate continues; Download gives a partial zip.`;
-  return `All frames tracked. Play it, correct any frame with a click (then Propagate again), or download the masks.`;
+  const paths = s.paths.size ? ` “Show paths” compares SAM2Long's paths (${recordedPaths()}).` : '';
+  return `All frames tracked. Play it, correct any frame with a click (then Propagate again), or download the masks.${paths}`;
 }
+
+/** The frames SAM2Long's paths were recorded on, in words. */
+function recordedPaths(): string {
+  const frames = [...(session?.paths.keys() ?? [])];
+  return frames.length ? `recorded on frames ${Math.min(...frames) + 1}–${Math.max(...frames) + 1}` : 'none recorded';
+}
+
+/** The frames (0-based, inclusive) whose paths a SAM2Long run records. */
+function pathsRange(): { first: number; last: number } | undefined {
+  const n = video?.numFrames ?? 1;
+  const clamp = (v: number) => Math.min(n - 1, Math.max(0, Math.round(v) - 1));
+  const a = clamp(Number(input('paths-first').value) || 1);
+  const b = clamp(Number(input('paths-last').value) || 1);
+  return trackingMode().tree ? { first: Math.min(a, b), last: Math.max(a, b) } : undefined;
+}
+
+function togglePaths(): void {
+  showingPaths = !showingPaths;
+  $('view-box').hidden = showingPaths;
+  $('paths-panel').hidden = !showingPaths;
+  $('show-paths').setAttribute('aria-pressed', String(showingPaths));
+  $('show-paths').textContent = showingPaths ? 'Back to the frame' : 'Show paths';
+  if (showingPaths) {
+    const frames = [...(session?.paths.keys() ?? [])];
+    if (frames.length && !session?.paths.has(frame)) void showFrame(Math.min(...frames));
+    else void showFrame(frame);
+  }
+}
+
+$('show-paths').addEventListener('click', togglePaths);
 
 function startSession(): void {
   session = model && video ? new TrackingSession(client, video.numFrames) : null;
@@ -355,7 +393,7 @@ $('propagate').addEventListener('click', () => void task('Tracking', async () =>
       $('stats').textContent = `run: ${p.done} / ${p.total} frames · ${p.msPerFrame.toFixed(0)} ms/frame`;
       setStatus(`Tracking… frame ${p.frame.frame + 1} of ${s.numFrames} (Stop ends it after this frame)`);
       if (p.frame.frame >= frame || p.frame.final) void showFrame(p.frame.frame);
-    });
+    }, pathsRange());
   } finally {
     tracking = false;
   }

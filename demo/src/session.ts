@@ -50,6 +50,8 @@ export class TrackingSession {
   hasRun = false;
   /** Whether the last run was stopped before the end. */
   stopped = false;
+  /** SAM2Long's paths recorded by the last run: frame → one label map per path. */
+  readonly paths = new Map<number, Uint8Array[]>();
 
   constructor(private readonly client: InferenceClient, readonly numFrames: number) {}
 
@@ -105,6 +107,7 @@ export class TrackingSession {
     const prompts = this.prompts.get(objId)?.get(frame) as FramePrompts;
     const result = await this.client.request({ type: 'prompt', prompt: { objId, frame, prompts } });
     this.store(result, 'prompted');
+    this.paths.clear();
     // A SAM2Long state is re-tracked whole, from the first prompt; greedy continues from the correction.
     const from = this.trackedWith?.startsWith('tree') ? Math.min(frame, this.promptedFrames[0]) : frame;
     this.markStale((f) => f > from);
@@ -169,7 +172,7 @@ export class TrackingSession {
   }
 
   /** Tracks forward from the plan's start frame; `onProgress` sees every result. */
-  async propagate(mode: TrackingMode, onProgress: (p: RunProgress) => void): Promise<{ stopped: boolean; start: number }> {
+  async propagate(mode: TrackingMode, onProgress: (p: RunProgress) => void, paths?: { first: number; last: number }): Promise<{ stopped: boolean; start: number }> {
     const { start, full } = this.plan(mode);
     // Everything this run will redo is stale until it arrives: a stopped run leaves it so.
     this.markStale((f) => f > start);
@@ -177,8 +180,9 @@ export class TrackingSession {
     const finals = new Set<number>();
     let front = start;
     const t0 = performance.now();
-    const { stopped } = await this.client.request({
-      type: 'track', request: { tree: mode.tree, startFrame: start, replay: full ? this.allPrompts() : undefined },
+    this.paths.clear();
+    const { stopped, paths: recorded } = await this.client.request({
+      type: 'track', request: { tree: mode.tree, startFrame: start, replay: full ? this.allPrompts() : undefined, paths },
     }, (frame) => {
       const prompted = this.promptsOn(frame.frame).length > 0;
       this.store(frame, !frame.final ? 'provisional' : prompted ? 'prompted' : 'tracked');
@@ -186,6 +190,7 @@ export class TrackingSession {
       front = Math.max(front, frame.frame);
       onProgress({ frame, done: finals.size, total, msPerFrame: (performance.now() - t0) / (front - start + 1) });
     });
+    for (const p of recorded) this.paths.set(p.frame, p.paths);
     this.trackedWith = modeKey(mode);
     this.hasRun = true;
     this.stopped = stopped;
@@ -198,6 +203,7 @@ export class TrackingSession {
    */
   async replay(): Promise<void> {
     this.trackedWith = null;
+    this.paths.clear();
     this.markStale(() => true);
     const results = await this.client.request({ type: 'replay', prompts: this.allPrompts() });
     for (const r of results) this.store(r, 'prompted');
@@ -220,6 +226,7 @@ export class TrackingSession {
   /** Forgets every prompt and mask. */
   async clear(): Promise<void> {
     this.prompts.clear();
+    this.paths.clear();
     this.objects.clear();
     this.objects.set(1, 'object 1');
     for (const m of [this.labels, this.names, this.status, this.present]) m.clear();

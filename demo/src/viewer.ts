@@ -122,22 +122,7 @@ export class Viewer {
       this.overlay.width = width;
       this.overlay.height = height;
     }
-    const octx = this.overlay.getContext('2d') as OffscreenCanvasRenderingContext2D;
-    const img = octx.createImageData(width, height);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const p = y * width + x;
-        const id = labels[p];
-        if (!id) continue;
-        const edge = (x > 0 && labels[p - 1] !== id) || (x + 1 < width && labels[p + 1] !== id)
-          || (y > 0 && labels[p - width] !== id) || (y + 1 < height && labels[p + width] !== id);
-        if (style === 'stale' && !edge && (x + y) % 8 >= 3) continue;
-        if (style !== 'fresh' && edge && (x + y) % 6 >= 3) continue;
-        const [r, g, b] = edge ? [255, 255, 255] : style === 'stale' ? STALE_COLOR : objectColor(id);
-        img.data.set([r, g, b, edge ? OUTLINE_ALPHA : FILL_ALPHA], p * 4);
-      }
-    }
-    octx.putImageData(img, 0, 0);
+    (this.overlay.getContext('2d') as OffscreenCanvasRenderingContext2D).putImageData(maskImage(labels, width, height, style), 0, 0);
     return this.overlay;
   }
 
@@ -162,6 +147,25 @@ export class Viewer {
     this.ctx.strokeStyle = color;
     this.ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
   }
+}
+
+/** Each object's mask filled in its colour (grey and hatched when stale), outlined in white. */
+export function maskImage(labels: Uint8Array, width: number, height: number, style: MaskStyle): ImageData {
+  const img = new ImageData(width, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
+      const id = labels[p];
+      if (!id) continue;
+      const edge = (x > 0 && labels[p - 1] !== id) || (x + 1 < width && labels[p + 1] !== id)
+        || (y > 0 && labels[p - width] !== id) || (y + 1 < height && labels[p + width] !== id);
+      if (style === 'stale' && !edge && (x + y) % 8 >= 3) continue;
+      if (style !== 'fresh' && edge && (x + y) % 6 >= 3) continue;
+      const [r, g, b] = edge ? [255, 255, 255] : style === 'stale' ? STALE_COLOR : objectColor(id);
+      img.data.set([r, g, b, edge ? OUTLINE_ALPHA : FILL_ALPHA], p * 4);
+    }
+  }
+  return img;
 }
 
 function objectColor(id: number): [number, number, number] {

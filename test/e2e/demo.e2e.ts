@@ -80,6 +80,18 @@ describe('demo page in headless Chromium (e2e): golden masks', function () {
       ious.forEach((iou, f) => assert.ok(iou >= 0.99, `${run.backend} ${mode} frame ${f}: IoU ${iou.toFixed(4)} < 0.99`));
       assert.deepEqual(pageErrors, [], `errors on the page: ${pageErrors.join('\n')}`);
 
+      if (run.pathways) {
+        // SAM2Long's paths, recorded on frames 2-6 (the page's default range), side by side.
+        await page.click('#show-paths');
+        assert.match(await page.textContent('#paths-caption') ?? '', new RegExp(`^SAM2Long's ${run.pathways} paths on frame 2 \\(recorded on frames 2–6\\)`));
+        const width = await page.evaluate(() => (document.getElementById('paths-canvas') as HTMLCanvasElement).width);
+        assert.equal(width, run.pathways * 256 + (run.pathways - 1) * 4);
+        await setRange(page, '#frame', 4);
+        assert.match(await page.textContent('#paths-caption') ?? '', /paths on frame 5 /);
+        await page.screenshot({ path: path.join(harness.artifacts, `${shot}-paths.png`) });
+        await page.click('#show-paths');
+      }
+
       // A frame where the object is present, for the picture.
       await setRange(page, '#frame', Math.min(10, numFrames - 1));
       await page.screenshot({ path: path.join(harness.artifacts, `${shot}.png`) });

@@ -10,6 +10,7 @@ import {
 } from '../../../src/browser.js';
 import { labelMap } from '../masks.js';
 import { startBackend } from './backend-choice.js';
+import { PathsRecorder } from './paths-recorder.js';
 import type { FrameLabels, FromWorker, ObjectFramePrompts, Replies, Request, ToWorker, TrackRequest } from './protocol.js';
 
 const post = (msg: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(msg, transfer);
@@ -81,19 +82,21 @@ async function replay(prompts: ObjectFramePrompts[]): Promise<FrameLabels[]> {
   return [...byFrame.values()];
 }
 
-async function track(id: number, req: TrackRequest): Promise<{ stopped: boolean }> {
+async function track(id: number, req: TrackRequest): Promise<Replies['track']> {
   stopRequested = false;
   if (req.replay) await replay(req.replay);
   const s = await videoState();
-  const predictor = new VideoPredictor(model as Sam2Model, { tree: req.tree });
+  const recorder = req.tree && req.paths ? new PathsRecorder(req.paths.first, req.paths.last, req.tree.pathways) : null;
+  const predictor = new VideoPredictor(model as Sam2Model, { tree: req.tree && { ...req.tree, ...recorder?.hooks() } });
+  let stopped = false;
   for await (const r of predictor.propagate(s, { startFrame: req.startFrame })) {
     const frame = labelsOf(r);
     post({ kind: 'progress', id, frame }, [frame.labels.buffer]);
     // Lets a "stop" message in before the next frame is computed.
     await new Promise((resolve) => setTimeout(resolve, 0));
-    if (stopRequested) return { stopped: true };
+    if ((stopped = stopRequested)) break;
   }
-  return { stopped: false };
+  return { stopped, paths: recorder?.render(predictor, s) ?? [] };
 }
 
 async function handle<T extends Request>(id: number, request: T): Promise<Replies[T['type']]> {

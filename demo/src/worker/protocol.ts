@@ -56,6 +56,14 @@ export interface TrackRequest {
   /** Every prompt, replayed on a fresh state first; absent = continue the current state (a correction). */
   replay?: ObjectFramePrompts[];
   startFrame: number;
+  /** SAM2Long: record every path's masks on these frames (inclusive). */
+  paths?: { first: number; last: number };
+}
+
+/** Every SAM2Long path's label map on one frame, path 0 first. */
+export interface PathsFrame {
+  frame: number;
+  paths: Uint8Array[];
 }
 
 /** Page → worker requests, each answered by a reply with the same id. */
@@ -75,7 +83,7 @@ export interface Replies {
   video: void;
   prompt: FrameLabels;
   replay: FrameLabels[];
-  track: { stopped: boolean };
+  track: { stopped: boolean; paths: PathsFrame[] };
 }
 
 export type ToWorker =
