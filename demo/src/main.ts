@@ -141,10 +141,10 @@ function renderSummary(): void {
   const s = session;
   const summary = $('frames-summary');
   const note = $('export-note');
-  if (!s || tracking) return;
+  if (!s) return;
   const c = s.counts();
-  const progress = $<HTMLProgressElement>('progress');
-  progress.value = s.numFrames ? c.fresh / s.numFrames : 0;
+  // While tracking, the bar shows the run's progress.
+  if (!tracking) $<HTMLProgressElement>('progress').value = s.numFrames ? c.fresh / s.numFrames : 0;
   summary.textContent = s.hasPrompts || s.hasRun
     ? `${c.fresh} / ${s.numFrames} frames with valid masks${c.stale ? ` · ${c.stale} stale` : ''}${c.provisional ? ` · ${c.provisional} provisional` : ''}`
     : '';
@@ -392,6 +392,7 @@ $('propagate').addEventListener('click', () => void task('Tracking', async () =>
       progress.value = p.done / p.total;
       $('stats').textContent = `run: ${p.done} / ${p.total} frames · ${p.msPerFrame.toFixed(0)} ms/frame`;
       setStatus(`Tracking… frame ${p.frame.frame + 1} of ${s.numFrames} (Stop ends it after this frame)`);
+      renderSummary();
       if (p.frame.frame >= frame || p.frame.final) void showFrame(p.frame.frame);
     }, pathsRange());
   } finally {

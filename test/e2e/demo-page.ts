@@ -167,3 +167,40 @@ export async function frameCounts(page: Page): Promise<{ fresh: number; stale: n
     return { fresh: Number(d.fresh), stale: Number(d.stale), total: Number(d.total), progress: (document.getElementById('progress') as HTMLProgressElement).value };
   });
 }
+
+/**
+ * The README's GIF of the workflow: screenshots taken along an e2e flow, joined by ffmpeg (palette GIF,
+ * 720 px wide). Records only when $E2E_DOCS_GIF names the output (e.g. docs/demo.gif).
+ */
+export class WorkflowGif {
+  private readonly dir = process.env.E2E_DOCS_GIF ? fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-gif-')) : null;
+  private count = 0;
+
+  /** One frame of the GIF, shown `repeat` times as long as a plain one. */
+  async shot(page: Page, repeat = 1): Promise<void> {
+    if (!this.dir) return;
+    const png = await page.screenshot();
+    for (let i = 0; i < repeat; i++) fs.writeFileSync(path.join(this.dir, `${String(this.count++).padStart(4, '0')}.png`), png);
+  }
+
+  /** Screenshots every `ms` until the page is done with its action. */
+  async whileBusy(page: Page, ms = 400): Promise<void> {
+    if (!this.dir) return;
+    while (await page.evaluate(() => document.body.dataset.state === 'busy')) {
+      await this.shot(page);
+      await page.waitForTimeout(ms);
+    }
+  }
+
+  write(): void {
+    if (!this.dir || !this.count) return;
+    const out = path.resolve(ROOT, process.env.E2E_DOCS_GIF as string);
+    execFileSync('ffmpeg', [
+      '-y', '-loglevel', 'error', '-framerate', '2.5', '-i', path.join(this.dir, '%04d.png'),
+      '-vf', 'scale=720:-1:flags=lanczos,split[a][b];[a]palettegen=max_colors=96:stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle',
+      out,
+    ]);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    console.log(`      workflow GIF: ${out} (${(fs.statSync(out).size / 1024).toFixed(0)} KiB)`);
+  }
+}

@@ -9,18 +9,22 @@ import * as path from 'node:path';
 import type { Page } from 'playwright-core';
 import { goldenJson } from '../helpers/golden.js';
 import {
-  DemoHarness, clickVideoPixel, download, frameCounts, iousAgainstGolden, labelsOf, pngs, setRange, settled, type GoldenPrompt,
+  DemoHarness, WorkflowGif, clickVideoPixel, download, frameCounts, iousAgainstGolden, labelsOf, pngs, setRange, settled, type GoldenPrompt,
 } from './demo-page.js';
 
 const GOLDEN_RUN = 'video1/sam21_mini.sam2_greedy.point';
 
-async function promptAndTrack(page: Page): Promise<void> {
+async function promptAndTrack(page: Page, gif?: WorkflowGif): Promise<void> {
   const prompt = goldenJson<GoldenPrompt>('video1/prompt_point.json');
   const [[x, y]] = prompt.points;
+  await gif?.shot(page, 3);
   await clickVideoPixel(page, x, y);
   await settled(page, 'segmenting the click');
+  await gif?.shot(page, 4);
   await page.click('#propagate');
+  await gif?.whileBusy(page);
   await settled(page, 'propagating', 300_000);
+  await gif?.shot(page, 3);
 }
 
 describe('demo page in headless Chromium (e2e): corrections, backend switch, stop', function () {
@@ -31,7 +35,8 @@ describe('demo page in headless Chromium (e2e): corrections, backend switch, sto
 
   it('a correction updates its frame at once, stales the frames after it, and Propagate re-tracks from it', () => harness.withPage('correction', 'wasm', async (page, errors) => {
     const n = await harness.load(page, 'sam21_mini', 'video1');
-    await promptAndTrack(page);
+    const gif = new WorkflowGif();
+    await promptAndTrack(page, gif);
     const first = pngs((await download(page)).files);
     assert.equal(first.size, n);
     assert.equal(await page.getAttribute('#frame-badge', 'data-frame'), '0', 'after tracking the view returns to the prompted frame');
@@ -41,10 +46,17 @@ describe('demo page in headless Chromium (e2e): corrections, backend switch, sto
     const before = labelsOf(first.get(String(k).padStart(5, '0')) as Uint8Array);
     const inside = Array.from(before).findIndex((v) => v === 1);
     assert.ok(inside >= 0, `the object is not on frame ${k}`);
-    await setRange(page, '#frame', k);
+    for (let f = 1; f <= k; f++) {
+      await setRange(page, '#frame', f);
+      if (f % 2 === 0) await gif.shot(page);
+    }
     assert.match(await page.textContent('#frame-badge') ?? '', new RegExp(`^frame ${k + 1} / ${n}`));
-    await clickVideoPixel(page, inside % 256, Math.floor(inside / 256), 'right');
+    await page.check('input[name="tool"][value="negative"]');
+    await gif.shot(page, 2);
+    await clickVideoPixel(page, inside % 256, Math.floor(inside / 256));
     await settled(page, 'segmenting the correction');
+    await gif.shot(page, 4);
+    await page.check('input[name="tool"][value="positive"]');
     assert.match(await page.textContent('#prompt-list') ?? '', new RegExp(`frame ${k}: −\\(`));
 
     let counts = await frameCounts(page);
@@ -53,6 +65,8 @@ describe('demo page in headless Chromium (e2e): corrections, backend switch, sto
     assert.match(await page.textContent('#status') ?? '', new RegExp(`${n - k - 1} frames are stale: press Propagate to re-track from frame ${k + 2}`));
     await setRange(page, '#frame', k + 3);
     assert.match(await page.textContent('#frame-badge') ?? '', /stale/);
+    await gif.shot(page, 4);
+    await setRange(page, '#frame', k);
 
     const partial = await download(page);
     const partialMasks = pngs(partial.files);
@@ -68,7 +82,10 @@ describe('demo page in headless Chromium (e2e): corrections, backend switch, sto
     }
 
     await page.click('#propagate');
+    await gif.whileBusy(page);
     await settled(page, 're-tracking', 300_000);
+    await gif.shot(page, 5);
+    gif.write();
     const stats = await page.evaluate(() => ({ ...document.getElementById('stats')?.dataset }));
     assert.equal(Number(stats.total), n - k - 1, `re-tracked ${stats.total} frames, not the ${n - k - 1} after the correction`);
     counts = await frameCounts(page);
