@@ -43,7 +43,7 @@ export function exportMasks(session: TrackingSession, video: { label: string; wi
   const objects = [...session.objects].map(([id, name]) => `  ${id}: ${name}`);
   files['README.txt'] = new TextEncoder().encode([
     `SAM2Long masks of ${video.label}: ${complete ? 'COMPLETE' : 'PARTIAL'}`,
-    `${byState.exported.length} of ${session.numFrames} frames exported (frames are numbered from 1).`,
+    `${byState.exported.length} of ${session.numFrames} frames exported (frames are numbered from 1); last run: ${session.lastMode}.`,
     '',
     `exported:    ${ranges(byState.exported)}`,
     `stale:       ${ranges(byState.stale)} (tracked before a correction or change; press Propagate to re-track)`,

@@ -14,7 +14,7 @@ import { renderObjects } from './objects-panel.js';
 import { PathsView } from './paths-view.js';
 import { PageError, TrackingSession, type Box, type TrackingMode } from './session.js';
 import { Timeline } from './timeline.js';
-import { LoadedVideo } from './video.js';
+import { LoadedVideo, type VideoInput } from './video.js';
 import { Viewer, objectCss } from './viewer.js';
 import { InferenceClient } from './worker/client.js';
 import type { BackendChoice, ModelInfo } from './worker/protocol.js';
@@ -33,7 +33,9 @@ const input = (id: string) => $<HTMLInputElement>(id);
 
 const client = new InferenceClient();
 let model: (ModelInfo & { label: string }) | null = null;
-let video: LoadedVideo | null = null;
+let video: VideoInput | null = null;
+/** The frame names of the video, which the worker's state uses for results. */
+let frameNames: string[] = [];
 let session: TrackingSession | null = null;
 let frame = 0;
 /** The frame the user last prompted on: the view returns there after tracking. */
@@ -262,7 +264,7 @@ export async function loadModel(bytes: CheckpointBytes): Promise<void> {
   const info = await client.request({ type: 'model', checkpoint: { ...bytes, weights } }, undefined, [weights]);
   model = { ...info, label: bytes.label ?? 'checkpoint' };
   $('model-status').textContent = `${model.label}: ${info.imageSize}px, ${(info.parameters / 1e6).toFixed(2)}M parameters, ${(size / 2 ** 20).toFixed(1)} MB (built in ${info.ms.toFixed(0)} ms)`;
-  if (video) await client.request({ type: 'video', count: video.numFrames, names: frameNames(video) });
+  if (video) await client.request({ type: 'video', count: video.numFrames, names: frameNames });
   startSession();
 }
 
@@ -295,7 +297,7 @@ $<HTMLSelectElement>('backend').addEventListener('change', () => void task('Swit
   await startBackend($<HTMLSelectElement>('backend').value);
   $('stats').textContent = '';
   lastRun = null;
-  if (video) await client.request({ type: 'video', count: video.numFrames, names: frameNames(video) });
+  if (video) await client.request({ type: 'video', count: video.numFrames, names: frameNames });
   if (session?.hasPrompts) await session.replay();
   await showFrame(frame);
 }));
@@ -303,21 +305,18 @@ $<HTMLSelectElement>('backend').addEventListener('change', () => void task('Swit
 // ------------------------------------------------------------------------------------------------------
 // Video
 
-function frameNames(v: LoadedVideo): string[] {
-  const source = v.source();
-  return Array.from({ length: v.numFrames }, (_, i) => source.name(i));
-}
-
 /** Makes `v` the video: the worker pulls its frames from `v.source()`. */
-export async function openVideo(v: LoadedVideo): Promise<void> {
+export async function openVideo(v: VideoInput): Promise<void> {
   video?.close();
   video = v;
   frame = 0;
   workFrame = 0;
-  client.frames = v.source();
+  const source = v.source();
+  client.frames = source;
+  frameNames = Array.from({ length: v.numFrames }, (_, i) => source.name(i));
   input('frame').max = String(v.numFrames - 1);
   $('video-status').textContent = `${v.label}: ${v.numFrames} frames, ${v.width}×${v.height}`;
-  if (model) await client.request({ type: 'video', count: v.numFrames, names: frameNames(v) });
+  if (model) await client.request({ type: 'video', count: v.numFrames, names: frameNames });
   startSession();
 }
 
@@ -399,7 +398,8 @@ $('propagate').addEventListener('click', () => void task('Tracking', async () =>
     tracking = false;
   }
   Object.assign($('stats').dataset, { done: String(last.done), total: String(last.total), msPerFrame: last.msPerFrame.toFixed(1) });
-  $('stats').textContent = `last run: ${last.done} / ${last.total} frames from frame ${lastRun.start + 1} · ${last.msPerFrame.toFixed(0)} ms/frame${lastRun.stopped ? ' (stopped)' : ''}`;
+  // The run's speed only: how the frames stand now is the line under it (which a later correction changes).
+  $('stats').textContent = `last run: ${last.done} frames from frame ${lastRun.start + 1}, ${last.msPerFrame.toFixed(0)} ms/frame${lastRun.stopped ? ' (stopped)' : ''}`;
   await showFrame(workFrame);
 }));
 

@@ -46,6 +46,8 @@ export class TrackingSession {
   readonly present = new Map<number, number[]>();
   /** The mode the worker's state was last tracked with; null = its state holds no tracking to continue. */
   private trackedWith: string | null = null;
+  /** The mode of the last run, in words (for the export). */
+  lastMode = '';
   /** Whether any run has produced masks (Download waits for one). */
   hasRun = false;
   /** Whether the last run was stopped before the end. */
@@ -191,6 +193,7 @@ export class TrackingSession {
       onProgress({ frame, done: finals.size, total, msPerFrame: (performance.now() - t0) / (front - start + 1) });
     });
     for (const p of recorded) this.paths.set(p.frame, p.paths);
+    this.lastMode = mode.tree ? `SAM2Long memory tree, P = ${mode.tree.pathways}` : 'SAM 2 greedy memory';
     this.trackedWith = modeKey(mode);
     this.hasRun = true;
     this.stopped = stopped;
