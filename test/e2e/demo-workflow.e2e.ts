@@ -155,7 +155,8 @@ describe('demo page in headless Chromium (e2e): corrections, backend switch, sto
     console.log(`      stopped after ${stats.done}/${stats.total} frames, ${stopMs} ms after Stop (${stats.msPerFrame} ms/frame); page timer: ${ticks} ticks, longest gap ${maxGap.toFixed(0)} ms`);
     assert.ok(Number(stats.done) < n, 'the run was not stopped');
     assert.ok(stopMs < 2 * Number(stats.msPerFrame) + 1000, `Stop took ${stopMs} ms at ${stats.msPerFrame} ms/frame`);
-    assert.ok(maxGap < Math.max(150, Number(stats.msPerFrame) / 2), `the page froze for ${maxGap.toFixed(0)} ms while tracking at ${stats.msPerFrame} ms/frame`);
+    // Tracking on the page's own thread would stall the timer for a whole frame at least.
+    assert.ok(maxGap < Math.max(100, 0.75 * Number(stats.msPerFrame)), `the page froze for ${maxGap.toFixed(0)} ms while tracking at ${stats.msPerFrame} ms/frame`);
 
     const counts = await frameCounts(page);
     assert.ok(counts.progress < 1);
