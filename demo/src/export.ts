@@ -34,7 +34,7 @@ export function exportMasks(session: TrackingSession, video: { label: string; wi
     if (session.isFresh(f)) {
       byState.exported.push(f);
       const name = session.names.get(f) ?? String(f).padStart(5, '0');
-      files[`masks/${name}.png`] = labelPng(session.labels.get(f) as Uint8Array, video.width, video.height);
+      files[`masks/${name}.png`] = labelPng(session.labelsOn(f) as Uint8Array, video.width, video.height);
     } else {
       byState[s === 'stale' || s === 'provisional' ? s : 'missing'].push(f);
     }

@@ -175,7 +175,7 @@ async function showFrame(i: number): Promise<void> {
   const bitmap = await video.bitmap(frame);
   if (shown !== frame) return;
   if (showingPaths) pathsView.show(bitmap, frame, session?.paths.get(frame), recordedPaths());
-  viewer.show(bitmap, session?.labels.get(frame), session?.promptsOn(frame) ?? [], state === 'stale' ? 'stale' : state === 'provisional' ? 'provisional' : 'fresh');
+  viewer.show(bitmap, session?.labelsOn(frame), session?.promptsOn(frame) ?? [], state === 'stale' ? 'stale' : state === 'provisional' ? 'provisional' : 'fresh');
 }
 
 /** What the page waits for next. */
@@ -226,7 +226,7 @@ function togglePaths(): void {
 $('show-paths').addEventListener('click', togglePaths);
 
 function startSession(): void {
-  session = model && video ? new TrackingSession(client, video.numFrames) : null;
+  session = model && video ? new TrackingSession(client, video.numFrames, video.width * video.height) : null;
   activeObject = 1;
   lastRun = null;
   $('stats').textContent = '';
@@ -293,8 +293,18 @@ async function loadCheckpointUrl(url: string): Promise<void> {
 input('model-url-load').addEventListener('click', () => void task('Loading the model', () => loadCheckpointUrl(input('model-url').value.trim())));
 
 /** A new backend keeps the prompts: the worker rebuilds the model and the prompted frames are segmented again. */
+/** The backend choice in effect (the menu goes back to it when a switch fails). */
+let backendChoice = 'auto';
+
 $<HTMLSelectElement>('backend').addEventListener('change', () => void task('Switching backend', async () => {
-  await startBackend($<HTMLSelectElement>('backend').value);
+  const select = $<HTMLSelectElement>('backend');
+  try {
+    await startBackend(select.value);
+    backendChoice = select.value;
+  } catch (err) {
+    select.value = backendChoice;
+    throw err;
+  }
   $('stats').textContent = '';
   lastRun = null;
   if (video) await client.request({ type: 'video', count: video.numFrames, names: frameNames });
@@ -437,6 +447,14 @@ export function downloadMasks(): void {
 
 $('download').addEventListener('click', downloadMasks);
 
+// ← / → step through the frames (not while typing in a field).
+document.addEventListener('keydown', (e) => {
+  const typing = e.target instanceof HTMLInputElement && ['text', 'number', 'range'].includes(e.target.type);
+  if (!video || typing || e.altKey || e.ctrlKey || e.metaKey || !['ArrowLeft', 'ArrowRight'].includes(e.key)) return;
+  e.preventDefault();
+  void showFrame(frame + (e.key === 'ArrowRight' ? 1 : -1));
+});
+
 // ------------------------------------------------------------------------------------------------------
 // Start: ?backend=webgl|wasm|… picks the backend, ?model=<url> loads a checkpoint.
 
@@ -445,6 +463,7 @@ void task('Starting', async () => {
   const choice = params.get('backend') ?? 'auto';
   $<HTMLSelectElement>('backend').value = choice;
   await startBackend(choice);
+  backendChoice = choice;
   const url = params.get('model');
   if (url) {
     input('model-url').value = url;
