@@ -1,0 +1,21 @@
+/** Reads a video file's container (MP4/MOV or WebM/MKV, told apart by their first bytes) into a VideoTrackIndex. */
+import { InputError } from '../errors.js';
+import { mp4Track } from './mp4-demux.js';
+import type { VideoTrackIndex } from './video-track.js';
+import { webmTrack } from './webm-demux.js';
+
+/** Which container the bytes start like, if any. */
+export function sniffContainer(head: Uint8Array): 'mp4' | 'webm' | null {
+  if (head.length >= 4 && head[0] === 0x1a && head[1] === 0x45 && head[2] === 0xdf && head[3] === 0xa3) return 'webm';
+  const tag = String.fromCharCode(...head.subarray(4, 8));
+  return ['ftyp', 'moov', 'mdat', 'free', 'wide', 'skip'].includes(tag) ? 'mp4' : null;
+}
+
+/** The first video track of an MP4/MOV or WebM/MKV file held in memory. */
+export function demuxVideo(bytes: Uint8Array, label = 'video'): VideoTrackIndex {
+  const kind = sniffContainer(bytes.subarray(0, 12));
+  if (!kind) throw new InputError(`${label}: not an MP4 or WebM file (unknown container)`);
+  const track = kind === 'mp4' ? mp4Track(bytes, label) : webmTrack(bytes, label);
+  if (!track.samples.length) throw new InputError(`${label}: the video track has no frames`);
+  return track;
+}
