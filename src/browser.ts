@@ -14,3 +14,5 @@ export { loadSam2FromBytes, loadSam2FromUrl, siblingConfigUrl, type CheckpointBy
 export {
   pixelFrames, imageFrames, imagePixels, frameFilesInOrder, decodeVideo, type FrameImage, type VideoDecodeOptions,
 } from './browser/frames.js';
+export { openVideoFile, type OpenVideoOptions } from './browser/video-open.js';
+export type { VideoFrames, VideoLimits } from './browser/video-frames.js';

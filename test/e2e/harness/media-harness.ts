@@ -1,0 +1,49 @@
+/**
+ * A page for the media tests (test/e2e/media.e2e.ts): exposes the page's media modules on `window.harness`
+ * for the test to drive through page.evaluate. Built with vite by test/e2e/bundle.ts.
+ */
+import { openVideoFile, type VideoFrames } from '../../../src/browser.js';
+
+/** The colour at the centre of a frame's pixels. */
+function centre(data: Uint8ClampedArray | Uint8Array, width: number, height: number, channels: number): number[] {
+  const p = (Math.floor(height / 2) * width + Math.floor(width / 2)) * channels;
+  return [data[p], data[p + 1], data[p + 2]];
+}
+
+function bitmapCentre(b: ImageBitmap): number[] {
+  const c = new OffscreenCanvas(b.width, b.height);
+  const ctx = c.getContext('2d') as OffscreenCanvasRenderingContext2D;
+  ctx.drawImage(b, 0, 0);
+  return centre(ctx.getImageData(0, 0, b.width, b.height).data, b.width, b.height, 4);
+}
+
+async function openUrl(url: string, decoding: 'auto' | 'video-element', options: { maxSide?: number; maxFrames?: number; cacheFrames?: number } = {}): Promise<{ video: VideoFrames; fallback?: string }> {
+  const blob = await (await fetch(url)).blob();
+  let fallback: string | undefined;
+  const video = await openVideoFile(new File([blob], url.split('/').pop() as string), { ...options, decoding, onFallback: (r) => { fallback = r; } });
+  return { video, fallback };
+}
+
+const harness = {
+  /** Every frame through the predictor's FrameSource (in order), then `randomOrder` through bitmap(): centre colours. */
+  async readVideo(url: string, decoding: 'auto' | 'video-element', randomOrder: number[], options: { maxSide?: number; maxFrames?: number; cacheFrames?: number; hideWebCodecs?: boolean } = {}) {
+    if (options.hideWebCodecs) Reflect.deleteProperty(globalThis, 'VideoDecoder');
+    const { video, fallback } = await openUrl(url, decoding, options);
+    try {
+      const source = video.source();
+      const inOrder: number[][] = [];
+      for await (const f of source) inOrder.push(centre(f.image.data, f.image.width, f.image.height, 3));
+      const decodedInOrder = video.framesDecoded;
+      const random: number[][] = [];
+      for (const i of randomOrder) random.push(bitmapCentre(await video.bitmap(i)));
+      let outOfRange = '';
+      await video.bitmap(video.count).catch((e: Error) => { outOfRange = e.message; });
+      return { decoding: video.decoding, fallback, count: video.count, width: video.width, height: video.height, fps: video.fps, framesCut: video.framesCut, decodedInOrder, inOrder, random, outOfRange };
+    } finally {
+      video.close();
+    }
+  },
+};
+
+Object.assign(globalThis, { harness });
+export type Harness = typeof harness;

@@ -1,0 +1,164 @@
+/**
+ * The page's media modules in real headless Chromium, on a test page built from test/e2e/harness/:
+ * frame-accurate video decoding through WebCodecs (H.264 in MP4 with B-frames, VP9 in WebM) and through the
+ * <video> fallback, every frame checked by its colour (test/helpers/test-video.ts).
+ * Run with `npm run test:e2e`; needs chromium (`apt-get install -y chromium`).
+ */
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { BrowserContext, Page } from 'playwright-core';
+import { TEST_VIDEO, nearestFrame } from '../helpers/test-video.js';
+import { findChromium, launchChromium } from './browser.js';
+import { bundlePage } from './bundle.js';
+import type { Harness } from './harness/media-harness.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const VIDEOS = path.join(HERE, '../fixtures/video');
+/** Largest channel difference between a decoded frame's colour and the colour it was encoded from (4:2:0, YUV rounding). */
+const COLOUR_TOLERANCE = 12;
+
+declare global {
+  // eslint-disable-next-line no-var
+  var harness: Harness;
+}
+
+/** Files the test serves, by URL path; every request is counted. */
+class TestServer {
+  readonly files = new Map<string, { body: Uint8Array; type: string }>();
+  readonly requests: string[] = [];
+  private server = http.createServer((req, res) => this.handle(req, res));
+  url = '';
+
+  constructor(private readonly root: string) {}
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    this.requests.push(rel);
+    const served = this.files.get(rel);
+    if (served) {
+      res.writeHead(200, { 'Content-Type': served.type, 'Content-Length': served.body.length }).end(served.body);
+      return;
+    }
+    const file = path.join(this.root, rel.endsWith('/') ? `${rel}index.html` : rel);
+    if (!file.startsWith(this.root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    const type = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' }[path.extname(file)] ?? 'application/octet-stream';
+    res.writeHead(200, { 'Content-Type': type }).end(fs.readFileSync(file));
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+  }
+
+  close(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+describe('page media in headless Chromium (e2e)', function () {
+  this.timeout(300_000);
+  let dist: string;
+  let server: TestServer;
+  let browser: Awaited<ReturnType<typeof launchChromium>>;
+  let context: BrowserContext;
+
+  before(async function () {
+    const executable = findChromium();
+    assert.ok(executable, 'no chromium found: install it (apt-get install -y chromium) or set CHROMIUM_PATH');
+    dist = await bundlePage(path.join(HERE, 'harness'));
+    server = new TestServer(dist);
+    for (const f of fs.readdirSync(VIDEOS)) server.files.set(`/video/${f}`, { body: fs.readFileSync(path.join(VIDEOS, f)), type: 'application/octet-stream' });
+    await server.start();
+    browser = await launchChromium(executable);
+    context = browser.context;
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    if (dist) fs.rmSync(dist, { recursive: true, force: true });
+  });
+
+  async function harnessPage(): Promise<{ page: Page; errors: string[] }> {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(server.url);
+    await page.waitForFunction(() => 'harness' in globalThis);
+    return { page, errors };
+  }
+
+  /** Checks that `colours[k]` is the colour of frame `frames[k]`. */
+  function assertFrames(colours: number[][], frames: number[], what: string): void {
+    assert.equal(colours.length, frames.length, `${what}: ${colours.length} frames read`);
+    colours.forEach((rgb, k) => {
+      const got = nearestFrame(rgb);
+      assert.equal(got.frame, frames[k], `${what}: asked for frame ${frames[k]}, got frame ${got.frame}'s colour (${rgb.join(', ')})`);
+      assert.ok(got.distance <= COLOUR_TOLERANCE, `${what}: frame ${frames[k]} colour ${rgb.join(', ')} is ${got.distance} off`);
+    });
+  }
+
+  const RANDOM = [7, 2, 11, 0, 5, 5, 9, 3, 10, 1];
+  const ALL = Array.from({ length: TEST_VIDEO.frames }, (_, i) => i);
+
+  for (const clip of ['colours-h264.mp4', 'colours-vp9.webm']) {
+    it(`${clip}: WebCodecs gives every frame exactly, in order and at random, and the <video> fallback the same frames`, async () => {
+      const { page, errors } = await harnessPage();
+      try {
+        const url = `/video/${clip}`;
+        const fast = await page.evaluate(([u, order]) => harness.readVideo(u, 'auto', order, { cacheFrames: 4 }), [url, RANDOM] as const);
+        assert.equal(fast.decoding, 'webcodecs', `fell back: ${fast.fallback}`);
+        assert.deepEqual([fast.count, fast.width, fast.height, fast.framesCut], [TEST_VIDEO.frames, TEST_VIDEO.width, TEST_VIDEO.height, 0]);
+        assert.ok(Math.abs(fast.fps - TEST_VIDEO.fps) < 0.01, `fps ${fast.fps}`);
+        assertFrames(fast.inOrder, ALL, `${clip} webcodecs, in order`);
+        assert.equal(fast.decodedInOrder, TEST_VIDEO.frames, 'reading in order decodes each frame once, with 4 frames cached');
+        assertFrames(fast.random, RANDOM, `${clip} webcodecs, random access`);
+        assert.match(fast.outOfRange, /frame index 12 is out of range \(12 frames\)/);
+
+        const slow = await page.evaluate(([u, order]) => harness.readVideo(u, 'video-element', order), [url, RANDOM] as const);
+        assert.equal(slow.decoding, 'video-element');
+        assertFrames(slow.inOrder, ALL, `${clip} <video> fallback, in order`);
+        assertFrames(slow.random, RANDOM, `${clip} <video> fallback, random access`);
+        slow.inOrder.forEach((rgb, f) => rgb.forEach((v, c) => assert.ok(Math.abs(v - fast.inOrder[f][c]) <= 4, `${clip} frame ${f}: fallback ${rgb} vs WebCodecs ${fast.inOrder[f]}`)));
+        assert.deepEqual(errors, []);
+      } finally {
+        await page.close();
+      }
+    });
+  }
+
+  it('falls back to the <video> element where WebCodecs is missing, and applies the frame and size limits', async () => {
+    const { page, errors } = await harnessPage();
+    try {
+      const r = await page.evaluate(() => harness.readVideo('/video/colours-h264.mp4', 'auto', [4, 0], { hideWebCodecs: true, maxSide: 32 }));
+      assert.equal(r.decoding, 'video-element');
+      assert.match(r.fallback ?? '', /no WebCodecs VideoDecoder/);
+      assert.deepEqual([r.width, r.height], [32, 24]);
+      assertFrames(r.inOrder, ALL, 'fallback without WebCodecs');
+      assertFrames(r.random, [4, 0], 'fallback without WebCodecs, random');
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+    const { page: p2 } = await harnessPage();
+    try {
+      const r = await p2.evaluate(() => harness.readVideo('/video/colours-vp9.webm', 'auto', [4], { maxSide: 32, maxFrames: 5 }));
+      assert.equal(r.decoding, 'webcodecs');
+      assert.deepEqual([r.width, r.height, r.count, r.framesCut], [32, 24, 5, TEST_VIDEO.frames - 5]);
+      assertFrames(r.inOrder, ALL.slice(0, 5), 'webcodecs scaled to 32 px, first 5 frames');
+      assertFrames(r.random, [4], 'webcodecs scaled to 32 px, random');
+      assert.match(r.outOfRange, /frame index 5 is out of range \(5 frames\)/);
+    } finally {
+      await p2.close();
+    }
+  });
+});
