@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../src/errors.js';
+import { mp4Headers } from '../src/io/mp4-headers.js';
 import { demuxVideo } from '../src/io/video-container.js';
 import { frameRate } from '../src/io/video-track.js';
 import { TEST_VIDEO } from './helpers/test-video.js';
@@ -62,6 +63,15 @@ describe('video containers (MP4 through mp4box, WebM through the EBML reader)', 
       assert.throws(() => demuxVideo(bytes.subarray(0, 40), name), (e: Error) => e instanceof InputError && /cut short|not a readable|complete/.test(e.message));
     });
   }
+
+  it('reads an MP4 from its boxes without the media data, as a page reads a large file', async () => {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(DIR, 'colours-h264.mp4')));
+    const headers = await mp4Headers(new Blob([bytes]));
+    assert.ok(headers && headers.length < bytes.length / 2, `headers ${headers?.length} of ${bytes.length} bytes`);
+    assert.deepEqual(demuxVideo(headers, 'clip', bytes.length), demuxVideo(bytes, 'clip'));
+    assert.equal(await mp4Headers(new Blob([fs.readFileSync(path.join(DIR, 'colours-vp9.webm'))])), null, 'not an MP4');
+    assert.throws(() => demuxVideo(headers, 'clip', bytes.length - 100), /clip: the file is cut short/);
+  });
 
   it('rejects bytes of no known container', () => {
     assert.throws(() => demuxVideo(new TextEncoder().encode('hello, this is text'), 'notes.txt'), /notes\.txt: not an MP4 or WebM file/);

@@ -14,7 +14,8 @@ function decoderRecord(sample: Sample): Uint8Array | undefined {
   return new Uint8Array(stream.buffer.slice(BOX_HEADER));
 }
 
-export function mp4Track(bytes: Uint8Array, label: string): VideoTrackIndex {
+/** `fileSize`: the whole file's size, where `bytes` holds its boxes without the media data. */
+export function mp4Track(bytes: Uint8Array, label: string, fileSize = bytes.length): VideoTrackIndex {
   const file = createFile();
   let movie: Movie | undefined;
   let failure: string | undefined;
@@ -31,8 +32,8 @@ export function mp4Track(bytes: Uint8Array, label: string): VideoTrackIndex {
   const track = movie.videoTracks[0];
   if (!track) throw new InputError(`${label}: the MP4 file has no video track`);
   const table = file.getTrackSamplesInfo(track.id);
-  if (table.length && table[table.length - 1].offset + table[table.length - 1].size > bytes.length) {
-    throw new InputError(`${label}: the file is cut short (its frames reach past its ${bytes.length} bytes)`);
+  if (table.some((s) => s.offset + s.size > fileSize)) {
+    throw new InputError(`${label}: the file is cut short (its frames reach past its ${fileSize} bytes)`);
   }
   const us = (t: number, scale: number) => Math.round((t * 1e6) / scale);
   const samples = table.map((s) => ({

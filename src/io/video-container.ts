@@ -11,11 +11,14 @@ export function sniffContainer(head: Uint8Array): 'mp4' | 'webm' | null {
   return ['ftyp', 'moov', 'mdat', 'free', 'wide', 'skip'].includes(tag) ? 'mp4' : null;
 }
 
-/** The first video track of an MP4/MOV or WebM/MKV file held in memory. */
-export function demuxVideo(bytes: Uint8Array, label = 'video'): VideoTrackIndex {
+/**
+ * The first video track of an MP4/MOV or WebM/MKV file held in memory. An MP4's `bytes` may be its boxes
+ * without the media data (mdat), as long as `fileSize` is the whole file's: sample offsets are the file's own.
+ */
+export function demuxVideo(bytes: Uint8Array, label = 'video', fileSize = bytes.length): VideoTrackIndex {
   const kind = sniffContainer(bytes.subarray(0, 12));
   if (!kind) throw new InputError(`${label}: not an MP4 or WebM file (unknown container)`);
-  const track = kind === 'mp4' ? mp4Track(bytes, label) : webmTrack(bytes, label);
+  const track = kind === 'mp4' ? mp4Track(bytes, label, fileSize) : webmTrack(bytes, label);
   if (!track.samples.length) throw new InputError(`${label}: the video track has no frames`);
   return track;
 }
