@@ -1,16 +1,20 @@
 /**
  * The page's media modules in real headless Chromium, on a test page built from test/e2e/harness/:
  * frame-accurate video decoding through WebCodecs (H.264 in MP4 with B-frames, VP9 in WebM) and through the
- * <video> fallback, every frame checked by its colour (test/helpers/test-video.ts).
+ * <video> fallback, every frame checked by its colour (test/helpers/test-video.ts); checkpoints downloaded with
+ * progress and cached (the server counts requests), and wrong or partial picks told apart.
  * Run with `npm run test:e2e`; needs chromium (`apt-get install -y chromium`).
  */
 import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
+import { fixturePath } from '../helpers/golden.js';
 import { TEST_VIDEO, nearestFrame } from '../helpers/test-video.js';
 import { findChromium, launchChromium } from './browser.js';
 import { bundlePage } from './bundle.js';
@@ -35,9 +39,18 @@ class TestServer {
 
   constructor(private readonly root: string) {}
 
+  /** Paths whose response announces the whole body but sends half, then drops the connection. */
+  readonly broken = new Set<string>();
+
   private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     this.requests.push(rel);
+    const cut = this.broken.has(rel) && this.files.get(rel);
+    if (cut) {
+      res.writeHead(200, { 'Content-Type': cut.type, 'Content-Length': cut.body.length });
+      res.write(cut.body.subarray(0, cut.body.length >> 1), () => res.destroy());
+      return;
+    }
     const served = this.files.get(rel);
     if (served) {
       res.writeHead(200, { 'Content-Type': served.type, 'Content-Length': served.body.length }).end(served.body);
@@ -66,6 +79,8 @@ class TestServer {
 describe('page media in headless Chromium (e2e)', function () {
   this.timeout(300_000);
   let dist: string;
+  let work: string;
+  let weights: Buffer;
   let server: TestServer;
   let browser: Awaited<ReturnType<typeof launchChromium>>;
   let context: BrowserContext;
@@ -76,6 +91,20 @@ describe('page media in headless Chromium (e2e)', function () {
     dist = await bundlePage(path.join(HERE, 'harness'));
     server = new TestServer(dist);
     for (const f of fs.readdirSync(VIDEOS)) server.files.set(`/video/${f}`, { body: fs.readFileSync(path.join(VIDEOS, f)), type: 'application/octet-stream' });
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-media-'));
+    execFileSync(process.execPath, [path.join(HERE, '../../bin/sam2long.js'), 'convert', fixturePath('sam21_mini.pt'), work, '--config', fixturePath('sam21_mini.config.json')], { stdio: 'pipe' });
+    const converted = (ext: string) => fs.readFileSync(path.join(work, fs.readdirSync(work).find((f) => f.endsWith(ext)) as string));
+    weights = converted('.safetensors');
+    const binary = (body: Uint8Array) => ({ body, type: 'application/octet-stream' });
+    server.files.set('/model/mini.safetensors', binary(weights));
+    server.files.set('/model/mini.json', { body: converted('.json'), type: 'application/json' });
+    server.files.set('/model/cut.safetensors', binary(weights.subarray(0, weights.length - 1000)));
+    server.files.set('/model/cut.json', { body: converted('.json'), type: 'application/json' });
+    server.files.set('/model/bare.safetensors', binary(weights));
+    server.files.set('/model/broken.safetensors', binary(weights));
+    server.broken.add('/model/broken.safetensors');
+    server.files.set('/model/notes.txt', binary(new TextEncoder().encode('not a checkpoint')));
+    server.files.set('/model/sam2.1_hiera_tiny.pt', binary(new TextEncoder().encode('PK')));
     await server.start();
     browser = await launchChromium(executable);
     context = browser.context;
@@ -85,6 +114,7 @@ describe('page media in headless Chromium (e2e)', function () {
     await browser?.close();
     await server?.close();
     if (dist) fs.rmSync(dist, { recursive: true, force: true });
+    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
   async function harnessPage(): Promise<{ page: Page; errors: string[] }> {
@@ -159,6 +189,65 @@ describe('page media in headless Chromium (e2e)', function () {
       assert.match(r.outOfRange, /frame index 5 is out of range \(5 frames\)/);
     } finally {
       await p2.close();
+    }
+  });
+
+  it('downloads a checkpoint with progress in bytes, caches it, and a reload reads it from the cache', async () => {
+    const count = (p: string) => server.requests.filter((r) => r === p).length;
+    const { page, errors } = await harnessPage();
+    try {
+      const first = await page.evaluate(() => harness.loadModelUrl('/model/mini.safetensors'));
+      assert.equal(first.error, undefined, first.error);
+      assert.equal(first.fromCache, false);
+      assert.ok(first.cachedNow, 'the checkpoint is in Cache Storage after the download');
+      assert.ok(first.params && first.params > 1e5 && first.imageSize, `model: ${JSON.stringify(first)}`);
+      const last = first.progress[first.progress.length - 1];
+      assert.ok(first.progress.length > 2, `${first.progress.length} progress reports`);
+      assert.deepEqual(last, { loaded: weights.length, total: weights.length, fromCache: false });
+      first.progress.slice(1).forEach((p, i) => assert.ok(p.loaded >= first.progress[i].loaded, 'progress never goes back'));
+      assert.equal(count('/model/mini.safetensors'), 1);
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+    const { page: reloaded } = await harnessPage();
+    try {
+      const second = await reloaded.evaluate(() => harness.loadModelUrl('/model/mini.safetensors'));
+      assert.equal(second.error, undefined, second.error);
+      assert.equal(second.fromCache, true);
+      assert.equal(count('/model/mini.safetensors'), 1, 'the reload downloaded the checkpoint again');
+      assert.deepEqual(second.progress[second.progress.length - 1], { loaded: weights.length, total: weights.length, fromCache: true });
+    } finally {
+      await reloaded.close();
+    }
+  });
+
+  it('says clearly what is wrong with a partial download, a cut file, a wrong pick or a missing config', async () => {
+    const { page } = await harnessPage();
+    try {
+      const broken = await page.evaluate(() => harness.loadModelUrl('/model/broken.safetensors'));
+      assert.match(broken.error ?? '', /broken\.safetensors: the download (ended after|broke off after) \d+/);
+      assert.equal(broken.cachedNow, false, 'a broken download is not cached');
+
+      const cut = await page.evaluate(() => harness.loadModelUrl('/model/cut.safetensors'));
+      assert.match(cut.error ?? '', new RegExp(`'cut\\.safetensors' is incomplete: .* \\(${weights.length - 1000} of ${weights.length} bytes\\)\\. A download or copy was cut short`));
+      assert.equal(cut.cachedNow, false, 'a cut file is not cached');
+
+      const cutPick = await page.evaluate(() => harness.loadModelFiles(['/model/cut.safetensors', '/model/cut.json']));
+      assert.match(cutPick.error ?? '', /'cut\.safetensors' is incomplete/);
+      const onlyWeights = await page.evaluate(() => harness.loadModelFiles(['/model/bare.safetensors']));
+      assert.match(onlyWeights.error ?? '', /'bare\.safetensors' is not one of the official SAM 2 \/ 2\.1 checkpoints, so its config is needed: pick the \.json/);
+      assert.doesNotMatch(onlyWeights.error ?? '', /--config/, 'no CLI flags in the page');
+      const bareUrl = await page.evaluate(() => harness.loadModelUrl('/model/bare.safetensors'));
+      assert.match(bareUrl.error ?? '', /so its config is needed/, 'a URL without a .json beside it: detection from the shapes, which finds no official variant');
+      const text = await page.evaluate(() => harness.loadModelFiles(['/model/notes.txt']));
+      assert.match(text.error ?? '', /no \.safetensors among the picked files \(notes\.txt\)/);
+      const torch = await page.evaluate(() => harness.loadModelFiles(['/model/sam2.1_hiera_tiny.pt']));
+      assert.match(torch.error ?? '', /'sam2\.1_hiera_tiny\.pt' is a PyTorch checkpoint, which a page cannot read: convert it/);
+      const both = await page.evaluate(() => harness.loadModelFiles(['/model/mini.safetensors', '/model/mini.json']));
+      assert.equal(both.error, undefined, both.error);
+    } finally {
+      await page.close();
     }
   });
 });

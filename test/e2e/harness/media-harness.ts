@@ -2,7 +2,9 @@
  * A page for the media tests (test/e2e/media.e2e.ts): exposes the page's media modules on `window.harness`
  * for the test to drive through page.evaluate. Built with vite by test/e2e/bundle.ts.
  */
-import { openVideoFile, type VideoFrames } from '../../../src/browser.js';
+import { initBrowserBackend, openVideoFile, type VideoFrames } from '../../../src/browser.js';
+import { isCached } from '../../../demo/src/model-cache.js';
+import { checkpointFromFiles, checkpointFromUrl, modelFromCheckpoint } from '../../../demo/src/model-pick.js';
 
 /** The colour at the centre of a frame's pixels. */
 function centre(data: Uint8ClampedArray | Uint8Array, width: number, height: number, channels: number): number[] {
@@ -24,7 +26,39 @@ async function openUrl(url: string, decoding: 'auto' | 'video-element', options:
   return { video, fallback };
 }
 
+/** What loading a model gave: the model's size, or the message the page would show. */
+async function modelOutcome(get: () => Promise<Parameters<typeof modelFromCheckpoint>[0]>): Promise<{ params?: number; imageSize?: number; error?: string; errorType?: string }> {
+  try {
+    await initBrowserBackend({ backend: 'cpu' });
+    const model = modelFromCheckpoint(await get());
+    const out = { params: model.numParameters, imageSize: model.config.image_size };
+    model.dispose();
+    return out;
+  } catch (err) {
+    return { error: (err as Error).message, errorType: (err as Error).constructor.name };
+  }
+}
+
 const harness = {
+  /** A checkpoint by URL: progress reports (bytes), whether it came from the cache, the model or the error. */
+  async loadModelUrl(url: string) {
+    const progress: { loaded: number; total?: number; fromCache: boolean }[] = [];
+    let fromCache: boolean | undefined;
+    const outcome = await modelOutcome(async () => {
+      const c = await checkpointFromUrl(url, (p) => progress.push({ ...p }));
+      fromCache = c.fromCache;
+      return c;
+    });
+    return { ...outcome, fromCache, progress, cachedNow: await isCached(url) };
+  },
+
+  /** A checkpoint from picked files (fetched here from the test server, as a file input would hand them over). */
+  async loadModelFiles(urls: string[]) {
+    const files = await Promise.all(urls.map(async (u) => new File([await (await fetch(u)).blob()], u.split('/').pop() as string)));
+    return modelOutcome(() => checkpointFromFiles(files));
+  },
+
+
   /** Every frame through the predictor's FrameSource (in order), then `randomOrder` through bitmap(): centre colours. */
   async readVideo(url: string, decoding: 'auto' | 'video-element', randomOrder: number[], options: { maxSide?: number; maxFrames?: number; cacheFrames?: number; hideWebCodecs?: boolean } = {}) {
     if (options.hideWebCodecs) Reflect.deleteProperty(globalThis, 'VideoDecoder');
