@@ -2,7 +2,8 @@
  * The page's media modules in real headless Chromium, on a test page built from test/e2e/harness/:
  * frame-accurate video decoding through WebCodecs (H.264 in MP4 with B-frames, VP9 in WebM) and through the
  * <video> fallback, every frame checked by its colour (test/helpers/test-video.ts); checkpoints downloaded with
- * progress and cached (the server counts requests), and wrong or partial picks told apart.
+ * progress and cached (the server counts requests), and wrong or partial picks told apart; the overlay video
+ * export (WebCodecs + webm-muxer, and the MediaRecorder fallback), its WebM read back by ffprobe and ffmpeg.
  * Run with `npm run test:e2e`; needs chromium (`apt-get install -y chromium`).
  */
 import * as assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { fixturePath } from '../helpers/golden.js';
-import { TEST_VIDEO, nearestFrame } from '../helpers/test-video.js';
+import { FRAME_COLOURS, TEST_VIDEO, nearestFrame } from '../helpers/test-video.js';
 import { findChromium, launchChromium } from './browser.js';
 import { bundlePage } from './bundle.js';
 import type { Harness } from './harness/media-harness.js';
@@ -246,6 +247,55 @@ describe('page media in headless Chromium (e2e)', function () {
       assert.match(torch.error ?? '', /'sam2\.1_hiera_tiny\.pt' is a PyTorch checkpoint, which a page cannot read: convert it/);
       const both = await page.evaluate(() => harness.loadModelFiles(['/model/mini.safetensors', '/model/mini.json']));
       assert.equal(both.error, undefined, both.error);
+    } finally {
+      await page.close();
+    }
+  });
+
+  /** The video's stream as ffprobe reads it, and the centre colour of every frame ffmpeg decodes. */
+  function probeWebm(bytes: number[]): { codec: string; width: number; height: number; frames: number; colours: number[][] } {
+    const file = path.join(work, `export-${Date.now()}.webm`);
+    fs.writeFileSync(file, Uint8Array.from(bytes));
+    const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=codec_name,width,height,nb_read_frames', '-of', 'json', file], { encoding: 'utf8' })).streams[0];
+    const raw = execFileSync('ffmpeg', ['-v', 'error', '-i', file, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], { maxBuffer: 1 << 28 });
+    const frameBytes = probe.width * probe.height * 3;
+    const at = (Math.floor(probe.height / 2) * probe.width + Math.floor((probe.width * 3) / 4)) * 3;
+    const colours = Array.from({ length: raw.length / frameBytes }, (_, f) => [...raw.subarray(f * frameBytes + at, f * frameBytes + at + 3)]);
+    return { codec: probe.codec_name, width: probe.width, height: probe.height, frames: Number(probe.nb_read_frames), colours };
+  }
+
+  it('exports the overlay as a WebM through WebCodecs: every frame, in order, at its size, decodable by ffmpeg', async () => {
+    const { page, errors } = await harnessPage();
+    try {
+      const colours = FRAME_COLOURS.slice(0, 7).map((c) => [...c]);
+      const out = await page.evaluate(([c]) => harness.exportColours(c, 65, 49, 10, 'auto'), [colours] as const);
+      assert.equal(out.encoding, 'webcodecs');
+      assert.equal(out.frames, colours.length);
+      assert.deepEqual(out.progress, colours.map((_, i) => i + 1));
+      const probe = probeWebm(out.bytes);
+      assert.equal(probe.codec, out.codec.startsWith('vp09') ? 'vp9' : 'vp8');
+      assert.deepEqual([probe.width, probe.height, probe.frames], [64, 48, colours.length], 'odd sides rounded down to even');
+      assertFrames(probe.colours, colours.map((_, i) => i), 'exported WebM decoded by ffmpeg');
+      assert.deepEqual(errors, []);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('exports through MediaRecorder where WebCodecs cannot encode: a WebM ffmpeg decodes, frames in order', async () => {
+    const { page, errors } = await harnessPage();
+    try {
+      const colours = FRAME_COLOURS.slice(0, 5).map((c) => [...c]);
+      const out = await page.evaluate(([c]) => harness.exportColours(c, 64, 48, 5, 'media-recorder'), [colours] as const);
+      assert.equal(out.encoding, 'media-recorder');
+      const probe = probeWebm(out.bytes);
+      assert.deepEqual([probe.width, probe.height], [64, 48]);
+      assert.ok(probe.frames >= 1, 'no frame recorded');
+      // Recorded in real time: frames may repeat or drop, but each is one of ours and they never go back.
+      const seen = probe.colours.map((c) => nearestFrame(c));
+      seen.forEach((s, i) => assert.ok(s.distance <= COLOUR_TOLERANCE && (i === 0 || s.frame >= seen[i - 1].frame), `recorded frame ${i}: ${JSON.stringify(s)}`));
+      assert.equal(seen[seen.length - 1].frame, colours.length - 1, 'the last frame is in the recording');
+      assert.deepEqual(errors, []);
     } finally {
       await page.close();
     }

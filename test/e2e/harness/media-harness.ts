@@ -4,6 +4,7 @@
  */
 import { initBrowserBackend, openVideoFile, type VideoFrames } from '../../../src/browser.js';
 import { isCached } from '../../../demo/src/model-cache.js';
+import { exportOverlayVideo } from '../../../demo/src/overlay-export.js';
 import { checkpointFromFiles, checkpointFromUrl, modelFromCheckpoint } from '../../../demo/src/model-pick.js';
 
 /** The colour at the centre of a frame's pixels. */
@@ -40,6 +41,23 @@ async function modelOutcome(get: () => Promise<Parameters<typeof modelFromCheckp
 }
 
 const harness = {
+  /** Exports `colours.length` frames, frame k filled with colours[k] under a half-transparent mask on its left half. */
+  async exportColours(colours: number[][], width: number, height: number, fps: number, encoding: 'auto' | 'media-recorder') {
+    const progress: number[] = [];
+    const video = await exportOverlayVideo({
+      count: colours.length, width, height, fps, encoding,
+      draw: async (i, ctx) => {
+        ctx.fillStyle = `rgb(${colours[i].join(',')})`;
+        ctx.fillRect(0, 0, ctx.canvas.width, ctx.canvas.height);
+        ctx.fillStyle = 'rgba(255, 255, 255, 0.5)';
+        ctx.fillRect(0, 0, ctx.canvas.width >> 2, ctx.canvas.height);
+      },
+      onProgress: (done) => progress.push(done),
+    });
+    return { bytes: Array.from(new Uint8Array(await video.blob.arrayBuffer())), frames: video.frames, codec: video.codec, encoding: video.encoding, progress };
+  },
+
+
   /** A checkpoint by URL: progress reports (bytes), whether it came from the cache, the model or the error. */
   async loadModelUrl(url: string) {
     const progress: { loaded: number; total?: number; fromCache: boolean }[] = [];
