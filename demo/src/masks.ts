@@ -1,9 +1,9 @@
 /**
  * Masks out of the page: per-frame label maps (DAVIS layout: value = object id, 0 = background) as
- * palette PNGs in a zip, the files `sam2long segment` writes and `sam2long eval` reads.
+ * palette PNGs (zipped by export.ts), the files `sam2long segment` writes and `sam2long eval` reads.
  * The library's PNG encoder sits on node:zlib, so the page writes its PNGs with fflate.
  */
-import { zipSync, zlibSync } from 'fflate';
+import { zlibSync } from 'fflate';
 
 /** The DAVIS / PASCAL VOC colour of label `id`: the bits of id spread over the high bits of R, G and B. */
 function labelColor(id: number): [number, number, number] {
@@ -66,11 +66,4 @@ export function labelPng(labels: Uint8Array, width: number, height: number): Uin
   const png = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   parts.reduce((offset, p) => (png.set(p, offset), offset + p.length), 0);
   return png;
-}
-
-/** A zip of `<folder>/<name>.png` label PNGs (stored: PNG data is already compressed). */
-export function masksZip(folder: string, frames: Iterable<{ name: string; labels: Uint8Array }>, width: number, height: number): Uint8Array {
-  const files: Record<string, Uint8Array> = {};
-  for (const f of frames) files[`${folder}/${f.name}.png`] = labelPng(f.labels, width, height);
-  return zipSync(files, { level: 0 });
 }
