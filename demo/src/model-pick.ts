@@ -1,14 +1,12 @@
 /**
  * A checkpoint from what the person gave: picked files (the .safetensors, with or without its .json) or a
  * URL (downloaded with progress and cached, with the .json beside it when there is one). Wrong or partial picks
- * get a message in the page's words; without a config the model is detected from the checkpoint's shapes, as
- * the CLI does (loadSam2FromBytes), and the page says which it needs when detection finds no official variant.
+ * are refused here with a message in the page's words (a PageError); without a config the worker's
+ * loadSam2FromBytes detects the model from the checkpoint's shapes, as the CLI does (messages.ts words its refusal).
  */
-import { ConfigError, loadSam2FromBytes, siblingConfigUrl, type CheckpointBytes, type Sam2Model } from '../../src/browser.js';
+import { siblingConfigUrl, type CheckpointBytes } from '../../src/browser.js';
 import { fetchCached, formatBytes, type DownloadProgress } from './model-cache.js';
-
-/** A pick or download that cannot be a usable checkpoint; its message is for the page as is. */
-export class CheckpointPickError extends Error {}
+import { PageError } from './session.js';
 
 const SAFETENSORS = /\.safetensors$/i;
 const CONFIG = /\.(json|ya?ml)$/i;
@@ -30,14 +28,14 @@ export function declaredSafetensorsSize(bytes: Uint8Array): number | null {
   return 8 + headerLen + Math.max(0, ...ends);
 }
 
-/** Throws a CheckpointPickError unless `bytes` are a whole safetensors file. */
+/** Throws a PageError unless `bytes` are a whole safetensors file. */
 export function checkSafetensors(bytes: Uint8Array, label: string): void {
   const size = declaredSafetensorsSize(bytes);
   if (size === null) {
-    throw new CheckpointPickError(`${label} is not a safetensors checkpoint (it does not start with a safetensors header). Pick the .safetensors file that \`sam2long convert\` wrote.`);
+    throw new PageError(`${label} is not a safetensors checkpoint (it does not start with a safetensors header). Pick the .safetensors file that \`sam2long convert\` wrote.`);
   }
   if (bytes.length < size) {
-    throw new CheckpointPickError(`${label} is incomplete: ${formatBytes(bytes.length)} of the ${formatBytes(size)} its header describes (${bytes.length} of ${size} bytes). A download or copy was cut short: get the whole file again.`);
+    throw new PageError(`${label} is incomplete: ${formatBytes(bytes.length)} of the ${formatBytes(size)} its header describes (${bytes.length} of ${size} bytes). A download or copy was cut short: get the whole file again.`);
   }
 }
 
@@ -47,11 +45,11 @@ export async function checkpointFromFiles(files: readonly File[]): Promise<Check
   const configs = files.filter((f) => CONFIG.test(f.name));
   const torch = files.find((f) => TORCH.test(f.name));
   if (!weights.length && torch) {
-    throw new CheckpointPickError(`'${torch.name}' is a PyTorch checkpoint, which a page cannot read: convert it once with \`npx sam2long convert ${torch.name} <folder>\` and pick the .safetensors (and .json) it writes.`);
+    throw new PageError(`'${torch.name}' is a PyTorch checkpoint, which a page cannot read: convert it once with \`npx sam2long convert ${torch.name} <folder>\` and pick the .safetensors (and .json) it writes.`);
   }
-  if (!weights.length) throw new CheckpointPickError(`no .safetensors among the picked files (${files.map((f) => f.name).join(', ') || 'none'}): pick the converted checkpoint, with its .json.`);
-  if (weights.length > 1) throw new CheckpointPickError(`pick one checkpoint at a time (got ${weights.map((f) => f.name).join(', ')}).`);
-  if (configs.length > 1) throw new CheckpointPickError(`pick one config with the checkpoint (got ${configs.map((f) => f.name).join(', ')}).`);
+  if (!weights.length) throw new PageError(`no .safetensors among the picked files (${files.map((f) => f.name).join(', ') || 'none'}): pick the converted checkpoint, with its .json.`);
+  if (weights.length > 1) throw new PageError(`pick one checkpoint at a time (got ${weights.map((f) => f.name).join(', ')}).`);
+  if (configs.length > 1) throw new PageError(`pick one config with the checkpoint (got ${configs.map((f) => f.name).join(', ')}).`);
   const [file] = weights;
   const bytes = new Uint8Array(await file.arrayBuffer());
   checkSafetensors(bytes, `'${file.name}'`);
@@ -66,18 +64,4 @@ export async function checkpointFromUrl(url: string, onProgress?: (p: DownloadPr
   const config = configUrl === url ? Promise.resolve(undefined) : fetchCached(configUrl).then((d) => new TextDecoder().decode(d.bytes), () => undefined);
   const weights = await fetchCached(url, { onProgress, check: (b) => checkSafetensors(b, `'${label}'`) });
   return { weights: weights.bytes, config: await config, label, fromCache: weights.fromCache };
-}
-
-/** The model, with the library's config errors said for a page (no CLI flags). */
-export function modelFromCheckpoint(checkpoint: CheckpointBytes): Sam2Model {
-  try {
-    return loadSam2FromBytes(checkpoint);
-  } catch (err) {
-    if (err instanceof ConfigError && checkpoint.config === undefined) {
-      const found = /\(the checkpoint has ([^)]*)\)/.exec(err.message)?.[1];
-      throw new CheckpointPickError(`'${checkpoint.label}' is not one of the official SAM 2 / 2.1 checkpoints, so its config is needed: pick the .json that convert wrote beside it together with the .safetensors${found ? ` (this checkpoint has ${found})` : ''}.`);
-    }
-    if (err instanceof ConfigError) throw new CheckpointPickError(`the config picked with '${checkpoint.label}' does not fit it: ${err.message}`);
-    throw err;
-  }
 }

@@ -4,7 +4,22 @@ import { imageFrames, type FrameImage, type FrameSource } from '../../src/browse
 /** Decoded bitmaps kept for display; a long frames folder is decoded again when scrolled back to. */
 const DISPLAY_CACHE = 48;
 
-export class LoadedVideo {
+/** What the page needs of a video: frame images (LoadedVideo) or a video file decoded on demand (StreamedVideo). */
+export interface PageVideo {
+  readonly numFrames: number;
+  readonly width: number;
+  readonly height: number;
+  /** Playback rate in frames per second. */
+  readonly fps: number;
+  readonly label: string;
+  /** What the worker pulls frame pixels from. */
+  source(): FrameSource;
+  /** A drawable of frame `i` for the viewer (owned by the video: valid until the next call). */
+  bitmap(i: number): Promise<ImageBitmap>;
+  close(): void;
+}
+
+export class LoadedVideo implements PageVideo {
   private readonly cache = new Map<number, Promise<ImageBitmap>>();
 
   constructor(

@@ -9,16 +9,15 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import { fixturePath } from '../helpers/golden.js';
 import { FRAME_COLOURS, TEST_VIDEO, nearestFrame } from '../helpers/test-video.js';
 import { findChromium, launchChromium } from './browser.js';
 import { bundlePage } from './bundle.js';
+import { TestServer } from './test-server.js';
 import type { Harness } from './harness/media-harness.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -29,52 +28,6 @@ const COLOUR_TOLERANCE = 12;
 declare global {
   // eslint-disable-next-line no-var
   var harness: Harness;
-}
-
-/** Files the test serves, by URL path; every request is counted. */
-class TestServer {
-  readonly files = new Map<string, { body: Uint8Array; type: string }>();
-  readonly requests: string[] = [];
-  private server = http.createServer((req, res) => this.handle(req, res));
-  url = '';
-
-  constructor(private readonly root: string) {}
-
-  /** Paths whose response announces the whole body but sends half, then drops the connection. */
-  readonly broken = new Set<string>();
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    this.requests.push(rel);
-    const cut = this.broken.has(rel) && this.files.get(rel);
-    if (cut) {
-      res.writeHead(200, { 'Content-Type': cut.type, 'Content-Length': cut.body.length });
-      res.write(cut.body.subarray(0, cut.body.length >> 1), () => res.destroy());
-      return;
-    }
-    const served = this.files.get(rel);
-    if (served) {
-      res.writeHead(200, { 'Content-Type': served.type, 'Content-Length': served.body.length }).end(served.body);
-      return;
-    }
-    const file = path.join(this.root, rel.endsWith('/') ? `${rel}index.html` : rel);
-    if (!file.startsWith(this.root) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
-      res.writeHead(404).end('not found');
-      return;
-    }
-    const type = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' }[path.extname(file)] ?? 'application/octet-stream';
-    res.writeHead(200, { 'Content-Type': type }).end(fs.readFileSync(file));
-  }
-
-  async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
 }
 
 describe('page media in headless Chromium (e2e)', function () {
@@ -237,10 +190,10 @@ describe('page media in headless Chromium (e2e)', function () {
       const cutPick = await page.evaluate(() => harness.loadModelFiles(['/model/cut.safetensors', '/model/cut.json']));
       assert.match(cutPick.error ?? '', /'cut\.safetensors' is incomplete/);
       const onlyWeights = await page.evaluate(() => harness.loadModelFiles(['/model/bare.safetensors']));
-      assert.match(onlyWeights.error ?? '', /'bare\.safetensors' is not one of the official SAM 2 \/ 2\.1 checkpoints, so its config is needed: pick the \.json/);
+      assert.match(onlyWeights.error ?? '', /not one of the official SAM 2 \/ 2\.1 models \(it has .*\), so its config cannot be detected: pick its \.json/);
       assert.doesNotMatch(onlyWeights.error ?? '', /--config/, 'no CLI flags in the page');
       const bareUrl = await page.evaluate(() => harness.loadModelUrl('/model/bare.safetensors'));
-      assert.match(bareUrl.error ?? '', /so its config is needed/, 'a URL without a .json beside it: detection from the shapes, which finds no official variant');
+      assert.match(bareUrl.error ?? '', /so its config cannot be detected/, 'a URL without a .json beside it: detection from the shapes, which finds no official variant');
       const text = await page.evaluate(() => harness.loadModelFiles(['/model/notes.txt']));
       assert.match(text.error ?? '', /no \.safetensors among the picked files \(notes\.txt\)/);
       const torch = await page.evaluate(() => harness.loadModelFiles(['/model/sam2.1_hiera_tiny.pt']));

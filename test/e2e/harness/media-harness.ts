@@ -2,10 +2,11 @@
  * A page for the media tests (test/e2e/media.e2e.ts): exposes the page's media modules on `window.harness`
  * for the test to drive through page.evaluate. Built with vite by test/e2e/bundle.ts.
  */
-import { initBrowserBackend, openVideoFile, type VideoFrames } from '../../../src/browser.js';
+import { initBrowserBackend, loadSam2FromBytes, openVideoFile, type CheckpointBytes, type VideoFrames } from '../../../src/browser.js';
 import { isCached } from '../../../demo/src/model-cache.js';
 import { exportOverlayVideo } from '../../../demo/src/overlay-export.js';
-import { checkpointFromFiles, checkpointFromUrl, modelFromCheckpoint } from '../../../demo/src/model-pick.js';
+import { pageMessage } from '../../../demo/src/messages.js';
+import { checkpointFromFiles, checkpointFromUrl } from '../../../demo/src/model-pick.js';
 
 /** The colour at the centre of a frame's pixels. */
 function centre(data: Uint8ClampedArray | Uint8Array, width: number, height: number, channels: number): number[] {
@@ -27,16 +28,16 @@ async function openUrl(url: string, decoding: 'auto' | 'video-element', options:
   return { video, fallback };
 }
 
-/** What loading a model gave: the model's size, or the message the page would show. */
-async function modelOutcome(get: () => Promise<Parameters<typeof modelFromCheckpoint>[0]>): Promise<{ params?: number; imageSize?: number; error?: string; errorType?: string }> {
+/** What loading a model gave: the model's size, or the message the page shows (its status line's words). */
+async function modelOutcome(get: () => Promise<CheckpointBytes>): Promise<{ params?: number; imageSize?: number; error?: string }> {
   try {
     await initBrowserBackend({ backend: 'cpu' });
-    const model = modelFromCheckpoint(await get());
+    const model = loadSam2FromBytes(await get());
     const out = { params: model.numParameters, imageSize: model.config.image_size };
     model.dispose();
     return out;
   } catch (err) {
-    return { error: (err as Error).message, errorType: (err as Error).constructor.name };
+    return { error: pageMessage('Loading the model', err) };
   }
 }
 
