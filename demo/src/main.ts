@@ -349,7 +349,7 @@ function fps(): number {
   return Math.max(1, Number(input('fps').value) || 10);
 }
 
-$('video-limits').textContent = `(up to ${VIDEO_MAX_FRAMES} frames; video files scaled to ≤ ${VIDEO_MAX_SIDE} px, decoded as the model reads them)`;
+$('video-limits').textContent = `(up to ${VIDEO_MAX_FRAMES} frames; video files scaled to ≤ ${VIDEO_MAX_SIDE} px)`;
 
 input('video-file').addEventListener('change', () => void task('Opening the video', async () => {
   const file = input('video-file').files?.[0];

@@ -4,16 +4,8 @@
  * frame is hit exactly), else from the frame rate the caller gives.
  */
 import { InputError } from '../errors.js';
+import { loadVideoElement, seekVideo, unloadVideoElement } from './frames.js';
 import { CachedFrames, DEFAULT_CACHE_FRAMES, outputSize, type VideoLimits } from './video-frames.js';
-
-function once(target: EventTarget, ok: string, what: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = () => { target.removeEventListener(ok, done); target.removeEventListener('error', fail); resolve(); };
-    const fail = () => { target.removeEventListener(ok, done); target.removeEventListener('error', fail); reject(new InputError(`cannot decode the video (${what})`)); };
-    target.addEventListener(ok, done);
-    target.addEventListener('error', fail);
-  });
-}
 
 export class ElementFrames extends CachedFrames {
   readonly decoding = 'video-element' as const;
@@ -40,42 +32,29 @@ export class ElementFrames extends CachedFrames {
     const { fps, limits, label } = options;
     if (!(fps > 0)) throw new InputError(`fps must be positive, found ${fps}`);
     const url = URL.createObjectURL(file);
-    const video = document.createElement('video');
-    video.muted = true;
-    video.preload = 'auto';
+    let video: HTMLVideoElement | undefined;
     try {
-      const loaded = once(video, 'loadeddata', 'loading');
-      video.src = url;
-      await loaded;
-      if (!Number.isFinite(video.duration)) {
-        // Recorded WebM often has no duration in its header; seeking past the end makes the browser find it.
-        const ended = once(video, 'seeked', 'finding its duration');
-        video.currentTime = Number.MAX_SAFE_INTEGER;
-        await ended;
-      }
+      const v = (video = await loadVideoElement(url));
       const known = options.frameTimes;
-      const starts = known ?? Array.from({ length: Math.max(1, Math.floor(video.duration * fps)) }, (_, i) => i / fps);
-      const times = starts.map((t, i) => Math.min((t + (starts[i + 1] ?? t + 1 / fps)) / 2, video.duration));
+      const starts = known ?? Array.from({ length: Math.max(1, Math.floor(v.duration * fps)) }, (_, i) => i / fps);
+      const times = starts.map((t, i) => Math.min((t + (starts[i + 1] ?? t + 1 / fps)) / 2, v.duration));
       const count = Math.min(times.length, limits.maxFrames ?? Infinity);
-      const size = outputSize(video.videoWidth, video.videoHeight, limits.maxSide);
-      return new ElementFrames(video, url, times.slice(0, count), size, fps, times.length - count, limits, label);
+      const size = outputSize(v.videoWidth, v.videoHeight, limits.maxSide);
+      return new ElementFrames(v, url, times.slice(0, count), size, fps, times.length - count, limits, label);
     } catch (err) {
-      video.removeAttribute('src');
+      if (video) unloadVideoElement(video);
       URL.revokeObjectURL(url);
       throw err;
     }
   }
 
   protected async decode(index: number): Promise<void> {
-    const seeked = once(this.video, 'seeked', `seeking to frame ${index}`);
-    this.video.currentTime = this.times[index];
-    await seeked;
+    await seekVideo(this.video, this.times[index], `seeking to frame ${index}`);
     this.store(index, await createImageBitmap(this.video, { resizeWidth: this.width, resizeHeight: this.height, resizeQuality: 'high' }));
   }
 
   protected release(): void {
-    this.video.removeAttribute('src');
-    this.video.load();
+    unloadVideoElement(this.video);
     URL.revokeObjectURL(this.url);
   }
 }
