@@ -34,7 +34,7 @@ export function exportMasks(session: TrackingSession, video: { label: string; wi
     if (session.isFresh(f)) {
       byState.exported.push(f);
       const name = session.names.get(f) ?? String(f).padStart(5, '0');
-      files[`masks/${name}.png`] = labelPng(session.labels.get(f) as Uint8Array, video.width, video.height);
+      files[`masks/${name}.png`] = labelPng(session.labelsOn(f) as Uint8Array, video.width, video.height);
     } else {
       byState[s === 'stale' || s === 'provisional' ? s : 'missing'].push(f);
     }
@@ -43,7 +43,7 @@ export function exportMasks(session: TrackingSession, video: { label: string; wi
   const objects = [...session.objects].map(([id, name]) => `  ${id}: ${name}`);
   files['README.txt'] = new TextEncoder().encode([
     `SAM2Long masks of ${video.label}: ${complete ? 'COMPLETE' : 'PARTIAL'}`,
-    `${byState.exported.length} of ${session.numFrames} frames exported (frames are numbered from 1).`,
+    `${byState.exported.length} of ${session.numFrames} frames exported (frames are numbered from 1); last run: ${session.lastMode}.`,
     '',
     `exported:    ${ranges(byState.exported)}`,
     `stale:       ${ranges(byState.stale)} (tracked before a correction or change; press Propagate to re-track)`,

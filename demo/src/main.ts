@@ -1,6 +1,6 @@
 /**
  * The demo page: wires the controls to the inference worker, the tracking session, the viewer, the object
- * panel and the timeline. Three seams for other inputs and outputs: a video is any PageVideo (its
+ * panel and the timeline. Three seams for other inputs and outputs: a video is any VideoInput (its
  * `source()` is the FrameSource the worker pulls frames from: frame images, or a video file decoded on demand),
  * a model is `loadModel(bytes)` (picked files or a cached download), the masks download is `downloadMasks()`
  * and the overlay video `exportOverlay()`.
@@ -20,7 +20,7 @@ import { PathsView } from './paths-view.js';
 import { PageError, TrackingSession, type Box, type TrackingMode } from './session.js';
 import { Timeline } from './timeline.js';
 import { StreamedVideo } from './video-stream.js';
-import { LoadedVideo, type PageVideo } from './video.js';
+import { LoadedVideo, type VideoInput } from './video.js';
 import { Viewer, objectCss } from './viewer.js';
 import { InferenceClient } from './worker/client.js';
 import type { BackendChoice, ModelInfo } from './worker/protocol.js';
@@ -39,7 +39,9 @@ const input = (id: string) => $<HTMLInputElement>(id);
 
 const client = new InferenceClient();
 let model: (ModelInfo & { label: string }) | null = null;
-let video: PageVideo | null = null;
+let video: VideoInput | null = null;
+/** The frame names of the video, which the worker's state uses for results. */
+let frameNames: string[] = [];
 let session: TrackingSession | null = null;
 let frame = 0;
 /** The frame the user last prompted on: the view returns there after tracking. */
@@ -179,7 +181,7 @@ async function showFrame(i: number): Promise<void> {
   const bitmap = await video.bitmap(frame);
   if (shown !== frame) return;
   if (showingPaths) pathsView.show(bitmap, frame, session?.paths.get(frame), recordedPaths());
-  viewer.show(bitmap, session?.labels.get(frame), session?.promptsOn(frame) ?? [], state === 'stale' ? 'stale' : state === 'provisional' ? 'provisional' : 'fresh');
+  viewer.show(bitmap, session?.labelsOn(frame), session?.promptsOn(frame) ?? [], state === 'stale' ? 'stale' : state === 'provisional' ? 'provisional' : 'fresh');
 }
 
 /** What the page waits for next. */
@@ -230,7 +232,7 @@ function togglePaths(): void {
 $('show-paths').addEventListener('click', togglePaths);
 
 function startSession(): void {
-  session = model && video ? new TrackingSession(client, video.numFrames) : null;
+  session = model && video ? new TrackingSession(client, video.numFrames, video.width * video.height) : null;
   activeObject = 1;
   lastRun = null;
   $('stats').textContent = '';
@@ -270,7 +272,7 @@ export async function loadModel(bytes: CheckpointBytes): Promise<void> {
   const info = await client.request({ type: 'model', checkpoint: { ...bytes, weights } }, undefined, [weights]);
   model = { ...info, label: bytes.label ?? 'checkpoint' };
   $('model-status').textContent = `${model.label}: ${info.imageSize}px, ${(info.parameters / 1e6).toFixed(2)}M parameters, ${(size / 2 ** 20).toFixed(1)} MB (built in ${info.ms.toFixed(0)} ms)`;
-  if (video) await client.request({ type: 'video', count: video.numFrames, names: frameNames(video) });
+  if (video) await client.request({ type: 'video', count: video.numFrames, names: frameNames });
   startSession();
 }
 
@@ -315,11 +317,21 @@ async function loadCheckpointUrl(url: string): Promise<void> {
 input('model-url-load').addEventListener('click', () => void task('Loading the model', () => loadCheckpointUrl(input('model-url').value.trim())));
 
 /** A new backend keeps the prompts: the worker rebuilds the model and the prompted frames are segmented again. */
+/** The backend choice in effect (the menu goes back to it when a switch fails). */
+let backendChoice = 'auto';
+
 $<HTMLSelectElement>('backend').addEventListener('change', () => void task('Switching backend', async () => {
-  await startBackend($<HTMLSelectElement>('backend').value);
+  const select = $<HTMLSelectElement>('backend');
+  try {
+    await startBackend(select.value);
+    backendChoice = select.value;
+  } catch (err) {
+    select.value = backendChoice;
+    throw err;
+  }
   $('stats').textContent = '';
   lastRun = null;
-  if (video) await client.request({ type: 'video', count: video.numFrames, names: frameNames(video) });
+  if (video) await client.request({ type: 'video', count: video.numFrames, names: frameNames });
   if (session?.hasPrompts) await session.replay();
   await showFrame(frame);
 }));
@@ -327,21 +339,18 @@ $<HTMLSelectElement>('backend').addEventListener('change', () => void task('Swit
 // ------------------------------------------------------------------------------------------------------
 // Video
 
-function frameNames(v: PageVideo): string[] {
-  const source = v.source();
-  return Array.from({ length: v.numFrames }, (_, i) => source.name(i));
-}
-
-/** Makes `v` the video: the worker pulls its frames from `v.source()`. */
-export async function openVideo(v: PageVideo, note = ''): Promise<void> {
+/** Makes `v` the video: the worker pulls its frames from `v.source()`; `note` says how it is decoded. */
+export async function openVideo(v: VideoInput, note = ''): Promise<void> {
   video?.close();
   video = v;
   frame = 0;
   workFrame = 0;
-  client.frames = v.source();
+  const source = v.source();
+  client.frames = source;
+  frameNames = Array.from({ length: v.numFrames }, (_, i) => source.name(i));
   input('frame').max = String(v.numFrames - 1);
   $('video-status').textContent = `${v.label}: ${v.numFrames} frames, ${v.width}×${v.height}${note ? ` · ${note}` : ''}`;
-  if (model) await client.request({ type: 'video', count: v.numFrames, names: frameNames(v) });
+  if (model) await client.request({ type: 'video', count: v.numFrames, names: frameNames });
   startSession();
 }
 
@@ -423,7 +432,8 @@ $('propagate').addEventListener('click', () => void task('Tracking', async () =>
     tracking = false;
   }
   Object.assign($('stats').dataset, { done: String(last.done), total: String(last.total), msPerFrame: last.msPerFrame.toFixed(1) });
-  $('stats').textContent = `last run: ${last.done} / ${last.total} frames from frame ${lastRun.start + 1} · ${last.msPerFrame.toFixed(0)} ms/frame${lastRun.stopped ? ' (stopped)' : ''}`;
+  // The run's speed only: how the frames stand now is the line under it (which a later correction changes).
+  $('stats').textContent = `last run: ${last.done} frames from frame ${lastRun.start + 1}, ${last.msPerFrame.toFixed(0)} ms/frame${lastRun.stopped ? ' (stopped)' : ''}`;
   await showFrame(workFrame);
 }));
 
@@ -465,7 +475,7 @@ $('download').addEventListener('click', downloadMasks);
 export function exportOverlay(): Promise<void> {
   return task('Exporting the overlay video', async () => {
     const s = session as TrackingSession;
-    const v = video as PageVideo;
+    const v = video as VideoInput;
     const out = await exportOverlayVideo({
       count: v.numFrames, width: v.width, height: v.height, fps: v.fps,
       draw: overlayDrawer(v, s),
@@ -488,6 +498,14 @@ export function exportOverlay(): Promise<void> {
 
 $('export-overlay').addEventListener('click', () => void exportOverlay());
 
+// ← / → step through the frames (not while typing in a field).
+document.addEventListener('keydown', (e) => {
+  const typing = e.target instanceof HTMLInputElement && ['text', 'number', 'range'].includes(e.target.type);
+  if (!video || typing || e.altKey || e.ctrlKey || e.metaKey || !['ArrowLeft', 'ArrowRight'].includes(e.key)) return;
+  e.preventDefault();
+  void showFrame(frame + (e.key === 'ArrowRight' ? 1 : -1));
+});
+
 // ------------------------------------------------------------------------------------------------------
 // Start: ?backend=webgl|wasm|… picks the backend, ?model=<url> loads a checkpoint.
 
@@ -496,6 +514,7 @@ void task('Starting', async () => {
   const choice = params.get('backend') ?? 'auto';
   $<HTMLSelectElement>('backend').value = choice;
   await startBackend(choice);
+  backendChoice = choice;
   const url = params.get('model');
   if (url) {
     input('model-url').value = url;

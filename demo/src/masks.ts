@@ -67,3 +67,36 @@ export function labelPng(labels: Uint8Array, width: number, height: number): Uin
   parts.reduce((offset, p) => (png.set(p, offset), offset + p.length), 0);
   return png;
 }
+
+/**
+ * A label map packed as runs (after a 1 byte: [value, length as 4 bytes little-endian] each), or kept as it is
+ * (after a 0 byte) when runs would not be smaller: a 900-frame video's masks at 1024×576 hold 530 MB as plain
+ * label maps, a few MB as runs.
+ */
+export function packLabels(labels: Uint8Array): Uint8Array {
+  const runs: number[] = [1];
+  let i = 0;
+  while (i < labels.length && runs.length < labels.length) {
+    const v = labels[i];
+    let j = i + 1;
+    while (j < labels.length && labels[j] === v) j++;
+    const n = j - i;
+    runs.push(v, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
+    i = j;
+  }
+  if (i >= labels.length && runs.length <= labels.length) return Uint8Array.from(runs);
+  const raw = new Uint8Array(labels.length + 1);
+  raw.set(labels, 1);
+  return raw;
+}
+
+export function unpackLabels(packed: Uint8Array, numPixels: number): Uint8Array {
+  if (packed[0] === 0) return packed.slice(1);
+  const labels = new Uint8Array(numPixels);
+  for (let r = 1, p = 0; r < packed.length; r += 5) {
+    const n = packed[r + 1] | (packed[r + 2] << 8) | (packed[r + 3] << 16) | (packed[r + 4] << 24);
+    labels.fill(packed[r], p, p + n);
+    p += n;
+  }
+  return labels;
+}

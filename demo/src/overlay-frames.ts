@@ -4,7 +4,7 @@
  */
 import type { RgbImage } from '../../src/browser.js';
 import type { TrackingSession } from './session.js';
-import type { PageVideo } from './video.js';
+import type { VideoInput } from './video.js';
 import { maskImage, type MaskStyle } from './viewer.js';
 
 function rgba(image: RgbImage): ImageData {
@@ -24,7 +24,7 @@ function styleOf(session: TrackingSession, frame: number): MaskStyle {
 }
 
 /** Draws frame i of `video` with its masks, scaled to fill the target canvas. */
-export function overlayDrawer(video: PageVideo, session: TrackingSession): (i: number, ctx: OffscreenCanvasRenderingContext2D) => Promise<void> {
+export function overlayDrawer(video: VideoInput, session: TrackingSession): (i: number, ctx: OffscreenCanvasRenderingContext2D) => Promise<void> {
   const frame = new OffscreenCanvas(video.width, video.height);
   const fctx = frame.getContext('2d') as OffscreenCanvasRenderingContext2D;
   const masks = new OffscreenCanvas(video.width, video.height);
@@ -33,7 +33,7 @@ export function overlayDrawer(video: PageVideo, session: TrackingSession): (i: n
   const source = video.source();
   return async (i, ctx) => {
     fctx.putImageData(rgba((await source.frame(i)).image), 0, 0);
-    const labels = session.labels.get(i);
+    const labels = session.labelsOn(i);
     if (labels) {
       mctx.putImageData(maskImage(labels, video.width, video.height, styleOf(session, i)), 0, 0);
       fctx.drawImage(masks, 0, 0);

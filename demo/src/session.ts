@@ -8,6 +8,7 @@
  * one after a change of mode, backend or objects, and every SAM2Long run, whose memory tree grows from the
  * prompt frame) replays every prompt on a fresh state and tracks from the first prompted frame.
  */
+import { packLabels, unpackLabels } from './masks.js';
 import type { InferenceClient } from './worker/client.js';
 import type { FrameLabels, FramePrompts, ObjectFramePrompts, Point, Box } from './worker/protocol.js';
 
@@ -39,13 +40,16 @@ export class TrackingSession {
   readonly objects = new Map<number, string>([[1, 'object 1']]);
   /** objId → frame → prompts. */
   readonly prompts = new Map<number, Map<number, FramePrompts>>();
-  readonly labels = new Map<number, Uint8Array>();
+  /** frame → its label map, packed (masks.ts: packLabels); read with labelsOn. */
+  private readonly labels = new Map<number, Uint8Array>();
   readonly names = new Map<number, string>();
   readonly status = new Map<number, FrameState>();
   /** Objects with a mask on each frame, for the timeline. */
   readonly present = new Map<number, number[]>();
   /** The mode the worker's state was last tracked with; null = its state holds no tracking to continue. */
   private trackedWith: string | null = null;
+  /** The mode of the last run, in words (for the export). */
+  lastMode = '';
   /** Whether any run has produced masks (Download waits for one). */
   hasRun = false;
   /** Whether the last run was stopped before the end. */
@@ -53,7 +57,13 @@ export class TrackingSession {
   /** SAM2Long's paths recorded by the last run: frame → one label map per path. */
   readonly paths = new Map<number, Uint8Array[]>();
 
-  constructor(private readonly client: InferenceClient, readonly numFrames: number) {}
+  constructor(private readonly client: InferenceClient, readonly numFrames: number, private readonly numPixels: number) {}
+
+  /** Frame `frame`'s label map (object ids, 0 = background), if it has masks. */
+  labelsOn(frame: number): Uint8Array | undefined {
+    const packed = this.labels.get(frame);
+    return packed && unpackLabels(packed, this.numPixels);
+  }
 
   objectName(objId: number): string {
     return this.objects.get(objId) ?? `object ${objId}`;
@@ -114,7 +124,7 @@ export class TrackingSession {
   }
 
   private store(r: FrameLabels, state: FrameState): void {
-    this.labels.set(r.frame, r.labels);
+    this.labels.set(r.frame, packLabels(r.labels));
     this.names.set(r.frame, r.name);
     this.present.set(r.frame, r.present);
     this.status.set(r.frame, state);
@@ -191,6 +201,7 @@ export class TrackingSession {
       onProgress({ frame, done: finals.size, total, msPerFrame: (performance.now() - t0) / (front - start + 1) });
     });
     for (const p of recorded) this.paths.set(p.frame, p.paths);
+    this.lastMode = mode.tree ? `SAM2Long memory tree, P = ${mode.tree.pathways}` : 'SAM 2 greedy memory';
     this.trackedWith = modeKey(mode);
     this.hasRun = true;
     this.stopped = stopped;
@@ -213,8 +224,10 @@ export class TrackingSession {
   async deleteObject(objId: number): Promise<void> {
     this.objects.delete(objId);
     this.prompts.delete(objId);
-    for (const [f, labels] of this.labels) {
+    for (const [f, packed] of this.labels) {
+      const labels = unpackLabels(packed, this.numPixels);
       labels.forEach((v, i) => { if (v === objId) labels[i] = 0; });
+      this.labels.set(f, packLabels(labels));
       this.present.set(f, (this.present.get(f) ?? []).filter((id) => id !== objId));
     }
     for (const f of [...this.status.keys()]) {

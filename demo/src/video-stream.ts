@@ -4,7 +4,7 @@
  * memory decoded. Says how it decodes and what the page's limits cut.
  */
 import { openVideoFile, type FrameSource, type VideoFrames } from '../../src/browser.js';
-import type { PageVideo } from './video.js';
+import type { VideoInput } from './video.js';
 
 export interface VideoFileLimits {
   maxSide: number;
@@ -13,7 +13,7 @@ export interface VideoFileLimits {
   fps: number;
 }
 
-export class StreamedVideo implements PageVideo {
+export class StreamedVideo implements VideoInput {
   private constructor(private readonly frames: VideoFrames, readonly label: string, private readonly fallback: string | undefined) {}
 
   static async open(file: File, limits: VideoFileLimits): Promise<StreamedVideo> {

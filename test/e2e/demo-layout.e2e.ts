@@ -67,4 +67,28 @@ describe('demo page in headless Chromium (e2e): layout', function () {
       assert.deepEqual(errors, []);
     }, viewport));
   }
+
+  it('auto passes over software GPU backends and says why; a wrong model pick is answered in the page\'s words', () => harness.withPage('auto', 'auto', async (page) => {
+    const backend = await page.evaluate(() => document.body.dataset.backend);
+    const badge = await page.locator('#backend-name');
+    console.log(`      auto: ${await badge.textContent()} (${(await badge.getAttribute('title'))?.split('\n').slice(1).join('; ')})`);
+    assert.equal(backend, 'wasm', 'auto picked a software GPU backend over wasm');
+    assert.match(await badge.getAttribute('title') ?? '', /WebGL skipped: software renderer/);
+    await page.selectOption('#backend', 'webgl');
+    await settled(page, 'switching to webgl');
+    assert.match(await badge.textContent() ?? '', /^WebGL \(software renderer.*: slow\)$/);
+
+    // Only the .safetensors of a checkpoint that is not an official variant: its config is needed.
+    const files = harness.checkpoint('sam21_mini');
+    const weights = files.find((f) => f.endsWith('.safetensors')) as string;
+    const config = files.find((f) => f.endsWith('.json')) as string;
+    await page.setInputFiles('#model-files', [weights]);
+    await page.waitForFunction(() => document.body.dataset.state !== 'busy');
+    const status = await page.textContent('#status') ?? '';
+    assert.match(status, /pick its \.json config together with the \.safetensors/);
+    assert.doesNotMatch(status, /--/, 'the page tells a browser user about command-line options');
+    await page.setInputFiles('#model-files', [config]);
+    await page.waitForFunction(() => document.body.dataset.state !== 'busy');
+    assert.match(await page.textContent('#status') ?? '', /No \.safetensors among the picked files/);
+  }));
 });

@@ -197,7 +197,7 @@ export class WorkflowGif {
     const out = path.resolve(ROOT, process.env.E2E_DOCS_GIF as string);
     execFileSync('ffmpeg', [
       '-y', '-loglevel', 'error', '-framerate', '2.5', '-i', path.join(this.dir, '%04d.png'),
-      '-vf', 'scale=720:-1:flags=lanczos,split[a][b];[a]palettegen=max_colors=96:stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle',
+      '-vf', 'scale=720:-1:flags=lanczos,split[a][b];[a]palettegen=max_colors=64:stats_mode=diff[p];[b][p]paletteuse=dither=bayer:bayer_scale=4:diff_mode=rectangle',
       out,
     ]);
     fs.rmSync(this.dir, { recursive: true, force: true });

@@ -155,7 +155,8 @@ describe('demo page in headless Chromium (e2e): corrections, backend switch, sto
     console.log(`      stopped after ${stats.done}/${stats.total} frames, ${stopMs} ms after Stop (${stats.msPerFrame} ms/frame); page timer: ${ticks} ticks, longest gap ${maxGap.toFixed(0)} ms`);
     assert.ok(Number(stats.done) < n, 'the run was not stopped');
     assert.ok(stopMs < 2 * Number(stats.msPerFrame) + 1000, `Stop took ${stopMs} ms at ${stats.msPerFrame} ms/frame`);
-    assert.ok(maxGap < Math.max(150, Number(stats.msPerFrame) / 2), `the page froze for ${maxGap.toFixed(0)} ms while tracking at ${stats.msPerFrame} ms/frame`);
+    // Tracking on the page's own thread would stall the timer for a whole frame at least.
+    assert.ok(maxGap < Math.max(100, 0.75 * Number(stats.msPerFrame)), `the page froze for ${maxGap.toFixed(0)} ms while tracking at ${stats.msPerFrame} ms/frame`);
 
     const counts = await frameCounts(page);
     assert.ok(counts.progress < 1);
@@ -165,6 +166,39 @@ describe('demo page in headless Chromium (e2e): corrections, backend switch, sto
     assert.match(name, new RegExp(`partial-${counts.fresh}of${n}\\.zip$`));
     assert.match(readme, /: PARTIAL\n/);
     assert.match(readme, new RegExp(`${counts.fresh} of ${n} frames exported`));
+    assert.deepEqual(errors, []);
+  }));
+
+  it('objects: a second object gets its tracklet, is renamed in the export, and deleting it re-tracks without it', () => harness.withPage('objects', 'wasm', async (page, errors) => {
+    const n = await harness.load(page, 'sam21_mini', 'video1');
+    const prompt = goldenJson<GoldenPrompt>('video1/prompt_point.json');
+    await clickVideoPixel(page, prompt.points[0][0], prompt.points[0][1]);
+    await settled(page, 'segmenting object 1');
+    await page.click('#new-object');
+    assert.equal(await page.locator('#objects li').count(), 2);
+    assert.equal(await page.getAttribute('#objects li.active', 'data-obj-id'), '2', 'the new object is the one clicks go to');
+    await clickVideoPixel(page, 200, 40);
+    await settled(page, 'segmenting object 2');
+    await page.fill('#objects li[data-obj-id="2"] .object-name', 'ball');
+    await page.press('#objects li[data-obj-id="2"] .object-name', 'Enter');
+    assert.match(await page.textContent('#prompt-list') ?? '', /ball · frame 0: \+\(200\.0, 40\.0\)/);
+    await page.click('#propagate');
+    await settled(page, 'propagating two objects', 300_000);
+    const both = await download(page);
+    assert.match(both.readme, /^ {2}2: ball$/m);
+    const ids = new Set([...pngs(both.files).values()].flatMap((png) => [...new Set(Array.from(labelsOf(png)))]));
+    assert.ok(ids.has(2), 'object 2 has no mask on any frame');
+
+    await page.click('#objects li[data-obj-id="2"] .delete-object');
+    await settled(page, 'deleting object 2');
+    assert.equal(await page.locator('#objects li').count(), 1);
+    assert.doesNotMatch(await page.textContent('#prompt-list') ?? '', /ball/);
+    const counts = await frameCounts(page);
+    assert.deepEqual([counts.fresh, counts.stale], [1, n - 1], 'after a deletion the tracked frames wait for Propagate');
+    await page.click('#propagate');
+    await settled(page, 'propagating without object 2', 300_000);
+    const ious = iousAgainstGolden(pngs((await download(page)).files), GOLDEN_RUN, n);
+    ious.forEach((iou, f) => assert.ok(iou >= 0.99, `frame ${f}: IoU ${iou.toFixed(4)} < 0.99 after deleting object 2`));
     assert.deepEqual(errors, []);
   }));
 });

@@ -52,8 +52,13 @@ function describe(name: BrowserBackendName, software: boolean, label: string): s
   }
   if (name === 'cpu') return 'plain JavaScript CPU (slowest)';
   const title = name === 'webgpu' ? 'WebGPU' : 'WebGL';
-  const short = label.replace(/\s*\(.*$/, '').slice(0, 40);
-  return software ? `${title} (software renderer${short ? ` ${short}` : ''}: slow)` : `${title}${short ? ` on ${short}` : ''}`;
+  if (software) {
+    const which = label.match(SOFTWARE_RENDERER)?.[0];
+    return `${title} (software renderer${which && !/software/i.test(which) ? ` ${which}` : ''}: slow)`;
+  }
+  // "ANGLE (NVIDIA, NVIDIA GeForce RTX 4090 Direct3D11 …)" → "NVIDIA, NVIDIA GeForce RTX 4090 …"
+  const gpu = label.replace(/^ANGLE \(/, '').replace(/\)$/, '').slice(0, 48);
+  return gpu ? `${title} on ${gpu}` : title;
 }
 
 /** Starts the backend the page asked for; auto = a hardware GPU backend if there is one, else wasm, else cpu. */
