@@ -10,8 +10,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../src/errors.js';
 import { mp4Headers } from '../src/io/mp4-headers.js';
-import { demuxVideo } from '../src/io/video-container.js';
+import { demuxVideo, demuxVideoFile } from '../src/io/video-container.js';
 import { frameRate } from '../src/io/video-track.js';
+import { webmTrackOfBlob } from '../src/io/webm-demux.js';
 import { TEST_VIDEO } from './helpers/test-video.js';
 
 const DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/video');
@@ -71,6 +72,18 @@ describe('video containers (MP4 through mp4box, WebM through the EBML reader)', 
     assert.deepEqual(demuxVideo(headers, 'clip', bytes.length), demuxVideo(bytes, 'clip'));
     assert.equal(await mp4Headers(new Blob([fs.readFileSync(path.join(DIR, 'colours-vp9.webm'))])), null, 'not an MP4');
     assert.throws(() => demuxVideo(headers, 'clip', bytes.length - 100), /clip: the file is cut short/);
+  });
+
+  it('reads a WebM a window at a time to the same track as from the whole file, whatever the window', async () => {
+    const bytes = new Uint8Array(fs.readFileSync(path.join(DIR, 'colours-vp9.webm')));
+    const whole = demuxVideo(bytes, 'clip');
+    for (const window of [1, 13, 37, 100, 333, 1 << 20]) {
+      assert.deepEqual(await webmTrackOfBlob(new Blob([bytes]), 'clip', window), whole, `window of ${window} bytes`);
+    }
+    assert.deepEqual(await demuxVideoFile(new Blob([bytes]), 'clip'), whole);
+    await assert.rejects(webmTrackOfBlob(new Blob([bytes.subarray(0, 40)]), 'clip', 16), /clip: the file is cut short/);
+    const mp4 = new Uint8Array(fs.readFileSync(path.join(DIR, 'colours-h264.mp4')));
+    assert.deepEqual(await demuxVideoFile(new Blob([mp4]), 'clip'), demuxVideo(mp4, 'clip'));
   });
 
   it('rejects bytes of no known container', () => {

@@ -5,8 +5,7 @@
  */
 import { InputError } from '../errors.js';
 import { checkPixels } from '../io/pixel-limit.js';
-import { mp4Headers } from '../io/mp4-headers.js';
-import { demuxVideo } from '../io/video-container.js';
+import { demuxVideoFile } from '../io/video-container.js';
 import { frameRate, type VideoTrackIndex } from '../io/video-track.js';
 import { ElementFrames } from './video-element.js';
 import type { VideoFrames, VideoLimits } from './video-frames.js';
@@ -24,8 +23,7 @@ export interface OpenVideoOptions extends VideoLimits {
 /** Reads the container's sample table: null (with the reason) when the file is not one this reader knows. */
 async function readTrack(file: Blob, label: string): Promise<{ track: VideoTrackIndex | null; reason?: string }> {
   try {
-    const headers = await mp4Headers(file);
-    return { track: demuxVideo(headers ?? new Uint8Array(await file.arrayBuffer()), label, file.size) };
+    return { track: await demuxVideoFile(file, label) };
   } catch (err) {
     if (err instanceof InputError) return { track: null, reason: err.message };
     throw err;

@@ -147,6 +147,7 @@ export class WebCodecsFrames extends CachedFrames {
     let stalled = false;
     let flushed = false;
     while (!done) {
+      if (this.closed) throw new InputError(`${this.label} was closed while frame ${index} was being decoded`);
       if (p.failure) break;
       const more = p.next < this.track.samples.length;
       if (more && p.decoder.decodeQueueSize < MAX_QUEUE && (p.next <= sample + this.lookahead || stalled)) {
