@@ -4,9 +4,10 @@
 /// <reference types="emscripten" preserve="true" />
 /**
  * The browser entry of sam2long: the model, predictors and SAM2Long tree on the same code as Node (`api.ts`),
- * with loaders that take bytes and URLs instead of paths, frames from files, bitmaps or a <video>, and the
- * browser backends (webgpu → webgl → wasm → cpu). Nothing reachable from here imports Node modules; the
- * predictors' Node-only inputs (paths, encoded image bytes) are refused with an error in a page.
+ * with loaders that take bytes and URLs instead of paths, frames from files, bitmaps or a video file (decoded on
+ * demand through WebCodecs, else a <video> element: openVideoFile), and the browser backends (webgpu → webgl →
+ * wasm → cpu). Nothing reachable from here imports Node modules; the predictors' Node-only inputs (paths,
+ * encoded image bytes) are refused with an error in a page.
  */
 export * from './api.js';
 export { initBrowserBackend, BROWSER_BACKENDS, type BrowserBackendName, type BrowserBackendOptions, type WasmBinaryName } from './browser/backend.js';
