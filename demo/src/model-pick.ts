@@ -47,9 +47,9 @@ export async function checkpointFromFiles(files: readonly File[]): Promise<Check
   if (!weights.length && torch) {
     throw new PageError(`'${torch.name}' is a PyTorch checkpoint, which a page cannot read: convert it once with \`npx sam2long convert ${torch.name} <folder>\` and pick the .safetensors (and .json) it writes.`);
   }
-  if (!weights.length) throw new PageError(`no .safetensors among the picked files (${files.map((f) => f.name).join(', ') || 'none'}): pick the converted checkpoint, with its .json.`);
-  if (weights.length > 1) throw new PageError(`pick one checkpoint at a time (got ${weights.map((f) => f.name).join(', ')}).`);
-  if (configs.length > 1) throw new PageError(`pick one config with the checkpoint (got ${configs.map((f) => f.name).join(', ')}).`);
+  if (!weights.length) throw new PageError(`No .safetensors among the picked files (${files.map((f) => f.name).join(', ') || 'none'}): pick the converted checkpoint and its .json together.`);
+  if (weights.length > 1) throw new PageError(`Pick one checkpoint at a time (got ${weights.map((f) => f.name).join(', ')}).`);
+  if (configs.length > 1) throw new PageError(`Pick one config with the checkpoint (got ${configs.map((f) => f.name).join(', ')}).`);
   const [file] = weights;
   const bytes = new Uint8Array(await file.arrayBuffer());
   checkSafetensors(bytes, `'${file.name}'`);

@@ -195,7 +195,7 @@ describe('page media in headless Chromium (e2e)', function () {
       const bareUrl = await page.evaluate(() => harness.loadModelUrl('/model/bare.safetensors'));
       assert.match(bareUrl.error ?? '', /so its config cannot be detected/, 'a URL without a .json beside it: detection from the shapes, which finds no official variant');
       const text = await page.evaluate(() => harness.loadModelFiles(['/model/notes.txt']));
-      assert.match(text.error ?? '', /no \.safetensors among the picked files \(notes\.txt\)/);
+      assert.match(text.error ?? '', /No \.safetensors among the picked files \(notes\.txt\)/);
       const torch = await page.evaluate(() => harness.loadModelFiles(['/model/sam2.1_hiera_tiny.pt']));
       assert.match(torch.error ?? '', /'sam2\.1_hiera_tiny\.pt' is a PyTorch checkpoint, which a page cannot read: convert it/);
       const both = await page.evaluate(() => harness.loadModelFiles(['/model/mini.safetensors', '/model/mini.json']));
