@@ -103,6 +103,7 @@ function refreshControls(): void {
   ($('prompt-tools') as HTMLFieldSetElement).disabled = !ready;
   ($('track-tools') as HTMLFieldSetElement).disabled = !session || (busy && !tracking);
   input('propagate').disabled = !ready || !session?.hasPrompts;
+  input('clear').disabled = !session?.hasPrompts;
   input('stop').disabled = !tracking;
   for (const el of document.querySelectorAll<HTMLInputElement>('input[name="mode"], #pathways')) el.disabled = busy;
   const counts = session?.counts();
@@ -419,6 +420,8 @@ $('propagate').addEventListener('click', () => void task('Tracking', async () =>
   const progress = $<HTMLProgressElement>('progress');
   progress.value = 0;
   let last = { done: 0, total: 0, msPerFrame: 0 };
+  // The view follows the tracking front unless the user moves away from it (then it only redraws their frame).
+  let front = frame;
   try {
     lastRun = await s.propagate(trackingMode(), (p) => {
       last = p;
@@ -426,7 +429,10 @@ $('propagate').addEventListener('click', () => void task('Tracking', async () =>
       $('stats').textContent = `run: ${p.done} / ${p.total} frames · ${p.msPerFrame.toFixed(0)} ms/frame`;
       setStatus(`Tracking… frame ${p.frame.frame + 1} of ${s.numFrames} (Stop ends it after this frame)`);
       renderSummary();
-      if (p.frame.frame >= frame || p.frame.final) void showFrame(p.frame.frame);
+      const following = frame === front;
+      front = Math.max(front, p.frame.frame);
+      if (following) void showFrame(front);
+      else if (p.frame.frame === frame) void showFrame(frame);
     }, pathsRange());
   } finally {
     tracking = false;

@@ -132,8 +132,8 @@ describe('demo page in headless Chromium (e2e): corrections, backend switch, sto
     await settled(page, 'segmenting the click');
     // A timer on the page: the longest gap between its ticks is how long the page froze.
     await page.evaluate(() => {
-      const w = window as unknown as { maxGap: number; ticks: number; lastTick: number };
-      Object.assign(w, { maxGap: 0, ticks: 0, lastTick: performance.now() });
+      const w = window as unknown as { maxGap: number; ticks: number; lastTick: number; since: number };
+      Object.assign(w, { maxGap: 0, ticks: 0, lastTick: performance.now(), since: performance.now() });
       setInterval(() => {
         const now = performance.now();
         w.maxGap = Math.max(w.maxGap, now - w.lastTick);
@@ -147,16 +147,19 @@ describe('demo page in headless Chromium (e2e): corrections, backend switch, sto
     await page.click('#stop');
     await settled(page, 'stopping');
     const stopMs = Date.now() - stopAt;
-    const { maxGap, ticks } = await page.evaluate(() => {
-      const w = window as unknown as { maxGap: number; ticks: number };
-      return { maxGap: w.maxGap, ticks: w.ticks };
+    const { maxGap, ticks, ms } = await page.evaluate(() => {
+      const w = window as unknown as { maxGap: number; ticks: number; since: number };
+      return { maxGap: w.maxGap, ticks: w.ticks, ms: performance.now() - w.since };
     });
     const stats = await page.evaluate(() => ({ ...document.getElementById('stats')?.dataset }));
-    console.log(`      stopped after ${stats.done}/${stats.total} frames, ${stopMs} ms after Stop (${stats.msPerFrame} ms/frame); page timer: ${ticks} ticks, longest gap ${maxGap.toFixed(0)} ms`);
+    console.log(`      stopped after ${stats.done}/${stats.total} frames, ${stopMs} ms after Stop (${stats.msPerFrame} ms/frame); page timer: ${ticks} ticks in ${ms.toFixed(0)} ms, longest gap ${maxGap.toFixed(0)} ms`);
     assert.ok(Number(stats.done) < n, 'the run was not stopped');
     assert.ok(stopMs < 2 * Number(stats.msPerFrame) + 1000, `Stop took ${stopMs} ms at ${stats.msPerFrame} ms/frame`);
-    // Tracking on the page's own thread would stall the timer for a whole frame at least.
-    assert.ok(maxGap < Math.max(100, 0.75 * Number(stats.msPerFrame)), `the page froze for ${maxGap.toFixed(0)} ms while tracking at ${stats.msPerFrame} ms/frame`);
+    // Tracking on the page's own thread would stall the timer for whole frames: one tick per frame instead of one
+    // per 10 ms (a busy machine delays some ticks, never most of them), gaps as long as a frame.
+    const tickShare = ticks / (ms / 10);
+    assert.ok(tickShare >= 0.3, `the page timer ticked ${ticks} times in ${ms.toFixed(0)} ms`);
+    assert.ok(maxGap < Math.max(250, 0.9 * Number(stats.msPerFrame)), `the page froze for ${maxGap.toFixed(0)} ms while tracking at ${stats.msPerFrame} ms/frame`);
 
     const counts = await frameCounts(page);
     assert.ok(counts.progress < 1);
