@@ -17,6 +17,13 @@ const LOOKAHEAD = 8;
 const MAX_QUEUE = 4;
 /** With no output for this long, the decoder is taken to wait for more input (frames held for reordering). */
 const STALL_MS = 30;
+/**
+ * Frames a decoder may hold for reordering (H.264's largest picture buffer): fed beyond the lookahead only while
+ * the decoder is silent, so a slow decoder, busy rather than starved, is not run far ahead of the reader.
+ */
+const MAX_REORDER = 16;
+/** Silence after which a decoder past MAX_REORDER is flushed to give out what it holds. */
+const GIVE_UP_MS = 2000;
 
 /** The decoder configuration of a track, if this browser can decode it; null otherwise. */
 export async function supportedConfig(track: VideoTrackIndex): Promise<VideoDecoderConfig | null> {
@@ -144,25 +151,30 @@ export class WebCodecsFrames extends CachedFrames {
     const p = pass as Pass;
     let done = false;
     void this.arrival(index).then(() => { done = true; p.wake(); });
-    let stalled = false;
+    /** How long the decoder has been silent with nothing queued (ms). */
+    let quiet = 0;
     let flushed = false;
     while (!done) {
       if (this.closed) throw new InputError(`${this.label} was closed while frame ${index} was being decoded`);
       if (p.failure) break;
       const more = p.next < this.track.samples.length;
-      if (more && p.decoder.decodeQueueSize < MAX_QUEUE && (p.next <= sample + this.lookahead || stalled)) {
+      const ahead = p.next - sample;
+      const stalled = quiet >= STALL_MS;
+      if (more && !flushed && p.decoder.decodeQueueSize < MAX_QUEUE && (ahead <= this.lookahead || (stalled && ahead <= this.lookahead + MAX_REORDER))) {
         await this.feed(p);
-        stalled = false;
+        quiet = 0;
         continue;
       }
-      if (!more && stalled && !flushed) {
-        // The end of the file: the decoder gives out the frames it holds for reordering; this pass is then over.
+      if (stalled && !flushed && (!more || quiet >= GIVE_UP_MS)) {
+        // The end of the file (or a decoder that holds more than any stream needs): it gives out the frames it
+        // holds for reordering, and this pass is over (decoding goes on only from a keyframe).
         flushed = true;
         await p.decoder.flush().catch((err: Error) => { p.failure ??= err; });
         continue;
       }
       if (flushed && stalled && p.converting === 0) break;
-      stalled = !(await this.wait(p)) && p.converting === 0 && p.decoder.decodeQueueSize === 0;
+      const woken = await this.wait(p);
+      quiet = !woken && p.converting === 0 && p.decoder.decodeQueueSize === 0 ? quiet + STALL_MS : 0;
     }
     if (flushed || p.failure) this.endPass();
     if (p.failure) throw new InputError(`${this.label}: cannot decode frame ${index} (${p.failure.message})`);
