@@ -1,19 +1,25 @@
 /**
  * The demo page: wires the controls to the inference worker, the tracking session, the viewer, the object
- * panel and the timeline. Three seams for other inputs and outputs: a video is any LoadedVideo (its
- * `source()` is the FrameSource the worker pulls frames from), a model is `loadModel(bytes)`, the masks
- * download is `downloadMasks()`.
+ * panel and the timeline. Three seams for other inputs and outputs: a video is any VideoInput (its
+ * `source()` is the FrameSource the worker pulls frames from: frame images, or a video file decoded on demand),
+ * a model is `loadModel(bytes)` (picked files or a cached download), the masks download is `downloadMasks()`
+ * and the overlay video `exportOverlay()`.
  */
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { decodeVideo, frameFilesInOrder, siblingConfigUrl, type CheckpointBytes } from '../../src/browser.js';
+import { frameFilesInOrder, type CheckpointBytes } from '../../src/browser.js';
 import { exportMasks } from './export.js';
 import { pageMessage } from './messages.js';
+import { formatBytes, type DownloadProgress } from './model-cache.js';
+import { checkpointFromFiles, checkpointFromUrl } from './model-pick.js';
+import { exportOverlayVideo } from './overlay-export.js';
+import { overlayDrawer } from './overlay-frames.js';
 import { renderObjects } from './objects-panel.js';
 import { PathsView } from './paths-view.js';
 import { PageError, TrackingSession, type Box, type TrackingMode } from './session.js';
 import { Timeline } from './timeline.js';
+import { StreamedVideo } from './video-stream.js';
 import { LoadedVideo, type VideoInput } from './video.js';
 import { Viewer, objectCss } from './viewer.js';
 import { InferenceClient } from './worker/client.js';
@@ -261,7 +267,9 @@ export async function loadModel(bytes: CheckpointBytes): Promise<void> {
   model = null;
   session = null;
   const size = bytes.weights.byteLength;
-  const weights = bytes.weights instanceof ArrayBuffer ? bytes.weights : bytes.weights.slice().buffer;
+  // Handed over to the worker without a copy where the bytes fill their buffer (a 900 MB checkpoint is not doubled).
+  const w = bytes.weights;
+  const weights = w instanceof ArrayBuffer ? w : w.byteOffset === 0 && w.byteLength === w.buffer.byteLength ? (w.buffer as ArrayBuffer) : w.slice().buffer;
   const info = await client.request({ type: 'model', checkpoint: { ...bytes, weights } }, undefined, [weights]);
   model = { ...info, label: bytes.label ?? 'checkpoint' };
   $('model-status').textContent = `${model.label}: ${info.imageSize}px, ${(info.parameters / 1e6).toFixed(2)}M parameters, ${(size / 2 ** 20).toFixed(1)} MB (built in ${info.ms.toFixed(0)} ms)`;
@@ -271,24 +279,40 @@ export async function loadModel(bytes: CheckpointBytes): Promise<void> {
 
 input('model-files').addEventListener('change', () => void task('Loading the model', async () => {
   const files = [...(input('model-files').files ?? [])];
-  const weights = files.find((f) => /\.safetensors$/i.test(f.name));
-  const config = files.find((f) => /\.(json|ya?ml)$/i.test(f.name));
-  if (!weights) {
-    throw new PageError(files.length
-      ? `No .safetensors among the picked files (${files.map((f) => f.name).join(', ')}): pick the converted checkpoint and its .json together.`
-      : 'Pick the converted checkpoint (.safetensors) and its .json config together.');
-  }
-  await loadModel({ weights: await weights.arrayBuffer(), config: await config?.text(), label: weights.name });
+  if (!files.length) throw new PageError('Pick the converted checkpoint (.safetensors) and its .json config together.');
+  await loadModel(await checkpointFromFiles(files));
 }));
+
+/** The download's progress bar and its bytes, updated at most every 100 ms. */
+function downloadProgress(label: string): (p: DownloadProgress) => void {
+  const bar = $<HTMLProgressElement>('model-progress');
+  let last = 0;
+  return (p) => {
+    const now = performance.now();
+    if (now - last < 100 && p.loaded !== p.total) return;
+    last = now;
+    bar.hidden = false;
+    if (p.total) bar.value = p.loaded / p.total;
+    else bar.removeAttribute('value');
+    const bytes = `${formatBytes(p.loaded)}${p.total ? ` / ${formatBytes(p.total)}` : ''}`;
+    $('model-status').textContent = p.fromCache ? `${label}: reading the browser's cached copy… ${bytes}` : `${label}: downloading… ${bytes}`;
+    bar.dataset.loaded = String(p.loaded);
+    bar.dataset.fromCache = String(p.fromCache);
+  };
+}
 
 async function loadCheckpointUrl(url: string): Promise<void> {
   if (!url) throw new PageError('Type the URL of a .safetensors checkpoint first.');
-  // Without a config beside it the checkpoint must be an official variant (detected from its shapes).
-  const config = fetch(siblingConfigUrl(url)).then((r) => (r.ok ? r.text() : undefined), () => undefined);
-  const res = await fetch(url);
-  if (!res.ok) throw new PageError(`The checkpoint URL answered HTTP ${res.status}: ${url}`);
-  const [weights, configText] = await Promise.all([res.arrayBuffer(), config]);
-  await loadModel({ weights, config: configText, label: url.split('/').pop() ?? url });
+  const label = url.split(/[?#]/)[0].split('/').pop() || url;
+  try {
+    // Without a config beside it the checkpoint must be an official variant (detected from its shapes).
+    const checkpoint = await checkpointFromUrl(url, downloadProgress(label));
+    $('model-progress').dataset.source = checkpoint.fromCache ? 'cache' : 'network';
+    await loadModel(checkpoint);
+    $('model-status').append(checkpoint.fromCache ? ' · from the browser cache' : ' · downloaded and cached for next time');
+  } finally {
+    $('model-progress').hidden = true;
+  }
 }
 
 input('model-url-load').addEventListener('click', () => void task('Loading the model', () => loadCheckpointUrl(input('model-url').value.trim())));
@@ -316,8 +340,8 @@ $<HTMLSelectElement>('backend').addEventListener('change', () => void task('Swit
 // ------------------------------------------------------------------------------------------------------
 // Video
 
-/** Makes `v` the video: the worker pulls its frames from `v.source()`. */
-export async function openVideo(v: VideoInput): Promise<void> {
+/** Makes `v` the video: the worker pulls its frames from `v.source()`; `note` says how it is decoded. */
+export async function openVideo(v: VideoInput, note = ''): Promise<void> {
   video?.close();
   video = v;
   frame = 0;
@@ -326,7 +350,7 @@ export async function openVideo(v: VideoInput): Promise<void> {
   client.frames = source;
   frameNames = Array.from({ length: v.numFrames }, (_, i) => source.name(i));
   input('frame').max = String(v.numFrames - 1);
-  $('video-status').textContent = `${v.label}: ${v.numFrames} frames, ${v.width}×${v.height}`;
+  $('video-status').textContent = `${v.label}: ${v.numFrames} frames, ${v.width}×${v.height}${note ? ` · ${note}` : ''}`;
   if (model) await client.request({ type: 'video', count: v.numFrames, names: frameNames });
   startSession();
 }
@@ -337,14 +361,14 @@ function fps(): number {
 
 $('video-limits').textContent = `(up to ${VIDEO_MAX_FRAMES} frames; video files scaled to ≤ ${VIDEO_MAX_SIDE} px)`;
 
-input('video-file').addEventListener('change', () => void task('Decoding the video', async () => {
+input('video-file').addEventListener('change', () => void task('Opening the video', async () => {
   const file = input('video-file').files?.[0];
   if (!file) return;
-  const frames = await decodeVideo(file, {
-    fps: fps(), maxSide: VIDEO_MAX_SIDE, maxFrames: VIDEO_MAX_FRAMES,
-    onProgress: (n, total) => setStatus(`Decoding the video… ${n} / ${total}`),
-  });
-  await openVideo(await LoadedVideo.open(frames, fps(), file.name));
+  // Frames are decoded on demand (WebCodecs where the browser has the codec, else a <video> element), a few at a time.
+  const limits = { maxSide: VIDEO_MAX_SIDE, maxFrames: VIDEO_MAX_FRAMES, fps: fps() };
+  const v = await StreamedVideo.open(file, limits);
+  await openVideo(v, v.describe(limits));
+  document.body.dataset.videoDecoding = v.decoding;
 }));
 
 for (const id of ['frames-folder', 'frame-files']) {
@@ -452,6 +476,33 @@ export function downloadMasks(): void {
 }
 
 $('download').addEventListener('click', downloadMasks);
+
+/** Encodes every frame with its masks, as the view shows them, into a WebM and downloads it. */
+export function exportOverlay(): Promise<void> {
+  return task('Exporting the overlay video', async () => {
+    const s = session as TrackingSession;
+    const v = video as VideoInput;
+    const out = await exportOverlayVideo({
+      count: v.numFrames, width: v.width, height: v.height, fps: v.fps,
+      draw: overlayDrawer(v, s),
+      onProgress: (done, total) => {
+        $<HTMLProgressElement>('progress').value = done / total;
+        setStatus(`Exporting the overlay video… frame ${done} of ${total}`);
+      },
+    });
+    const name = `${v.label.replace(/\.[^.]*$/, '')}-overlay.webm`;
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(out.blob);
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+    const c = s.counts();
+    const partial = c.fresh < s.numFrames ? ` Masks on ${c.fresh} of ${s.numFrames} frames${c.stale ? ` (${c.stale} stale, drawn grey)` : ''}.` : '';
+    return `Exported ${name}: ${out.frames} frames, ${formatBytes(out.blob.size)} (${out.codec}, ${out.encoding === 'webcodecs' ? 'WebCodecs' : 'MediaRecorder'}).${partial}`;
+  });
+}
+
+$('export-overlay').addEventListener('click', () => void exportOverlay());
 
 // ← / → step through the frames (not while typing in a field).
 document.addEventListener('keydown', (e) => {
