@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { defineConfig } from 'vite';
+import { ISOLATION_HEADERS } from './headers.js';
 import { nodeOnlyStubs } from './node-only.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -25,12 +26,14 @@ export default defineConfig({
       },
     },
   ],
+  // The inference worker (demo/src/worker/) is an ES module worker with the same Node-only stubs.
+  worker: { format: 'es', plugins: () => [nodeOnlyStubs()] },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 4096,
   },
-  server: { host: '127.0.0.1', fs: { allow: [ROOT] } },
-  preview: { host: '127.0.0.1' },
+  server: { host: '127.0.0.1', fs: { allow: [ROOT] }, headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
 });

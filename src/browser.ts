@@ -4,9 +4,10 @@
 /// <reference types="emscripten" preserve="true" />
 /**
  * The browser entry of sam2long: the model, predictors and SAM2Long tree on the same code as Node (`api.ts`),
- * with loaders that take bytes and URLs instead of paths, frames from files, bitmaps or a <video>, and the
- * browser backends (webgpu → webgl → wasm → cpu). Nothing reachable from here imports Node modules; the
- * predictors' Node-only inputs (paths, encoded image bytes) are refused with an error in a page.
+ * with loaders that take bytes and URLs instead of paths, frames from files, bitmaps or a video file (decoded on
+ * demand through WebCodecs, else a <video> element: openVideoFile), and the browser backends (webgpu → webgl →
+ * wasm → cpu). Nothing reachable from here imports Node modules; the predictors' Node-only inputs (paths,
+ * encoded image bytes) are refused with an error in a page.
  */
 export * from './api.js';
 export { initBrowserBackend, BROWSER_BACKENDS, type BrowserBackendName, type BrowserBackendOptions, type WasmBinaryName } from './browser/backend.js';
@@ -14,3 +15,5 @@ export { loadSam2FromBytes, loadSam2FromUrl, siblingConfigUrl, type CheckpointBy
 export {
   pixelFrames, imageFrames, imagePixels, frameFilesInOrder, decodeVideo, type FrameImage, type VideoDecodeOptions,
 } from './browser/frames.js';
+export { openVideoFile, type OpenVideoOptions } from './browser/video-open.js';
+export type { VideoFrames, VideoLimits } from './browser/video-frames.js';

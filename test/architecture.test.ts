@@ -173,6 +173,19 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
     check('demo/src', (t) => !t.startsWith('src/') || t === 'src/browser.ts', 'the page imports src/ only through src/browser.ts');
     check('tools', (t) => !t.startsWith('test/') && !t.startsWith('demo/') && !t.startsWith('bench/'), 'the CLI ships without tests, demo or benchmarks');
     check('bench', (t) => !t.startsWith('demo/'), 'benchmarks do not reach into the demo');
+    // The page's two threads (docs/ARCHITECTURE.md, "The demo page"): the worker's modules use no page module but the
+    // pure mask encoding, and the page reaches the worker only through its client and the message types.
+    check('demo/src/worker', (t) => !t.startsWith('demo/src/') || t.startsWith('demo/src/worker/') || t === 'demo/src/masks.ts',
+      'the inference worker imports no page module (no DOM) but masks.ts');
+    for (const file of sourceFiles(path.join(ROOT, 'demo/src')).filter((f) => !rel(f).startsWith('demo/src/worker/'))) {
+      const { static: s, types, dynamic } = importsOf(file);
+      for (const spec of [...s, ...types, ...dynamic].filter((x) => x.startsWith('.'))) {
+        const target = rel(resolveLocal(file, spec));
+        if (target.startsWith('demo/src/worker/') && !['demo/src/worker/client.ts', 'demo/src/worker/protocol.ts'].includes(target)) {
+          problems.push(`${rel(file)} imports ${target}: the page talks to the worker through worker/client.ts and worker/protocol.ts`);
+        }
+      }
+    }
     assert.deepEqual(problems, []);
   });
 });

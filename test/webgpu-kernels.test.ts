@@ -7,8 +7,11 @@ import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend, type BackendName } from '../src/node/backend.js';
 import { gelu, groupedAttention, LayerNorm, Linear, multiHeadAttention } from '../src/model/common.js';
-import { WeightStore } from '../src/model/weights.js';
+import { WeightStore, type HostArray } from '../src/model/weights.js';
+import { AxialRope } from '../src/model/rope.js';
+import { RotaryProjection } from '../src/model/memory-attention.js';
 import { setFusedKernels } from '../src/ops/webgpu/fused.js';
+import { partitionWindows, unpartitionWindows } from '../src/ops/windows.js';
 import { diff, setupBackend } from './helpers/golden.js';
 import { seededValues } from './helpers/ops.js';
 
@@ -117,25 +120,87 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
     }
   });
 
+  describe('window partition and unpartition (+ residual)', () => {
+    // Maps that are and are not whole windows (padding), batches of 1 and 3, a pooled window's unpartition.
+    const cases = [
+      { b: 1, h: 16, w: 16, c: 8, ws: 8 },
+      { b: 3, h: 13, w: 9, c: 5, ws: 4 },
+      { b: 2, h: 14, w: 14, c: 96, ws: 7 },
+      { b: 1, h: 1, w: 3, c: 1, ws: 2 },
+    ];
+    for (const { b, h, w, c, ws } of cases) {
+      it(`B=${b}, ${h}×${w}×${c}, windows of ${ws}×${ws}`, () => {
+        const win = { batch: b, wh: ws, ww: ws, ny: Math.ceil(h / ws), nx: Math.ceil(w / ws) };
+        const x = random([b, h, w, c]) as tf.Tensor4D;
+        const residual = random([b, h, w, c]) as tf.Tensor4D;
+        compare('partition', () => partitionWindows(x, win));
+        const tokens = random([ws * ws, b * win.ny * win.nx, c]) as tf.Tensor3D;
+        compare('unpartition', () => unpartitionWindows(tokens, win, h, w));
+        compare('unpartition + residual', () => unpartitionWindows(tokens, win, h, w, residual));
+        const half = Math.floor(ws / 2);
+        const pooled = random([half * half, b * win.ny * win.nx, c]) as tf.Tensor3D;
+        if (ws % 2 === 0 && h >= 2 && w >= 2) compare('pooled unpartition', () => unpartitionWindows(pooled, { ...win, wh: half, ww: half }, Math.floor(h / 2), Math.floor(w / 2)));
+        tf.dispose([x, residual, tokens, pooled]);
+      });
+    }
+  });
+
+  describe('RoPE projection (rotated tokens, then kept ones)', () => {
+    // 1 and 8 heads; every token rotated, a tail of object-pointer tokens kept, several memory frames' grids.
+    const cases = [
+      { b: 1, heads: 1, headDim: 16, grid: 16, frames: 1, tail: 0 },
+      { b: 2, heads: 8, headDim: 4, grid: 9, frames: 3, tail: 5 },
+      { b: 3, heads: 1, headDim: 32, grid: 64, frames: 2, tail: 0 },
+    ];
+    for (const { b, heads, headDim, grid, frames, tail } of cases) {
+      it(`B=${b}, ${heads} head(s) of ${headDim}, ${frames} grid(s) of ${grid} tokens + ${tail} kept`, () => {
+        const inDim = 24;
+        const outDim = heads * headDim;
+        const store = new WeightStore(new Map<string, HostArray>([
+          ['p.weight', { shape: [outDim, inDim], data: seededValues(outDim * inDim, 5) }],
+          ['p.bias', { shape: [outDim], data: seededValues(outDim, 6) }],
+        ]));
+        const side = Math.sqrt(grid);
+        const rope = new AxialRope({ headDim, numHeads: heads, theta: 10_000, featSizes: [side, side] });
+        const projection = new RotaryProjection(store.scope(''), { name: 'p', inDim, outDim, rope });
+        store.finish();
+        const x = random([b, frames * grid + tail, inDim]) as tf.Tensor3D;
+        compare('rope', () => projection.call(x, grid, frames * grid));
+        x.dispose();
+        store.dispose();
+      });
+    }
+  });
+
   describe('GELU and Linear with its epilogue', () => {
     it('GELU over 70,001 values (not a multiple of the workgroup)', () => {
       const x = random([70_001], 6);
       compare('gelu', () => gelu(x));
       x.dispose();
     });
-    for (const activation of [undefined, 'relu', 'gelu'] as const) {
-      it(`Linear 45 → 70${activation ? ` + ${activation}` : ''} over [3, 33, 45]`, () => {
-        const store = new WeightStore(new Map([
-          ['l.weight', { shape: [70, 45], data: seededValues(70 * 45, 3) }],
-          ['l.bias', { shape: [70], data: seededValues(70, 4) }],
-        ]));
-        const linear = new Linear(store.scope(''), { name: 'l', inDim: 45, outDim: 70 });
-        store.finish();
-        const x = random([3, 33, 45]);
-        compare('linear', () => linear.call(x, activation));
-        x.dispose();
-        store.dispose();
-      });
+    // Shapes that take each of tfjs-webgpu's matMul programs (reduce, small output, split-K, packed) under the
+    // one kernel, ranks 2 to 4, with and without a bias.
+    const linears: { shape: number[]; inDim: number; outDim: number; bias: boolean }[] = [
+      { shape: [3, 33, 45], inDim: 45, outDim: 70, bias: true },
+      { shape: [1, 7], inDim: 7, outDim: 5, bias: true },
+      { shape: [2, 3, 5, 16], inDim: 16, outDim: 33, bias: false },
+      { shape: [1, 2500], inDim: 2500, outDim: 64, bias: true },
+      { shape: [1, 67, 67, 24], inDim: 24, outDim: 96, bias: true },
+    ];
+    for (const { shape, inDim, outDim, bias } of linears) {
+      for (const activation of [undefined, 'relu', 'gelu'] as const) {
+        it(`Linear ${inDim} → ${outDim}${bias ? '' : ' (no bias)'}${activation ? ` + ${activation}` : ''} over [${shape.join(', ')}]`, () => {
+          const arrays = new Map<string, HostArray>([['l.weight', { shape: [outDim, inDim], data: seededValues(outDim * inDim, 3) }]]);
+          if (bias) arrays.set('l.bias', { shape: [outDim], data: seededValues(outDim, 4) });
+          const store = new WeightStore(arrays);
+          const linear = new Linear(store.scope(''), { name: 'l', inDim, outDim, bias });
+          store.finish();
+          const x = random(shape);
+          compare('linear', () => linear.call(x, activation));
+          x.dispose();
+          store.dispose();
+        });
+      }
     }
   });
 });

@@ -1,9 +1,9 @@
 /**
  * Masks out of the page: per-frame label maps (DAVIS layout: value = object id, 0 = background) as
- * palette PNGs in a zip, the files `sam2long segment` writes and `sam2long eval` reads.
+ * palette PNGs (zipped by export.ts), the files `sam2long segment` writes and `sam2long eval` reads.
  * The library's PNG encoder sits on node:zlib, so the page writes its PNGs with fflate.
  */
-import { zipSync, zlibSync } from 'fflate';
+import { zlibSync } from 'fflate';
 
 /** The DAVIS / PASCAL VOC colour of label `id`: the bits of id spread over the high bits of R, G and B. */
 function labelColor(id: number): [number, number, number] {
@@ -68,9 +68,35 @@ export function labelPng(labels: Uint8Array, width: number, height: number): Uin
   return png;
 }
 
-/** A zip of `<folder>/<name>.png` label PNGs (stored: PNG data is already compressed). */
-export function masksZip(folder: string, frames: Iterable<{ name: string; labels: Uint8Array }>, width: number, height: number): Uint8Array {
-  const files: Record<string, Uint8Array> = {};
-  for (const f of frames) files[`${folder}/${f.name}.png`] = labelPng(f.labels, width, height);
-  return zipSync(files, { level: 0 });
+/**
+ * A label map packed as runs (after a 1 byte: [value, length as 4 bytes little-endian] each), or kept as it is
+ * (after a 0 byte) when runs would not be smaller: a 900-frame video's masks at 1024×576 hold 530 MB as plain
+ * label maps, a few MB as runs.
+ */
+export function packLabels(labels: Uint8Array): Uint8Array {
+  const runs: number[] = [1];
+  let i = 0;
+  while (i < labels.length && runs.length < labels.length) {
+    const v = labels[i];
+    let j = i + 1;
+    while (j < labels.length && labels[j] === v) j++;
+    const n = j - i;
+    runs.push(v, n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24);
+    i = j;
+  }
+  if (i >= labels.length && runs.length <= labels.length) return Uint8Array.from(runs);
+  const raw = new Uint8Array(labels.length + 1);
+  raw.set(labels, 1);
+  return raw;
+}
+
+export function unpackLabels(packed: Uint8Array, numPixels: number): Uint8Array {
+  if (packed[0] === 0) return packed.slice(1);
+  const labels = new Uint8Array(numPixels);
+  for (let r = 1, p = 0; r < packed.length; r += 5) {
+    const n = packed[r + 1] | (packed[r + 2] << 8) | (packed[r + 3] << 16) | (packed[r + 4] << 24);
+    labels.fill(packed[r], p, p + n);
+    p += n;
+  }
+  return labels;
 }

@@ -1,10 +1,28 @@
-/** The loaded video: its frames (files or decoded bitmaps), their names, and bitmaps for display. */
+/** The page's video: what any video input gives the page (VideoInput), and the one over files or decoded bitmaps. */
 import { imageFrames, type FrameImage, type FrameSource } from '../../src/browser.js';
+
+/**
+ * A video as the page uses it: the worker pulls the model's frames from `source()` (called once per video),
+ * the view draws `bitmap(i)`. Any input (files, a <video> element, a streaming decoder) implements this.
+ */
+export interface VideoInput {
+  readonly numFrames: number;
+  readonly width: number;
+  readonly height: number;
+  /** Playback rate in frames per second. */
+  readonly fps: number;
+  /** Names the video in the page and in the download's file name. */
+  readonly label: string;
+  source(): FrameSource;
+  bitmap(index: number): Promise<ImageBitmap>;
+  close(): void;
+}
 
 /** Decoded bitmaps kept for display; a long frames folder is decoded again when scrolled back to. */
 const DISPLAY_CACHE = 48;
 
-export class LoadedVideo {
+/** A video held as frame files or decoded bitmaps (decoded again for display when scrolled back to). */
+export class LoadedVideo implements VideoInput {
   private readonly cache = new Map<number, Promise<ImageBitmap>>();
 
   constructor(

@@ -17,25 +17,42 @@ const CLICK_SLOP = 4;
 export interface ViewerInput {
   click(x: number, y: number, negative: boolean): void;
   box(box: Box): void;
+  /** A plain click with the box tool: it adds nothing, the page says how to draw a box. */
+  boxClick(): void;
 }
+
+/** How a frame's masks are drawn: valid, stale (grey, hatched: tracked before a correction), or provisional. */
+export type MaskStyle = 'fresh' | 'stale' | 'provisional';
+const STALE_COLOR: [number, number, number] = [170, 170, 170];
 
 export class Viewer {
   private readonly ctx: CanvasRenderingContext2D;
   private readonly overlay: OffscreenCanvas;
   private drag: { x0: number; y0: number; cssX: number; cssY: number; box: boolean } | null = null;
-  private last: { image: ImageBitmap; labels?: Uint8Array; prompts: { objId: number; prompts: FramePrompts }[] } | null = null;
+  private last: { image: ImageBitmap; labels?: Uint8Array; prompts: { objId: number; prompts: FramePrompts }[]; style: MaskStyle } | null = null;
   /** Box drawing instead of clicks. */
   boxMode = false;
 
-  constructor(private readonly canvas: HTMLCanvasElement, private readonly input: ViewerInput) {
+  /** `area` is the space the view may fill: the frame is scaled to fit it, keeping its aspect ratio. */
+  constructor(private readonly canvas: HTMLCanvasElement, private readonly area: HTMLElement, private readonly input: ViewerInput) {
     const ctx = canvas.getContext('2d');
     if (!ctx) throw new Error('no 2D canvas');
     this.ctx = ctx;
+    new ResizeObserver(() => this.fit()).observe(area);
     this.overlay = new OffscreenCanvas(1, 1);
     canvas.addEventListener('pointerdown', (e) => this.down(e));
     canvas.addEventListener('pointermove', (e) => this.move(e));
     canvas.addEventListener('pointerup', (e) => this.up(e));
     canvas.addEventListener('contextmenu', (e) => e.preventDefault());
+  }
+
+  private fit(): void {
+    const { clientWidth: w, clientHeight: h } = this.area;
+    if (!w || !h) return;
+    const scale = Math.min(w / this.canvas.width, h / this.canvas.height);
+    this.canvas.style.width = `${Math.floor(this.canvas.width * scale)}px`;
+    this.canvas.style.height = `${Math.floor(this.canvas.height * scale)}px`;
+    this.redraw();
   }
 
   /** Video pixel coordinates of a pointer event. */
@@ -70,54 +87,42 @@ export class Viewer {
     const moved = Math.hypot(e.clientX - d.cssX, e.clientY - d.cssY) > CLICK_SLOP;
     if (d.box && moved) {
       this.input.box([Math.min(d.x0, x), Math.min(d.y0, y), Math.max(d.x0, x), Math.max(d.y0, y)]);
-    } else if (!moved) {
+    } else if (!moved && !d.box) {
       this.input.click(d.x0, d.y0, e.button === 2 || e.shiftKey);
     } else {
+      if (d.box) this.input.boxClick();
       this.redraw();
     }
   }
 
   /** Shows a frame with its label map (if any) and the prompts on it. */
-  show(image: ImageBitmap, labels: Uint8Array | undefined, prompts: { objId: number; prompts: FramePrompts }[]): void {
-    this.last = { image, labels, prompts };
+  show(image: ImageBitmap, labels: Uint8Array | undefined, prompts: { objId: number; prompts: FramePrompts }[], style: MaskStyle = 'fresh'): void {
+    this.last = { image, labels, prompts, style };
     this.redraw();
   }
 
   private redraw(): void {
     if (!this.last) return;
-    const { image, labels, prompts } = this.last;
+    const { image, labels, prompts, style } = this.last;
     if (this.canvas.width !== image.width || this.canvas.height !== image.height) {
       this.canvas.width = image.width;
       this.canvas.height = image.height;
-      this.canvas.style.setProperty('--aspect', String(image.width / image.height));
+      this.fit();
     }
     this.ctx.drawImage(image, 0, 0);
-    if (labels) this.ctx.drawImage(this.maskOverlay(labels, image.width, image.height), 0, 0);
+    if (labels) this.ctx.drawImage(this.maskOverlay(labels, image.width, image.height, style), 0, 0);
     for (const { objId, prompts: p } of prompts) {
       if (p.box) this.strokeBox(p.box, objectCss(objId));
       for (const q of p.points) this.dot(q.x, q.y, q.label === 1 ? '#22dd55' : '#ff3344');
     }
   }
 
-  private maskOverlay(labels: Uint8Array, width: number, height: number): OffscreenCanvas {
+  private maskOverlay(labels: Uint8Array, width: number, height: number, style: MaskStyle): OffscreenCanvas {
     if (this.overlay.width !== width || this.overlay.height !== height) {
       this.overlay.width = width;
       this.overlay.height = height;
     }
-    const octx = this.overlay.getContext('2d') as OffscreenCanvasRenderingContext2D;
-    const img = octx.createImageData(width, height);
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        const p = y * width + x;
-        const id = labels[p];
-        if (!id) continue;
-        const edge = (x > 0 && labels[p - 1] !== id) || (x + 1 < width && labels[p + 1] !== id)
-          || (y > 0 && labels[p - width] !== id) || (y + 1 < height && labels[p + width] !== id);
-        const [r, g, b] = edge ? [255, 255, 255] : objectColor(id);
-        img.data.set([r, g, b, edge ? OUTLINE_ALPHA : FILL_ALPHA], p * 4);
-      }
-    }
-    octx.putImageData(img, 0, 0);
+    (this.overlay.getContext('2d') as OffscreenCanvasRenderingContext2D).putImageData(maskImage(labels, width, height, style), 0, 0);
     return this.overlay;
   }
 
@@ -142,6 +147,25 @@ export class Viewer {
     this.ctx.strokeStyle = color;
     this.ctx.strokeRect(x0, y0, x1 - x0, y1 - y0);
   }
+}
+
+/** Each object's mask filled in its colour (grey and hatched when stale), outlined in white. */
+export function maskImage(labels: Uint8Array, width: number, height: number, style: MaskStyle): ImageData {
+  const img = new ImageData(width, height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const p = y * width + x;
+      const id = labels[p];
+      if (!id) continue;
+      const edge = (x > 0 && labels[p - 1] !== id) || (x + 1 < width && labels[p + 1] !== id)
+        || (y > 0 && labels[p - width] !== id) || (y + 1 < height && labels[p + width] !== id);
+      if (style === 'stale' && !edge && (x + y) % 8 >= 3) continue;
+      if (style !== 'fresh' && edge && (x + y) % 6 >= 3) continue;
+      const [r, g, b] = edge ? [255, 255, 255] : style === 'stale' ? STALE_COLOR : objectColor(id);
+      img.data.set([r, g, b, edge ? OUTLINE_ALPHA : FILL_ALPHA], p * 4);
+    }
+  }
+  return img;
 }
 
 function objectColor(id: number): [number, number, number] {

@@ -117,10 +117,8 @@ function once(target: EventTarget, ok: string, what: string): Promise<void> {
   });
 }
 
-/** Samples a video file or URL at `fps` through a <video> element, one seek per frame. */
-export async function decodeVideo(source: Blob | string, options: VideoDecodeOptions): Promise<ImageBitmap[]> {
-  if (!(options.fps > 0)) throw new InputError(`fps must be positive, found ${options.fps}`);
-  const url = typeof source === 'string' ? source : URL.createObjectURL(source);
+/** A muted <video> element with `url` loaded and its duration known. */
+export async function loadVideoElement(url: string): Promise<HTMLVideoElement> {
   const video = document.createElement('video');
   video.muted = true;
   video.preload = 'auto';
@@ -131,27 +129,48 @@ export async function decodeVideo(source: Blob | string, options: VideoDecodeOpt
     await loaded;
     if (!Number.isFinite(video.duration)) {
       // Recorded WebM often has no duration in its header; seeking past the end makes the browser find it.
-      const ended = once(video, 'seeked', 'finding its duration');
-      video.currentTime = Number.MAX_SAFE_INTEGER;
-      await ended;
+      await seekVideo(video, Number.MAX_SAFE_INTEGER, 'finding its duration');
     }
+    return video;
+  } catch (err) {
+    unloadVideoElement(video);
+    throw err;
+  }
+}
+
+/** Seeks to `time` (s) and waits until the frame there can be drawn. */
+export function seekVideo(video: HTMLVideoElement, time: number, what: string): Promise<void> {
+  const seeked = once(video, 'seeked', what);
+  video.currentTime = time;
+  return seeked;
+}
+
+export function unloadVideoElement(video: HTMLVideoElement): void {
+  video.removeAttribute('src');
+  video.load();
+}
+
+/** Samples a video file or URL at `fps` through a <video> element, one seek per frame. */
+export async function decodeVideo(source: Blob | string, options: VideoDecodeOptions): Promise<ImageBitmap[]> {
+  if (!(options.fps > 0)) throw new InputError(`fps must be positive, found ${options.fps}`);
+  const url = typeof source === 'string' ? source : URL.createObjectURL(source);
+  let video: HTMLVideoElement | undefined;
+  try {
+    video = await loadVideoElement(url);
     const scale = Math.min(1, (options.maxSide ?? Infinity) / Math.max(video.videoWidth, video.videoHeight));
     const width = Math.round(video.videoWidth * scale);
     const height = Math.round(video.videoHeight * scale);
     const total = Math.min(Math.max(1, Math.floor(video.duration * options.fps)), options.maxFrames ?? Infinity);
     const frames: ImageBitmap[] = [];
     for (let i = 0; i < total; i++) {
-      const seeked = once(video, 'seeked', `seeking to frame ${i}`);
       // The middle of the sampling interval: at the video's own rate that is frame i, never its neighbour.
-      video.currentTime = Math.min((i + 0.5) / options.fps, video.duration);
-      await seeked;
+      await seekVideo(video, Math.min((i + 0.5) / options.fps, video.duration), `seeking to frame ${i}`);
       frames.push(await createImageBitmap(video, { resizeWidth: width, resizeHeight: height, resizeQuality: 'high' }));
       options.onProgress?.(i + 1, total);
     }
     return frames;
   } finally {
-    video.removeAttribute('src');
-    video.load();
+    if (video) unloadVideoElement(video);
     if (typeof source !== 'string') URL.revokeObjectURL(url);
   }
 }

@@ -9,9 +9,10 @@ import { groupedFlashAttention, multiHeadFlashAttention } from '../ops/webgpu/fl
 import { fusedKernelsOn } from '../ops/webgpu/fused.js';
 import { fusedGelu } from '../ops/webgpu/gelu.js';
 import { fusedLayerNorm } from '../ops/webgpu/layer-norm.js';
+import { fusedLinear } from '../ops/webgpu/linear.js';
 import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './weights.js';
 import { rowBlocks, rowIndices, takeRows } from '../ops/take-rows.js';
-import { FLOAT_BYTES, mapRowChunks } from '../ops/row-chunks.js';
+import { FLOAT_BYTES, mapRowChunks, rowChunks } from '../ops/row-chunks.js';
 import { broadcastByAdd, repeatRows } from '../ops/layout.js';
 
 /** Rows this wide or wider broadcast a per-channel vector at full speed on tfjs-wasm. */
@@ -68,16 +69,13 @@ export class Linear {
     ({ w: this.w, b: this.b } = weights.linear(name, inDim, outDim, bias) as LinearWeights);
   }
 
-  /** The layer, then `activation` if given (on WebGPU the bias and a ReLU run in the matMul's epilogue). */
+  /** The layer, then `activation` if given (on WebGPU one kernel: see ops/webgpu/linear.ts). */
   // [..., in] → [..., out]
   call(x: tf.Tensor, activation?: Activation): tf.Tensor {
+    if (fusedKernelsOn()) return fusedLinear(x, this.w, this.b, activation);
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const rows = tf.reshape(x, [-1, this.inDim]);
-      if (fusedKernelsOn()) {
-        const y = tf.fused.matMul({ a: rows, b: this.w, bias: this.b ?? undefined, activation: activation === 'relu' ? 'relu' : 'linear' });
-        return tf.reshape(activation === 'gelu' ? fusedGelu(y) : y, [...lead, this.outDim]);
-      }
       const y = tf.reshape(channelAffine(tf.matMul(rows, this.w), null, this.b), [...lead, this.outDim]);
       return activation ? activate(y, activation) : y;
     });
@@ -197,15 +195,18 @@ export class Mlp {
 
   // [..., in] → [..., out]
   call(x: tf.Tensor): tf.Tensor {
+    const rows = x.size / this.inDim;
+    // Linear acts on the last axis of any shape, so tokens need rows only when they are split.
+    if (rowChunks(rows, FLOAT_BYTES * this.widest).length === 1) return tf.tidy(() => this.rows(x));
     return tf.tidy(() => {
       const tokens = tf.reshape(x, [-1, this.inDim]) as tf.Tensor2D;
-      const out = mapRowChunks(tokens.shape[0], FLOAT_BYTES * this.widest, ({ take }) => this.rows(take(tokens)));
+      const out = mapRowChunks(rows, FLOAT_BYTES * this.widest, ({ take }) => this.rows(take(tokens)));
       return tf.reshape(out, [...x.shape.slice(0, -1), this.outDim]);
     });
   }
 
-  // [N, in] → [N, out]
-  private rows(x: tf.Tensor2D): tf.Tensor {
+  // [..., in] → [..., out]
+  private rows(x: tf.Tensor): tf.Tensor {
     let h: tf.Tensor = x;
     this.layers.forEach((layer, i) => {
       h = layer.call(h, i < this.layers.length - 1 ? this.activation : undefined);
@@ -303,6 +304,7 @@ export class Conv2d {
       if (this.kernel === 1 && this.stride === 1 && this.groups === 1 && this.padding === 0) {
         // A 1×1 convolution is a linear layer: one 2-D matMul.
         const [b, h, w] = x.shape;
+        if (fusedKernelsOn()) return fusedLinear(x, tf.reshape(this.w, [this.inDim, this.outDim]) as tf.Tensor2D, this.b) as tf.Tensor4D;
         const y = tf.matMul(tf.reshape(x, [-1, this.inDim]), tf.reshape(this.w, [this.inDim, this.outDim]));
         return tf.reshape(channelAffine(y, null, this.b), [b, h, w, this.outDim]) as tf.Tensor4D;
       }

@@ -15,51 +15,13 @@ import { ConfigError, ShapeError, assertShape } from '../errors.js';
 import { Conv2d, LayerNorm, Linear, Mlp, groupedAttention, multiHeadAttention } from './common.js';
 import type { WeightScope } from './weights.js';
 import { bicubicResize } from '../ops/resize.js';
+import { fusedKernelsOn } from '../ops/webgpu/fused.js';
+import { fusedLinear } from '../ops/webgpu/linear.js';
+import { partitionWindows, unpartitionWindows, type Windows } from '../ops/windows.js';
 
 const HIERA_NORM_EPS = 1e-6;
 const MLP_RATIO = 4;
 const PATCH = { kernel: 7, stride: 4, padding: 3 };
-/** Window geometry of one attention call: windows of wh×ww tokens tiling the zero-padded map. */
-interface Windows {
-  batch: number;
-  wh: number;
-  ww: number;
-  /** Windows per column / row. */
-  ny: number;
-  nx: number;
-}
-
-/**
- * Zero-pads to whole windows and orders tokens window-position-major: token (i, j) of window n is row
- * (i·ww + j)·N + n. A linear layer acts per token, so it commutes with this reordering. Done as two
- * rank-4 transposes that keep channels innermost: the cheap kind on wasm (one rank-5 transpose costs ~50×).
- */
-// [B, H, W, C] → [wh·ww, B·ny·nx, C]
-function partition(x: tf.Tensor4D, win: Windows): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [b, h, w, c] = x.shape;
-    const { wh, ww, ny, nx } = win;
-    const padded = ny * wh > h || nx * ww > w ? tf.pad(x, [[0, 0], [0, ny * wh - h], [0, nx * ww - w], [0, 0]]) : x;
-    const rowsFirst = tf.transpose(tf.reshape(padded, [b * ny, wh, nx, ww * c]), [1, 0, 2, 3]);
-    const tokens = tf.transpose(tf.reshape(rowsFirst, [wh, b * ny * nx, ww, c]), [0, 2, 1, 3]);
-    return tf.reshape(tokens, [wh * ww, b * ny * nx, c]) as tf.Tensor3D;
-  });
-}
-
-/** Inverse of `partition` (for windows of wh×ww tokens), cropped to h×w. */
-// [wh·ww, B·ny·nx, C] → [B, h, w, C]
-function unpartition(tokens: tf.Tensor3D, win: Windows, h: number, w: number): tf.Tensor4D {
-  const { batch, wh, ww, ny, nx } = win;
-  if (ny * wh < h || nx * ww < w) throw new ShapeError(`Hiera: ${ny}×${nx} windows of ${wh}×${ww} do not cover a ${h}×${w} map`);
-  return tf.tidy(() => {
-    const c = tokens.shape[2];
-    const rowMajor = tf.transpose(tf.reshape(tokens, [wh, ww, batch * ny * nx, c]), [0, 2, 1, 3]);
-    const image = tf.transpose(tf.reshape(rowMajor, [wh, batch * ny, nx, ww * c]), [1, 0, 2, 3]);
-    const grid = tf.reshape(image, [batch, ny * wh, nx * ww, c]) as tf.Tensor4D;
-    return ny * wh > h || nx * ww > w ? tf.slice(grid, [0, 0, 0, 0], [batch, h, w, c]) : grid;
-  });
-}
-
 /** One column block of a checkpoint linear as its own projection. */
 interface Projection {
   /** [in, out] */
@@ -70,6 +32,7 @@ interface Projection {
 
 // [..., in] → [..., out]
 function project(x: tf.Tensor, p: Projection): tf.Tensor {
+  if (fusedKernelsOn()) return fusedLinear(x, p.w, p.b);
   return tf.tidy(() => {
     const [inDim, outDim] = p.w.shape;
     const y = tf.add(tf.matMul(tf.reshape(x, [-1, inDim]), p.w), p.b);
@@ -125,9 +88,10 @@ class MultiScaleAttention {
     this.proj = new Linear(weights, { name: 'proj', inDim: dimOut, outDim: dimOut });
   }
 
-  // x [B, H, W, C] (normalised) → [B, H', W', dimOut] (H' = H / stride when pooling)
-  call(x: tf.Tensor4D): tf.Tensor4D {
-    return this.windowSize > 0 ? this.windowed(x) : this.global(x);
+  /** The attention's output plus `residual` (the block's shortcut; one pass with the window unpartition on WebGPU). */
+  // x [B, H, W, C] (normalised), residual [B, H', W', dimOut] → [B, H', W', dimOut] (H' = H / stride when pooling)
+  call(x: tf.Tensor4D, residual: tf.Tensor4D): tf.Tensor4D {
+    return this.windowSize > 0 ? this.windowed(x, residual) : tf.tidy(() => tf.add(residual, this.global(x)) as tf.Tensor4D);
   }
 
   /** Queries max-pooled per window of wh×ww tokens. */
@@ -138,12 +102,12 @@ class MultiScaleAttention {
     return tf.reshape(pooled, [-1, q.shape[1], q.shape[2]]);
   }
 
-  private windowed(x: tf.Tensor4D): tf.Tensor4D {
+  private windowed(x: tf.Tensor4D, residual: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       const [batch, h, w] = x.shape;
       const ws = this.windowSize;
       const win: Windows = { batch, wh: ws, ww: ws, ny: Math.ceil(h / ws), nx: Math.ceil(w / ws) };
-      const tokens = partition(x, win);
+      const tokens = partitionWindows(x, win);
       const windows = tokens.shape[1];
       let q = project(tokens, this.q) as tf.Tensor3D;
       let [outWin, outH, outW] = [win, h, w];
@@ -155,7 +119,7 @@ class MultiScaleAttention {
       const heads = (t: tf.Tensor) => tf.reshape(t, [t.shape[0], windows * this.numHeads, this.headDim]) as tf.Tensor3D;
       const attended = groupedAttention(heads(q), heads(project(tokens, this.k)), heads(project(tokens, this.v)), this.maxScoreElements);
       const out = this.proj.call(tf.reshape(attended, [-1, windows, this.dimOut])) as tf.Tensor3D;
-      return unpartition(out, outWin, outH, outW);
+      return unpartitionWindows(out, outWin, outH, outW, residual);
     });
   }
 
@@ -205,7 +169,7 @@ class MultiScaleBlock {
         shortcut = this.proj.call(normed) as tf.Tensor4D;
         if (this.qStride) shortcut = tf.maxPool(shortcut, this.qStride, this.qStride, 'valid');
       }
-      const y = tf.add(shortcut, this.attn.call(normed));
+      const y = this.attn.call(normed, shortcut);
       return tf.add(y, this.mlp.call(this.norm2.call(y))) as tf.Tensor4D;
     });
   }

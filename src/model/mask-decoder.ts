@@ -11,6 +11,8 @@ import { TwoWayTransformer } from './two-way-transformer.js';
 import type { WeightScope } from './weights.js';
 import { broadcastByAdd } from '../ops/layout.js';
 import { gatherRowsAt, rowIndices, sliceAxis1, takeRows } from '../ops/take-rows.js';
+import { fusedKernelsOn } from '../ops/webgpu/fused.js';
+import { fusedLinear } from '../ops/webgpu/linear.js';
 
 /** LayerNorm2d's eps. */
 const LAYER_NORM_2D_EPS = 1e-6;
@@ -45,7 +47,7 @@ export class ConvTranspose2x2 {
   call(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       const [b, h, w] = x.shape;
-      const blocks = tf.add(tf.matMul(tf.reshape(x, [-1, this.inDim]), this.w), this.b);
+      const blocks = fusedKernelsOn() ? fusedLinear(x, this.w, this.b) : tf.add(tf.matMul(tf.reshape(x, [-1, this.inDim]), this.w), this.b);
       // [B·h, w, dy, (dx, out)] → [B·h, dy, w, (dx, out)] is exactly [B, 2h, 2w, out] in memory.
       const rows = tf.transpose(tf.reshape(blocks, [b * h, w, 2, 2 * this.outDim]), [0, 2, 1, 3]);
       return tf.reshape(rows, [b, 2 * h, 2 * w, this.outDim]) as tf.Tensor4D;

@@ -29,6 +29,7 @@ import { AxialRope, pairSwap } from './rope.js';
 import type { WeightScope } from './weights.js';
 import { FLOAT_BYTES } from '../ops/row-chunks.js';
 import { sliceAxis1 } from '../ops/take-rows.js';
+import { fusedKernelsOn } from '../ops/webgpu/fused.js';
 
 /** A score bias that takes a masked key's softmax weight to exactly 0 (exp underflows) and stays finite. */
 const MASKED_KEY_BIAS = -1e30;
@@ -48,7 +49,8 @@ export interface RopeAttentionInputs {
 
 /**
  * A linear projection whose output is rotated by RoPE. The rotation needs every pair swapped as well;
- * a second copy of the weights with the pair columns exchanged gives it as one more plain matMul.
+ * a second copy of the weights with the pair columns exchanged gives it as one more plain matMul (on WebGPU
+ * the fused rotation reads the swapped pair in place instead).
  */
 export class RotaryProjection {
   readonly linear: Linear;
@@ -72,6 +74,8 @@ export class RotaryProjection {
   /** Projects `x`; its first `numRotated` tokens (whole grids of `gridLength`) are rotated, the rest kept. */
   // x [B, N, in] → [B, N, out]
   call(x: tf.Tensor3D, gridLength: number, numRotated = x.shape[1]): tf.Tensor3D {
+    // WebGPU: one projection of every token, then one program that rotates the leading ones (ops/webgpu/rope.ts).
+    if (fusedKernelsOn()) return tf.tidy(() => this.rope.rotateLeading(this.linear.call(x) as tf.Tensor3D, gridLength, numRotated));
     return tf.tidy(() => {
       const [batch, n, inDim] = x.shape;
       const head = sliceAxis1(x, 0, numRotated);

@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
+import { fusedRope } from '../ops/webgpu/rope.js';
 
 /** cos and sin of every token's angles, row-major tokens, x angles then y angles. */
 export interface RopeTable {
@@ -106,12 +107,7 @@ export class AxialRope {
   // x, swapped [B, r·gridLength, H·d] → [B, r·gridLength, H·d]
   rotate(x: tf.Tensor3D, swapped: tf.Tensor3D, gridLength: number): tf.Tensor3D {
     const [batch, length, channels] = x.shape;
-    if (channels !== this.numHeads * this.headDim) {
-      throw new ShapeError(`RoPE: ${channels} channels, expected ${this.numHeads}×${this.headDim}`);
-    }
-    if (length % gridLength !== 0) {
-      throw new ShapeError(`RoPE: ${length} tokens are not whole grids of ${gridLength} tokens`);
-    }
+    this.checkShape(channels, length, gridLength);
     const { cos, sin } = this.channelFactors(gridLength);
     return tf.tidy(() => {
       const grids = [batch * (length / gridLength), gridLength, channels];
@@ -121,6 +117,27 @@ export class AxialRope {
       );
       return tf.reshape(rotated, [batch, length, channels]) as tf.Tensor3D;
     });
+  }
+
+  /**
+   * `rotate` for the first `numRotated` tokens of every item (whole grids), the others kept, in one WebGPU
+   * program that reads swap(x) in place (ops/webgpu/rope.ts; webgpu backend only).
+   */
+  // x [B, N, H·d] → [B, N, H·d]
+  rotateLeading(x: tf.Tensor3D, gridLength: number, numRotated: number): tf.Tensor3D {
+    const channels = x.shape[2];
+    this.checkShape(channels, numRotated, gridLength);
+    const { cos, sin } = this.channelFactors(gridLength);
+    return tf.tidy(() => fusedRope(x, tf.tensor2d(cos, [gridLength, channels]), tf.tensor2d(sin, [gridLength, channels]), numRotated));
+  }
+
+  private checkShape(channels: number, length: number, gridLength: number): void {
+    if (channels !== this.numHeads * this.headDim) {
+      throw new ShapeError(`RoPE: ${channels} channels, expected ${this.numHeads}×${this.headDim}`);
+    }
+    if (length % gridLength !== 0) {
+      throw new ShapeError(`RoPE: ${length} tokens are not whole grids of ${gridLength} tokens`);
+    }
   }
 }
 

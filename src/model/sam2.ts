@@ -15,7 +15,7 @@ import { sinePositionEncoding } from './position-encoding.js';
 import type { PointPrompt, Prompts } from './prompt-encoder.js';
 import type { MaskDecoderOutput } from './mask-decoder.js';
 import { WeightStore, type HostArray } from './weights.js';
-import { mapRowChunks } from '../ops/row-chunks.js';
+import { FLOAT_BYTES, mapRowChunks } from '../ops/row-chunks.js';
 import { repeatRows } from '../ops/layout.js';
 import { upsampleMasks } from '../ops/resize.js';
 
@@ -110,6 +110,33 @@ export class Sam2Model {
   // image [1, S, S, 3] (ImageNet-normalised)
   encodeImage(image: tf.Tensor4D): FrameFeatures {
     return encodeFrame(this.imageEncoder, this.heads.maskDecoder, image);
+  }
+
+  /**
+   * Several frames' features from one batched run of the encoder (it does not depend on memory). Each frame's
+   * features equal its own encodeImage up to float rounding (a product over more rows may take another
+   * program on WebGPU); on the CPU backends they are the same values.
+   */
+  // images [k, S, S, 3] (ImageNet-normalised) → k × FrameFeatures
+  encodeImages(images: tf.Tensor4D): FrameFeatures[] {
+    const all = this.encodeImage(images);
+    const frame = <T extends tf.Tensor4D>(t: T, i: number) => tf.slice(t, [i, 0, 0, 0], [1, -1, -1, -1]) as T;
+    const frames = Array.from({ length: images.shape[0] }, (_, i): FrameFeatures => ({
+      visionFeats: frame(all.visionFeats, i),
+      visionPos: frame(all.visionPos, i),
+      highRes: [frame(all.highRes[0], i), frame(all.highRes[1], i)],
+    }));
+    disposeFeatures(all);
+    return frames;
+  }
+
+  /**
+   * Bytes of the largest tensor the image encoder makes per frame (the first stage's MLP hidden layer, 4× its
+   * width, at a quarter of the image side): what a batch of frames multiplies against the binding limit.
+   */
+  encoderBytesPerFrame(): number {
+    const side = this.config.image_size / 4;
+    return side * side * this.config.image_encoder.trunk.embed_dim * 4 * FLOAT_BYTES;
   }
 
   /**

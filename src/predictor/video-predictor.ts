@@ -10,6 +10,7 @@ import { InputError } from '../errors.js';
 import type { Sam2Model } from '../model/sam2.js';
 import { pointPrompt } from '../model/prompt-encoder.js';
 import type { LowResHeadsOutput } from '../model/sam-heads.js';
+import { encodeBatchSize, FrameBatches } from './frame-batches.js';
 import { SourceFrames } from './frame-provider.js';
 import type { FrameInput, FrameSource } from '../io/frame-source.js';
 import { VideoState, disposeOutput, type FramePipeline, type FrameProvider, type ObjectState, type PipelinePlan, type StoredOutput, type PointsInput } from './video-state.js';
@@ -47,6 +48,13 @@ export interface VideoPredictorOptions {
    * use every core. true: always (a WorkerError if no worker can start).
    */
   pipeline?: boolean | 'auto';
+  /**
+   * Frames encoded per image-encoder run during propagation (the frame tracked next and the ones after it,
+   * kept until tracked). 'auto' (default): on GPU backends as many as the binding limit allows, up to 8
+   * (see predictor/frame-batches.ts); 1 on wasm and cpu. A number forces it on any backend. Unused while
+   * the encoder worker (`pipeline`) runs.
+   */
+  encodeBatch?: number | 'auto';
 }
 
 /** Below this image size a frame encodes faster than a worker starts. */
@@ -261,12 +269,18 @@ export class VideoPredictor {
     }
   }
 
-  /** The worker that encodes frames ahead of tracking, when the `pipeline` option wants one here. */
+  /**
+   * What encodes frames ahead of tracking: the worker when the `pipeline` option wants one here, else
+   * batches of frames on this thread when `encodeBatch` comes to more than one frame, else nothing.
+   */
   private async startPipeline(state: VideoState, plan: PipelinePlan): Promise<FramePipeline | null> {
     const want = this.options.pipeline ?? 'auto';
     const inNode = typeof process !== 'undefined' && process.versions?.node !== undefined;
     const worthIt = singleThreaded() && this.config.image_size >= AUTO_PIPELINE_MIN_IMAGE_SIZE;
-    if (want === false || (want === 'auto' && !(inNode && worthIt))) return null;
+    if (want === false || (want === 'auto' && !(inNode && worthIt))) {
+      const batch = encodeBatchSize(this.model, this.options.encodeBatch);
+      return batch > 1 ? new FrameBatches(this.model, state.frames, plan, batch) : null;
+    }
     if (!inNode) throw new InputError('pipeline: true needs Node worker threads; leave it unset in a browser');
     const { EncoderPool } = await import('../node/encoder-pool.js');
     return EncoderPool.start(this.model, state.frames, plan, { required: want === true });

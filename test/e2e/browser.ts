@@ -54,8 +54,11 @@ const MIME: Record<string, string> = {
   '.json': 'application/json', '.png': 'image/png', '.jpg': 'image/jpeg', '.svg': 'image/svg+xml',
 };
 
-/** Serves `root` on 127.0.0.1 (an ephemeral port); resolves to its base URL and a close function. */
-export async function serveStatic(root: string): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * Serves `root` on 127.0.0.1 (an ephemeral port); resolves to its base URL and a close function. `headers` go
+ * with every response (the demo's static host sends COOP + COEP for threaded wasm).
+ */
+export async function serveStatic(root: string, headers: Record<string, string> = {}): Promise<{ url: string; close: () => Promise<void> }> {
   const server = http.createServer((req, res) => {
     const rel = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const file = path.join(root, rel.endsWith('/') ? `${rel}index.html` : rel);
@@ -63,7 +66,7 @@ export async function serveStatic(root: string): Promise<{ url: string; close: (
       res.writeHead(404).end('not found');
       return;
     }
-    res.writeHead(200, { 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream' });
+    res.writeHead(200, { ...headers, 'Content-Type': MIME[path.extname(file)] ?? 'application/octet-stream' });
     fs.createReadStream(file).pipe(res);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -5,20 +5,34 @@
  * reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { elementwiseKernel } from './elementwise.js';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerFusedKernel } from './fused.js';
+import { ElementwiseProgram } from './wgsl.js';
 
 const KERNEL = 'Sam2longRoundBfloat16';
 
-// NaN and ±Infinity (all exponent bits set) pass through unchanged.
-registerFusedKernel(KERNEL, elementwiseKernel('sam2longRoundBfloat16', `
-    fn elementOp(v : f32) -> f32 {
+class RoundBfloat16Program extends ElementwiseProgram {
+  variableNames = ['x'];
+  shaderKey = 'sam2longRoundBfloat16';
+
+  // NaN and ±Infinity (all exponent bits set) pass through unchanged.
+  getUserCode(): string {
+    return this.main(`let v = x[index];
       let b = bitcast<u32>(v);
       if ((b & 0x7f800000u) == 0x7f800000u) {
-        return v;
+        result[index] = v;
+        return;
       }
-      return bitcast<f32>((b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u);
-    }`));
+      result[index] = bitcast<f32>((b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u);`);
+  }
+}
+
+function roundKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const { x } = inputs as Record<string, tf.TensorInfo>;
+  return (backend as WebGPUBackend).runWebGPUProgram(new RoundBfloat16Program(x.shape), [x], 'float32');
+}
+
+registerFusedKernel(KERNEL, roundKernel as unknown as tf.KernelFunc);
 
 /** Each float32 rounded to the nearest bfloat16 (ties to even), one program (webgpu backend only). */
 // x [...] float32 → [...]

@@ -5,20 +5,34 @@
  * stays the path elsewhere and is its reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { elementwiseKernel } from './elementwise.js';
+import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerFusedKernel } from './fused.js';
+import { ElementwiseProgram } from './wgsl.js';
 
 const KERNEL = 'Sam2longGelu';
 
-const b = tf.backend_util;
-registerFusedKernel(KERNEL, elementwiseKernel('sam2longGelu', `
+/** The elementwise GELU program (the Linear kernel runs it as its epilogue too). */
+export class GeluProgram extends ElementwiseProgram {
+  variableNames = ['x'];
+  shaderKey = 'sam2longGelu';
+
+  getUserCode(): string {
+    const b = tf.backend_util;
+    return this.main(`let v = x[index];
+      result[index] = v * 0.5 * (erfApprox(v * ${Math.SQRT1_2}) + 1.0);`, `
     fn erfApprox(a : f32) -> f32 {
       let t = 1.0 / (1.0 + ${b.ERF_P} * abs(a));
       return sign(a) * (1.0 - (((((${b.ERF_A5} * t + ${b.ERF_A4}) * t) + ${b.ERF_A3}) * t + ${b.ERF_A2}) * t + ${b.ERF_A1}) * t * exp(-a * a));
-    }
-    fn elementOp(v : f32) -> f32 {
-      return v * 0.5 * (erfApprox(v * ${Math.SQRT1_2}) + 1.0);
-    }`));
+    }`);
+  }
+}
+
+function geluKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
+  const { x } = inputs as Record<string, tf.TensorInfo>;
+  return (backend as WebGPUBackend).runWebGPUProgram(new GeluProgram(x.shape), [x], 'float32');
+}
+
+registerFusedKernel(KERNEL, geluKernel as unknown as tf.KernelFunc);
 
 /** GELU of every element, one program (webgpu backend only). */
 // x [...] → [...]
