@@ -5,11 +5,8 @@
  * reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { registerFusedKernel } from './fused.js';
+import { registerUnaryProgram } from './fused.js';
 import { ElementwiseProgram } from './wgsl.js';
-
-const KERNEL = 'Sam2longRoundBfloat16';
 
 class RoundBfloat16Program extends ElementwiseProgram {
   variableNames = ['x'];
@@ -27,15 +24,6 @@ class RoundBfloat16Program extends ElementwiseProgram {
   }
 }
 
-function roundKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
-  const { x } = inputs as Record<string, tf.TensorInfo>;
-  return (backend as WebGPUBackend).runWebGPUProgram(new RoundBfloat16Program(x.shape), [x], 'float32');
-}
-
-registerFusedKernel(KERNEL, roundKernel as unknown as tf.KernelFunc);
-
 /** Each float32 rounded to the nearest bfloat16 (ties to even), one program (webgpu backend only). */
 // x [...] float32 → [...]
-export function roundToBfloat16OnDevice(x: tf.Tensor): tf.Tensor {
-  return tf.engine().runKernel(KERNEL, { x }) as tf.Tensor;
-}
+export const roundToBfloat16OnDevice = registerUnaryProgram('Sam2longRoundBfloat16', (shape) => new RoundBfloat16Program(shape));

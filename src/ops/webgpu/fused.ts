@@ -4,6 +4,7 @@
  * they replace. Other backends always run the plain compositions.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 
 /**
  * The switch lives on globalThis, as the kernels live in tfjs's one registry: a process can evaluate this folder
@@ -31,3 +32,21 @@ export function fusedKernelsOn(): boolean {
 export function registerFusedKernel(kernelName: string, kernelFunc: tf.KernelFunc): void {
   if (!tf.getKernel(kernelName, 'webgpu')) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
 }
+
+/** A program over one input `x` whose output has x's shape (wgsl.ts's ElementwiseProgram). */
+interface UnaryProgram {
+  variableNames: string[];
+}
+
+/**
+ * Registers `kernelName` as one program over its input `x` (made by `program` for x's shape) and returns the op
+ * that runs it: the kernel function and op every one-input elementwise program of this folder needs.
+ */
+export function registerUnaryProgram(kernelName: string, program: (shape: number[]) => UnaryProgram): (x: tf.Tensor) => tf.Tensor {
+  registerFusedKernel(kernelName, (({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }) => {
+    const { x } = inputs as Record<string, tf.TensorInfo>;
+    return (backend as WebGPUBackend).runWebGPUProgram(program(x.shape) as WebGPUProgram, [x], 'float32');
+  }) as unknown as tf.KernelFunc);
+  return (x) => tf.engine().runKernel(kernelName, { x }) as tf.Tensor;
+}
+

@@ -5,11 +5,8 @@
  * stays the path elsewhere and is its reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { registerFusedKernel } from './fused.js';
+import { registerUnaryProgram } from './fused.js';
 import { ElementwiseProgram } from './wgsl.js';
-
-const KERNEL = 'Sam2longGelu';
 
 /** The elementwise GELU program (the Linear kernel runs it as its epilogue too). */
 export class GeluProgram extends ElementwiseProgram {
@@ -27,15 +24,6 @@ export class GeluProgram extends ElementwiseProgram {
   }
 }
 
-function geluKernel({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }): tf.TensorInfo {
-  const { x } = inputs as Record<string, tf.TensorInfo>;
-  return (backend as WebGPUBackend).runWebGPUProgram(new GeluProgram(x.shape), [x], 'float32');
-}
-
-registerFusedKernel(KERNEL, geluKernel as unknown as tf.KernelFunc);
-
 /** GELU of every element, one program (webgpu backend only). */
 // x [...] → [...]
-export function fusedGelu(x: tf.Tensor): tf.Tensor {
-  return tf.engine().runKernel(KERNEL, { x }) as tf.Tensor;
-}
+export const fusedGelu = registerUnaryProgram('Sam2longGelu', (shape) => new GeluProgram(shape));
