@@ -138,11 +138,23 @@ export async function loadVideoElement(url: string): Promise<HTMLVideoElement> {
   }
 }
 
-/** Seeks to `time` (s) and waits until the frame there can be drawn. */
-export function seekVideo(video: HTMLVideoElement, time: number, what: string): Promise<void> {
+/** How long a seek waits for its frame to be presented after 'seeked' (a seek to the frame already shown presents none). */
+const PRESENT_WAIT_MS = 300;
+
+/**
+ * Seeks to `time` (s) and waits until the frame there can be drawn. Chromium may fire 'seeked' before the new
+ * frame is presented, so a bitmap taken at once can still hold the previous frame; where the browser has
+ * requestVideoFrameCallback, the seek also waits for the presentation (bounded: none comes when the frame
+ * shown does not change).
+ */
+export async function seekVideo(video: HTMLVideoElement, time: number, what: string): Promise<void> {
+  const presented = 'requestVideoFrameCallback' in video
+    ? new Promise<void>((resolve) => video.requestVideoFrameCallback(() => resolve()))
+    : Promise.resolve();
   const seeked = once(video, 'seeked', what);
   video.currentTime = time;
-  return seeked;
+  await seeked;
+  await Promise.race([presented, new Promise<void>((resolve) => setTimeout(resolve, PRESENT_WAIT_MS))]);
 }
 
 export function unloadVideoElement(video: HTMLVideoElement): void {
