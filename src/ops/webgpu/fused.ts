@@ -33,19 +33,14 @@ export function registerFusedKernel(kernelName: string, kernelFunc: tf.KernelFun
   if (!tf.getKernel(kernelName, 'webgpu')) tf.registerKernel({ kernelName, backendName: 'webgpu', kernelFunc });
 }
 
-/** A program over one input `x` whose output has x's shape (wgsl.ts's ElementwiseProgram). */
-interface UnaryProgram {
-  variableNames: string[];
-}
-
 /**
  * Registers `kernelName` as one program over its input `x` (made by `program` for x's shape) and returns the op
  * that runs it: the kernel function and op every one-input elementwise program of this folder needs.
  */
-export function registerUnaryProgram(kernelName: string, program: (shape: number[]) => UnaryProgram): (x: tf.Tensor) => tf.Tensor {
+export function registerUnaryProgram(kernelName: string, program: (shape: number[]) => WebGPUProgram): (x: tf.Tensor) => tf.Tensor {
   registerFusedKernel(kernelName, (({ inputs, backend }: { inputs: tf.NamedTensorInfoMap; backend: unknown }) => {
     const { x } = inputs as Record<string, tf.TensorInfo>;
-    return (backend as WebGPUBackend).runWebGPUProgram(program(x.shape) as WebGPUProgram, [x], 'float32');
+    return (backend as WebGPUBackend).runWebGPUProgram(program(x.shape), [x], 'float32');
   }) as unknown as tf.KernelFunc);
   return (x) => tf.engine().runKernel(kernelName, { x }) as tf.Tensor;
 }
