@@ -12,6 +12,7 @@ import { AxialRope } from '../src/model/rope.js';
 import { RotaryProjection } from '../src/model/memory-attention.js';
 import { fusedKernelsOn, setFusedKernels } from '../src/ops/webgpu/fused.js';
 import { fusedGroupedLinear } from '../src/ops/webgpu/grouped-linear.js';
+import { packedMaskBits } from '../src/predictor/transforms.js';
 import { partitionWindows, unpartitionWindows } from '../src/ops/windows.js';
 import { diff, setupBackend } from './helpers/golden.js';
 import { seededValues } from './helpers/ops.js';
@@ -228,6 +229,34 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
           const b = random([groups, 1, outDim]) as tf.Tensor3D;
           compare('grouped linear', () => (fusedKernelsOn() ? fusedGroupedLinear(x, w, b, activation) : reference(x, w, b, activation)));
           tf.dispose([x, w, b]);
+        });
+      }
+    }
+  });
+
+  describe('bit-packed masks at video resolution (upsampled in place, non-overlap rule)', () => {
+    // Up- and downsampling, H·W not a multiple of 16, one object and several (with a tie: a copied row).
+    const cases = [
+      { n: 1, h: 16, height: 37, width: 45 },
+      { n: 3, h: 16, height: 37, width: 45 },
+      { n: 2, h: 64, height: 50, width: 41 },
+      { n: 4, h: 64, height: 240, width: 427 },
+    ];
+    for (const { n, h, height, width } of cases) {
+      for (const layout of ['NHWC', 'NCHW'] as const) {
+        it(`${n} object(s), ${h}×${h} → ${height}×${width}, ${layout}`, () => {
+          const rows = random([n, h, h, 1], 8);
+          const lowRes = n > 2 ? tf.concat([rows, tf.slice(rows, [0, 0, 0, 0], [1, -1, -1, -1])]) : tf.clone(rows);
+          const shaped = layout === 'NHWC' ? lowRes : tf.reshape(lowRes, [lowRes.shape[0], 1, h, h]);
+          for (const part of [0, 1]) {
+            compare(`mask bits${part ? ' (exclusive)' : ''}`, () => {
+              const bits = packedMaskBits(tf.clone(shaped) as tf.Tensor4D, height, width, true);
+              const keep = bits[Math.min(part, bits.length - 1)];
+              tf.dispose(bits.filter((b) => b !== keep));
+              return keep;
+            });
+          }
+          tf.dispose([rows, lowRes, shaped]);
         });
       }
     }
