@@ -16,9 +16,6 @@ import { resizeFloatRgbAntialias, resizeRgbPillowBicubic } from '../ops/pixel-re
 import { FLOAT_BYTES, rowChunks } from '../ops/row-chunks.js';
 import { hostCopy, rowRange } from '../ops/take-rows.js';
 
-// The pixel types moved to io/pixels.ts; re-exported for the old import path.
-export { toRgbImage, type RgbImage, type PixelsLike } from '../io/pixels.js';
-
 export const IMAGE_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGE_STD = [0.229, 0.224, 0.225] as const;
 
