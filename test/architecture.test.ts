@@ -178,6 +178,18 @@ function cliPastPublicApi(): string[] {
   return problems;
 }
 
+/**
+ * The predictors (and Node's runners above them) reach the model through Sam2Model's methods (encodeImage,
+ * promptStep, trackStep, encodeMemory, maskAsOutput, encodeSingleImage, decodeImage), never through its parts:
+ * e.g. the image predictor neither adds no_mem_embed itself nor calls the prompt encoder and mask decoder.
+ */
+function modelPartsReached(): string[] {
+  const parts = /\bmodel\??\.(heads|imageEncoder|memoryAttention|memoryEncoder|memoryPrompt|noMemEmbed)\b/g;
+  return sourceFiles(SRC)
+    .filter((f) => ['predictor', 'node', 'entry'].includes(layerOf(f)))
+    .flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(parts)].map((m) => `${rel(f)} uses model.${m[1]}: add a Sam2Model method instead`));
+}
+
 describe('architecture (docs/ARCHITECTURE.md)', () => {
   it('every src/ module imports only from its own layer and the layers below it', () => {
     assert.deepEqual(srcViolations(), []);
@@ -200,6 +212,10 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
 
   it('below the entries, a module re-exports only from its own layer (one import path per name)', () => {
     assert.deepEqual(crossLayerReexports(), []);
+  });
+
+  it('the predictors reach the model only through Sam2Model\'s methods, not its parts', () => {
+    assert.deepEqual(modelPartsReached(), []);
   });
 
   it('tools/ (the CLI) takes from src/ through src/index.ts whatever the public API exports', () => {
