@@ -7,6 +7,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { NODE_ONLY_PACKAGES, isNodeBuiltin } from '../demo/node-only.js';
 import { exportedNames, importsOf, namedImportsOf, resolveLocal, sourceFiles } from './helpers/imports.js';
 
@@ -190,6 +191,31 @@ function modelPartsReached(): string[] {
     .flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(parts)].map((m) => `${rel(f)} uses model.${m[1]}: add a Sam2Model method instead`));
 }
 
+/**
+ * The constructors of src/model/'s layers (those given a WeightScope): `(weights, options)` with named fields, as
+ * the official modules take keyword arguments; a third argument only for run-time settings. Sam2Model(config,
+ * store) is public API and keeps its order.
+ */
+function constructorProblems(): string[] {
+  const problems: string[] = [];
+  for (const file of sourceFiles(path.join(SRC, 'model'))) {
+    const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+    const visit = (node: ts.Node): void => {
+      if (ts.isConstructorDeclaration(node) && ts.isClassDeclaration(node.parent) && node.parent.name?.text !== 'Sam2Model') {
+        const where = `${rel(file)} ${node.parent.name?.text ?? '(class)'}`;
+        const types = node.parameters.map((p) => p.type?.getText(source) ?? '');
+        if (types.length > 3) problems.push(`${where}: ${types.length} constructor parameters (use named options)`);
+        const scope = types.indexOf('WeightScope');
+        if (scope > 0) problems.push(`${where}: the weights come first`);
+        if (scope >= 0 && types.slice(1).some((t) => /^(number|string|boolean)$/.test(t))) problems.push(`${where}: a positional ${types.slice(1).join(', ')} (use named options)`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return problems;
+}
+
 describe('architecture (docs/ARCHITECTURE.md)', () => {
   it('every src/ module imports only from its own layer and the layers below it', () => {
     assert.deepEqual(srcViolations(), []);
@@ -212,6 +238,10 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
 
   it('below the entries, a module re-exports only from its own layer (one import path per name)', () => {
     assert.deepEqual(crossLayerReexports(), []);
+  });
+
+  it('layers of src/model/ are built as (weights, options) with named fields', () => {
+    assert.deepEqual(constructorProblems(), []);
   });
 
   it('the predictors reach the model only through Sam2Model\'s methods, not its parts', () => {
