@@ -479,7 +479,7 @@ describe('vos: resuming, failing alone, and the queue', function () {
     before(async () => { redis = await startRedis(); });
     after(async () => { await redis?.stop(); });
 
-    it('two workers, one SIGKILLed while it holds a video, a third joining: every video once, as the single process wrote it', async () => {
+    it('two workers holding videos, one SIGKILLed, one SIGTERMed (it finishes its video), a third joining: every video once, as the single process wrote it', async () => {
       const out = path.join(tmp, 'queue');
       const workerArgs = ['worker', '--queue', redis.url, '--lock-seconds', '4'];
       const workers = [startCli(workerArgs), startCli(workerArgs)];
@@ -487,17 +487,17 @@ describe('vos: resuming, failing alone, and the queue', function () {
       workers.forEach((w, i) => w.stderr?.on('data', (d) => { logs[i] += String(d); }));
       const submitted = cli(...vosArgs(data.videos, data.masks, out, '--track-later', '--queue', redis.url));
       const [victim, second] = workers;
-      await until('the first worker to hold a video', () => heldBy(out, victim.pid) !== undefined);
+      // Both hold a video: the first is killed (its video goes back to the queue when its lock lapses), the second
+      // gets SIGTERM (it finishes its video, takes no other and exits 0), and a third worker joins.
+      let held: string | undefined;
+      await until('both workers to hold a video', () => heldBy(out, victim.pid) !== undefined && (held = heldBy(out, second.pid)) !== undefined);
       victim.kill('SIGKILL');
+      second.kill('SIGTERM');
       await exited(victim);
       const third = startCli(workerArgs);
       workers.push(third);
       logs.push('');
       third.stderr?.on('data', (d) => { logs[2] += String(d); });
-      // SIGTERM while the second worker holds a video: it finishes that video, takes no other, and exits 0.
-      let held: string | undefined;
-      await until('the second worker to hold a video', () => (held = heldBy(out, second.pid)) !== undefined);
-      second.kill('SIGTERM');
       assert.deepEqual(await exited(second), { code: 0, signal: null }, logs[1]);
       assert.ok(fs.existsSync(path.join(out, held as string, VIDEO_RECORD)), `${held} finished by the worker stopping:\n${logs[1]}`);
       const afterSignal = logs[1].slice(logs[1].indexOf('SIGTERM'));
