@@ -31,6 +31,7 @@ import { FLOAT_BYTES } from '../ops/row-chunks.js';
 import { sliceAxis1 } from '../ops/take-rows.js';
 import { fusedElementwise, type OperandAt } from '../ops/webgpu/elementwise.js';
 import { fusedKernelsOn } from '../ops/webgpu/fused.js';
+import { fusedLinear } from '../ops/webgpu/linear.js';
 
 /** A score bias that takes a masked key's softmax weight to exactly 0 (exp underflows) and stays finite. */
 const MASKED_KEY_BIAS = -1e30;
@@ -148,6 +149,7 @@ export class RopeAttention {
     const [batch, nq] = [v.shape[0], q.shape[1]];
     const perHead = this.numHeads === 1 ? v : tf.tile(v, [1, 1, this.numHeads]) as tf.Tensor3D;
     const mixed = multiHeadAttention(q, k, perHead, this.numHeads, { keyBias });
+    if (fusedKernelsOn()) return fusedLinear(mixed, this.valueProjectionAfter!, this.v.b) as tf.Tensor3D;
     const projected = tf.add(tf.matMul(tf.reshape(mixed, [-1, this.numHeads * this.kvInDim]), this.valueProjectionAfter!), this.v.b!);
     return tf.reshape(projected, [batch, nq, this.internalDim]);
   }
