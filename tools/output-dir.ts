@@ -16,14 +16,25 @@ export const INCOMPLETE_MARKER = '.incomplete';
  */
 export const WRITTEN_RECORD = '.sam2long-written';
 
-/** The real path of `p` (symbolic links resolved), also when `p` or some of its parents do not exist yet. */
-export function realPath(p: string): string {
+/**
+ * The real path of `p` (symbolic links resolved), also when `p` or some of its parents do not exist yet, and
+ * through a symbolic link whose target does not exist yet (a write through it lands at the target).
+ */
+export function realPath(p: string, links = 0): string {
   const abs = path.resolve(p);
   const rest: string[] = [];
   for (let dir = abs; ; dir = path.dirname(dir)) {
     try {
       return path.join(fs.realpathSync(dir), ...rest.reverse());
     } catch {
+      let target: string | undefined;
+      try {
+        target = fs.readlinkSync(dir);
+      } catch {
+        // not a symbolic link: `dir` does not exist yet
+      }
+      // 40: the kernel's own limit on links followed in one path (ELOOP).
+      if (target !== undefined && links < 40) return path.join(realPath(path.resolve(path.dirname(dir), target), links + 1), ...rest.reverse());
       if (path.dirname(dir) === dir) return abs;
       rest.push(path.basename(dir));
     }
@@ -59,9 +70,9 @@ export function checkSeparatePaths(paths: readonly RunPath[]): void {
       const harmless = !same && !a.input && !b.input && (aInB ? a.kind === 'file' : b.kind === 'file');
       if (!same && !aInB && !bInA) continue;
       if (harmless) continue;
-      const how = same ? `are the same ${a.kind === 'dir' && b.kind === 'dir' ? 'directory' : 'path'}${a.path !== b.path ? ` (${a.real})` : ''}`
-        : aInB ? `: the first is inside the second` : ': the second is inside the first';
-      throw new InputError(`${named(a)} and ${named(b)} ${how}; ${a.input || b.input ? 'an output must be apart from the input' : 'outputs must be apart'}: choose separate directories`);
+      const how = same ? ` are the same ${a.kind === 'dir' && b.kind === 'dir' ? 'directory' : 'path'}${a.path !== b.path ? ` (${a.real})` : ''}`
+        : aInB ? ': the first is inside the second' : ': the second is inside the first';
+      throw new InputError(`${named(a)} and ${named(b)}${how}; ${a.input || b.input ? 'an output must be apart from the input' : 'outputs must be apart'}: choose separate directories`);
     }
   }
 }
