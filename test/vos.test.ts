@@ -186,6 +186,36 @@ describe('vos: layouts', () => {
   });
 });
 
+describe('vos: the output folder is apart from the dataset', () => {
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-vos-apart-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('--out equal to, inside or around --videos / --masks (symbolic links and .. resolved) is refused with exit 2, even with --overwrite; nothing is touched', async () => {
+    // --overwrite replaces <out>/<video> whole: with --out = --masks it replaced the annotations by predictions.
+    const data = smallDataset(path.join(tmp, 'data'), 2);
+    const snapshot = () => data.names.map((n) => fs.readdirSync(path.join(data.masks, n)).map((f) => fs.readFileSync(path.join(data.masks, n, f)).toString('hex')));
+    const before = snapshot();
+    const link = path.join(tmp, 'masks-link');
+    fs.symlinkSync(data.masks, link);
+    const cases: [string, RegExp][] = [
+      [data.masks, /--masks '.*' and --out '.*' are the same directory; an output must be apart from the input/],
+      [link, /--masks '.*' and --out '.*masks-link' are the same directory \(/],
+      [path.join(data.videos, '..', 'Annotations'), /--masks '.*' and --out '.*' are the same directory/],
+      [path.join(data.videos, 'preds'), /--videos '.*' and --out '.*': the second is inside the first/],
+      [path.join(tmp, 'data'), /--videos '.*' and --out '.*': the first is inside the second/],
+    ];
+    for (const [out, message] of cases) {
+      const r = await cli(...vosArgs(data.videos, data.masks, out, '--overwrite', '--track-later'));
+      assert.equal(r.code, 2, `--out ${out}: ${r.err}`);
+      assert.match(r.err, message, out);
+    }
+    assert.deepEqual(snapshot(), before, 'the annotations are untouched');
+    assert.deepEqual(fs.readdirSync(path.join(tmp, 'data')).sort(), ['Annotations', 'JPEGImages'], 'nothing written');
+    assert.deepEqual(fs.readdirSync(data.videos).sort(), data.names);
+  });
+});
+
 describe('vos: the golden dataset, as the official scripts run it', function () {
   this.timeout(1_200_000);
   let tmp: string;
