@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { InputError, UsageError, outputError } from '../src/errors.js';
-import { writeFileAtomically } from '../src/node/files.js';
+import { makeDirectory, writeFileAtomically } from '../src/node/files.js';
 import { DEFAULT_PIXEL_LIMIT, PIXEL_LIMIT_ENV, parsePixelLimit, setPixelLimit } from '../src/io/pixel-limit.js';
 
 /** The `--max-pixels` option of every command that decodes images, and its help line. */
@@ -112,7 +112,7 @@ export function requireFile(file: string, what: string): void {
  */
 export function writeFileAtomic(file: string, bytes: Uint8Array): void {
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
+    makeDirectory(path.dirname(file));
     writeFileAtomically(file, (write) => write(bytes));
   } catch (err) {
     throw outputError(file, err);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import {
   checkConfigFits, ConfigError, DECODED_DTYPE, detectVariant, hostTensorBytes, loadConfigFile, officialModelSection,
   openTorchCheckpoint, outputError, resolveModelConfig, type Sam2ConfigFile, Sam2LongError, type Sam2Size,
-  type TorchCheckpoint, writeFileAtomically, writeSafetensorsStreamed,
+  makeDirectory, type TorchCheckpoint, writeFileAtomically, writeSafetensorsStreamed,
 } from '../src/index.js';
 
 export interface ConvertOptions {
@@ -88,7 +88,7 @@ function writeBoth(safetensorsPath: string, configPath: string, writeWeights: (t
   const tmpWeights = `${safetensorsPath}.partial`;
   let current = path.dirname(safetensorsPath);
   try {
-    fs.mkdirSync(current, { recursive: true });
+    makeDirectory(current);
     current = safetensorsPath;
     writeWeights(tmpWeights);
     current = configPath;

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError, outputError } from '../src/index.js';
+import { InputError, makeDirectory, outputError } from '../src/index.js';
 import { writeFileAtomic } from './cli-args.js';
 
 /** Marks a directory as being written; removed when the run completes. */
@@ -134,7 +134,7 @@ export class MaskDirectory {
 
   private open(): void {
     try {
-      fs.mkdirSync(this.dir, { recursive: true });
+      makeDirectory(this.dir);
       if (this.overwrite) {
         for (const f of this.earlier) {
           const file = path.join(this.dir, f);

@@ -1,5 +1,6 @@
 /** Checkpoint files (Node): random-access byte sources over files, streamed safetensors writes, `.pt` files opened in place. */
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import {
   SafetensorsReader, checkTensorBytes, encodeSafetensors, encodeSafetensorsHeader, type ByteSource, type TensorHeaderSpec, type TensorToWrite,
 } from '../io/safetensors.js';
@@ -41,6 +42,23 @@ export function openSafetensors(path: string): SafetensorsReader & { close(): vo
     return Object.assign(new SafetensorsReader(source, path), { close: source.close });
   } catch (err) {
     source.close();
+    throw err;
+  }
+}
+
+/**
+ * `fs.mkdirSync(dir, { recursive: true })` that fails with the true reason: Node's recursive mkdir reports ENOENT
+ * where the file system refused to create the directory (EROFS on a read-only disk, EACCES), so on ENOENT the first
+ * missing directory is created once more on its own, which throws the real error.
+ */
+export function makeDirectory(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    let missing = nodePath.resolve(dir);
+    while (!fs.existsSync(nodePath.dirname(missing))) missing = nodePath.dirname(missing);
+    fs.mkdirSync(missing);
     throw err;
   }
 }

@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { InputError, Sam2LongError } from '../../errors.js';
+import { makeDirectory } from '../files.js';
 import { VideoPredictor } from '../../predictor/video-predictor.js';
 import { listVideos } from './layout.js';
 import { processVideo, type VideoRecord } from './process-video.js';
@@ -64,7 +65,7 @@ export function checkDatasetFolders(videos: string, masks: string): void {
 export function writeDatasetSummary(out: string, summary: DatasetSummary): void {
   const file = path.join(out, DATASET_SUMMARY);
   try {
-    fs.mkdirSync(out, { recursive: true });
+    makeDirectory(out);
     fs.writeFileSync(`${file}.partial`, `${JSON.stringify(summary, null, 2)}\n`);
     fs.renameSync(`${file}.partial`, file);
   } catch (err) {
@@ -76,7 +77,7 @@ export async function segmentDataset(o: DatasetOptions): Promise<DatasetSummary>
   const settings = resolveSettings(o.settings);
   checkDatasetFolders(o.videos, o.masks);
   const videos = listVideos(o.videos, o.videoList);
-  fs.mkdirSync(o.out, { recursive: true });
+  makeDirectory(o.out);
   const started = performance.now();
   o.onEvent?.({ type: 'start', videos });
   let loaded: VideoPredictor | undefined;
