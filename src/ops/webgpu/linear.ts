@@ -14,8 +14,11 @@ import { GeluProgram } from './gelu.js';
 
 const KERNEL = 'Sam2longLinear';
 
+/** The epilogues of the linear kernels of this folder. */
+export type LinearActivation = 'linear' | 'relu' | 'gelu';
+
 interface Attrs {
-  activation: 'linear' | 'relu' | 'gelu';
+  activation: LinearActivation;
 }
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: {} };
