@@ -54,18 +54,21 @@ export interface RunPath {
 /**
  * Refuses (InputError) any two of `paths` whose real paths are the same or where one lies inside the other, so
  * that no output can write into, or delete from, an input or another output: symbolic links and `..` are resolved first.
+ * A path named inside a directory counts as inside it also when a symbolic link on the way leads elsewhere (the
+ * video folders of an eval GT are often links into a dataset: `--json gt/video/00000.png` would replace that file).
  */
 export function checkSeparatePaths(paths: readonly RunPath[]): void {
-  const real = paths.map((p) => ({ ...p, real: realPath(p.path) }));
-  const inside = (child: string, parent: string) => child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+  const real = paths.map((p) => ({ ...p, real: realPath(p.path), abs: path.resolve(p.path) }));
+  const under = (child: string, parent: string) => child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+  const inside = (x: typeof real[number], dir: typeof real[number]) => dir.kind === 'dir' && (under(x.real, dir.real) || under(x.abs, dir.abs));
   for (let i = 0; i < real.length; i++) {
     for (let j = i + 1; j < real.length; j++) {
       const [a, b] = [real[i], real[j]];
       if (a.input && b.input) continue;
       const named = (x: typeof a) => `${x.option} '${x.path}'`;
       const same = a.real === b.real;
-      const aInB = b.kind === 'dir' && inside(a.real, b.real);
-      const bInA = a.kind === 'dir' && inside(b.real, a.real);
+      const aInB = !same && inside(a, b);
+      const bInA = !same && !aInB && inside(b, a);
       // A file output inside an output directory (a preview beside the masks) cannot clash with its PNGs.
       const harmless = !same && !a.input && !b.input && (aInB ? a.kind === 'file' : b.kind === 'file');
       if (!same && !aInB && !bInA) continue;
