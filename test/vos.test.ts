@@ -15,7 +15,8 @@ import { decodePng } from '../src/io/png.js';
 import { readLabelPng } from '../src/node/mask-folders.js';
 import { NON_OVERLAP_CLAMP, NOT_STARTED_LOGIT, applyNonOverlap, nonOverlappingMasks } from '../src/predictor/non-overlap.js';
 import { readAnnotation, writeFrameMasks, DAVIS_PALETTE } from '../src/node/vos/layout.js';
-import { segmentDataset, type DatasetEvent, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
+import { DATASET_SUMMARY, segmentDataset, writeDatasetSummary, type DatasetEvent, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
+import { OutputError } from '../src/errors.js';
 import { PARTIAL_DIR, VIDEO_RECORD } from '../src/node/vos/process-video.js';
 import { QUEUE_NAME, redisConnection } from '../src/node/vos/queue.js';
 import { fixturePath, setupBackend } from './helpers/golden.js';
@@ -186,7 +187,7 @@ describe('vos: layouts', () => {
   });
 });
 
-describe('vos: the output folder is apart from the dataset', () => {
+describe('vos: the output folder is apart from the dataset, and written safely', () => {
   let tmp: string;
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-vos-apart-')); });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -213,6 +214,19 @@ describe('vos: the output folder is apart from the dataset', () => {
     assert.deepEqual(snapshot(), before, 'the annotations are untouched');
     assert.deepEqual(fs.readdirSync(path.join(tmp, 'data')).sort(), ['Annotations', 'JPEGImages'], 'nothing written');
     assert.deepEqual(fs.readdirSync(data.videos).sort(), data.names);
+  });
+
+  it('summary.json is written atomically: a full disk is one OutputError line and leaves no partial file', () => {
+    const out = path.join(tmp, 'full');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, DATASET_SUMMARY), 'the previous summary');
+    // /dev/full fails every write with ENOSPC.
+    fs.symlinkSync('/dev/full', path.join(out, `${DATASET_SUMMARY}.partial`));
+    const summary = { videos: [], failed: [], seconds: 0 } as unknown as DatasetSummary;
+    assert.throws(() => writeDatasetSummary(out, summary),
+      (e: Error) => e instanceof OutputError && /^cannot write '.*summary\.json': no space left on the device \(ENOSPC\)$/.test(e.message));
+    assert.deepEqual(fs.readdirSync(out), [DATASET_SUMMARY]);
+    assert.equal(fs.readFileSync(path.join(out, DATASET_SUMMARY), 'utf8'), 'the previous summary');
   });
 });
 
