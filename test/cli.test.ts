@@ -162,6 +162,10 @@ describe('CLI: predict and segment', function () {
       fs.symlinkSync(out, link);
       const frameLink = fresh('frames-link');
       fs.symlinkSync(frames, frameLink);
+      // A link to a directory the run would create: the overlays would land among the masks.
+      const later = fresh('sep-later');
+      const laterLink = fresh('sep-later-link');
+      fs.symlinkSync(later, laterLink);
       const run = (...args: string[]) => cli('segment', '--model', model, '--quiet', '--points', '4,4,1', '--overwrite', ...args);
       const cases: [string[], RegExp][] = [
         [['--frames', frames, '--out', frames], /--frames '.*' and --out '.*' are the same directory; an output must be apart from the input/],
@@ -170,6 +174,7 @@ describe('CLI: predict and segment', function () {
         [['--frames', frames, '--out', out, '--overlay', frameLink], /--frames .* and --overlay .* are the same directory/],
         [['--frames', frames, '--out', path.join(out, 'x'), '--overlay', out], /--out .* and --overlay .*: the first is inside the second; outputs must be apart/],
         [['--frames', frames, '--out', out, '--overlay', link], /--out .* and --overlay .* are the same directory/],
+        [['--frames', frames, '--out', later, '--overlay', laterLink], /--out '.*sep-later' and --overlay '.*sep-later-link' are the same directory/],
         [['--frames', frames, '--out', out, '--tree', '2', '--paths-view', path.join(link, 'p'), '--paths-range', '0:1'], /--out .* and --paths-view .*: the second is inside the first/],
         [['--frames', frames, '--out', out, '--preview', path.join(frames, 'p.gif')], /--frames .* and --preview .*: the second is inside the first/],
       ];
@@ -180,6 +185,7 @@ describe('CLI: predict and segment', function () {
       }
       assert.deepEqual(fs.readdirSync(frames).map((f) => fs.readFileSync(path.join(frames, f)).toString('hex')), before, 'the frames are untouched');
       assert.deepEqual(fs.readdirSync(out), [], 'nothing written');
+      assert.equal(fs.existsSync(later), false, 'nothing written through the dangling link');
     });
 
     for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
@@ -321,6 +327,25 @@ describe('CLI: predict and segment', function () {
         assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
         assert.match(r.err, message, args.join(' '));
       }
+      // Outputs never replace the image, the model or each other, through symbolic links too.
+      const image = fresh('image.jpg');
+      fs.copyFileSync(FRAME0, image);
+      const imageLink = fresh('image-link.png');
+      fs.symlinkSync(image, imageLink);
+      const overlaps: [string[], RegExp][] = [
+        [['--out', image], /--image '.*image\.jpg' and --out '.*image\.jpg' are the same path; an output must be apart from the input/],
+        [['--out', imageLink], /--image .* and --out '.*image-link\.png' are the same path \(/],
+        [['--out', out, '--overlay', image], /--image .* and --overlay .* are the same path/],
+        [['--out', model], /--model .* and --out .* are the same path/],
+        [['--out', out, '--overlay', out], /--out .* and --overlay .* are the same path; outputs must be apart/],
+        [['--out', out, '--all-masks', '--overlay', out.replace(/\.png$/, '_1.png')], /--out .*_1\.png' and --overlay .* are the same path/],
+      ];
+      for (const [args, message] of overlaps) {
+        const r = await cli('predict', '--model', model, '--image', image, '--points', '46,128,1', ...args);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+        assert.match(r.err, message, args.join(' '));
+      }
+      assert.deepEqual(fs.readFileSync(image), fs.readFileSync(FRAME0), 'the image is untouched');
       const noImage = await cli('predict', '--model', model, '--image', path.join(tmp, 'none.jpg'), '--points', '1,1,1', '--out', out);
       assert.equal(noImage.code, 2);
       assert.match(noImage.err, /cannot read image/);

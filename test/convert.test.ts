@@ -3,6 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { createHash } from 'node:crypto';
 import { convertCheckpoint } from '../tools/convert.js';
 import { COMMANDS, main } from '../tools/cli.js';
@@ -156,6 +157,39 @@ describe('convert', () => {
       delete process.env.SAM2LONG_DEBUG;
       delete COMMANDS.crash;
     }
+  });
+
+  it('a read-only folder: one line saying EROFS, also where the output directory must be created (Node\'s recursive mkdir says ENOENT there)', async () => {
+    // A read-only file system as Node sees it (the test cannot mount one): under `readOnly`, every write and mkdir
+    // fails with EROFS, except that a recursive mkdir fails with ENOENT, as Node 20's does on a read-only mount.
+    const readOnly = fs.mkdtempSync(path.join(outDir, 'ro-'));
+    const nodeFs = createRequire(import.meta.url)('node:fs') as typeof fs;
+    const { mkdirSync, openSync } = nodeFs;
+    const refuse = (code: string, p: fs.PathLike) => Object.assign(new Error(`${code}: simulated, '${String(p)}'`), { code });
+    const under = (p: fs.PathLike) => path.resolve(String(p)).startsWith(readOnly + path.sep);
+    nodeFs.mkdirSync = ((p: fs.PathLike, o?: fs.MakeDirectoryOptions) => {
+      if (!under(p)) return mkdirSync(p, o);
+      throw refuse(o?.recursive ? 'ENOENT' : 'EROFS', p);
+    }) as typeof fs.mkdirSync;
+    nodeFs.openSync = ((p: fs.PathLike, flags: fs.OpenMode = 'r', mode?: fs.Mode) => {
+      if (under(p)) throw refuse('EROFS', p);
+      return openSync(p, flags, mode);
+    }) as typeof fs.openSync;
+    syncBuiltinESMExports();
+    try {
+      for (const target of [path.join(readOnly, 'weights'), path.join(readOnly, 'a', 'b')]) {
+        const r = await quietly(() => main(['convert', fixturePath('sam2_mini.pt'), target, '--config', fixturePath('sam2_mini.config.json')]));
+        assert.equal(r.result, 1, r.err);
+        assert.equal(r.err, `sam2long convert: cannot write '${target}': the file system is read-only (EROFS)\n`);
+      }
+      // An existing read-only directory: the first file cannot be created.
+      const r = await quietly(() => main(['convert', fixturePath('sam2_mini.pt'), path.join(readOnly, '.'), '--config', fixturePath('sam2_mini.config.json')]));
+      assert.equal(r.err, `sam2long convert: cannot write '${path.join(readOnly, 'sam2_mini.safetensors')}': the file system is read-only (EROFS)\n`);
+    } finally {
+      Object.assign(nodeFs, { mkdirSync, openSync });
+      syncBuiltinESMExports();
+    }
+    assert.deepEqual(fs.readdirSync(readOnly), []);
   });
 
   it('a full disk: one line naming the file and ENOSPC, exit 1, and neither output file is left (nor a partial)', async () => {

@@ -323,5 +323,28 @@ describe('eval (J&F as the official SA-V evaluator)', () => {
     assert.match(failed.err, /sam2long eval: .*gt_never_sav\/000: the GT mask is empty/);
     assert.equal((await quietly(() => main(['eval', '--gt', 'x']))).result, 2);
     assert.equal((await quietly(() => main(['eval', '--help']))).result, 0);
+    // --json never lands on or among the masks, also where a video folder is a link into a dataset elsewhere:
+    // --json gt/video1/00000.png would have replaced that GT frame.
+    const dataset = path.join(tmp, 'json-dataset');
+    fs.cpSync(fixturePath(`${EVAL}/gt`), dataset, { recursive: true });
+    const [gtRoot, predRoot] = [path.join(tmp, 'json-gt'), path.join(tmp, 'json-pred')];
+    fs.mkdirSync(gtRoot);
+    fs.symlinkSync(dataset, path.join(gtRoot, 'video1'));
+    fs.mkdirSync(path.join(predRoot, 'video1'), { recursive: true });
+    fs.cpSync(fixturePath(`${EVAL}/pred_shifted`), path.join(predRoot, 'video1'), { recursive: true });
+    const gtFrame = path.join(gtRoot, 'video1', '00000.png');
+    const before = fs.readFileSync(gtFrame);
+    for (const [target, message] of [
+      [gtFrame, /--gt '.*' and --json '.*00000\.png': the second is inside the first; an output must be apart from the input/],
+      [path.join(predRoot, 'x', '..', 'scores.json'), /--pred '.*' and --json .*: the second is inside the first/],
+    ] as const) {
+      const r = await quietly(() => main(['eval', '--gt', gtRoot, '--pred', predRoot, '--json', target]));
+      assert.equal(r.result, 2, r.err);
+      assert.match(r.err, message);
+    }
+    assert.deepEqual(fs.readFileSync(gtFrame), before, 'the GT frame is untouched');
+    assert.ok(!fs.existsSync(path.join(predRoot, 'scores.json')));
+    const apart = await quietly(() => main(['eval', '--gt', gtRoot, '--pred', predRoot, '--json', path.join(tmp, 'json-scores.json')]));
+    assert.equal(apart.result, 0, apart.err);
   });
 });

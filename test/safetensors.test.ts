@@ -1,5 +1,9 @@
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { SafetensorsReader, encodeSafetensors, memorySource, type TensorToWrite } from '../src/io/safetensors.js';
+import { openSafetensors, writeSafetensorsFile, writeSafetensorsStreamed } from '../src/node/files.js';
 import { CheckpointFormatError } from '../src/errors.js';
 
 function concat(chunks: Uint8Array[]): Uint8Array {
@@ -64,5 +68,55 @@ describe('safetensors', () => {
     for (const [bytes, re] of cases) {
       assert.throws(() => new SafetensorsReader(memorySource(bytes)), (e: unknown) => e instanceof CheckpointFormatError && re.test((e as Error).message));
     }
+  });
+});
+
+describe('safetensors files (Node): both writers are atomic', () => {
+  const tensors: TensorToWrite[] = [
+    { name: 'w', dtype: 'F32', shape: [3], bytes: new Uint8Array(new Float32Array([1, 2, 3]).buffer) },
+    { name: 'b', dtype: 'I32', shape: [1], bytes: new Uint8Array(new Int32Array([-4]).buffer) },
+  ];
+  const specs = tensors.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
+  /** The two writers, each writing `tensors` to `file`; `fail` makes the second tensor's data go missing. */
+  const writers: [string, (file: string, fail?: boolean) => void][] = [
+    ['writeSafetensorsFile', (file) => writeSafetensorsFile(file, tensors, { k: 'v' })],
+    ['writeSafetensorsStreamed', (file, fail) => writeSafetensorsStreamed(file, specs, (_, i) => {
+      if (fail && i === 1) throw new Error('source gone');
+      return tensors[i].bytes;
+    }, { k: 'v' })],
+  ];
+  let dir: string;
+  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-st-')); });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  for (const [name, write] of writers) {
+    it(`${name}: the same bytes as encodeSafetensors, and no partial file`, () => {
+      const file = path.join(dir, 'm.safetensors');
+      write(file);
+      assert.deepEqual(fs.readdirSync(dir), ['m.safetensors']);
+      assert.deepEqual(new Uint8Array(fs.readFileSync(file)), concat(encodeSafetensors(tensors, { k: 'v' })));
+      const reader = openSafetensors(file);
+      assert.deepEqual(Array.from(reader.read('w').data), [1, 2, 3]);
+      reader.close();
+    });
+
+    it(`${name}: a failed write (a full disk) leaves the old file as it was and nothing else`, () => {
+      const file = path.join(dir, 'm.safetensors');
+      fs.writeFileSync(file, 'the previous file');
+      // /dev/full fails every write with ENOSPC.
+      fs.symlinkSync('/dev/full', `${file}.partial`);
+      assert.throws(() => write(file), (e: NodeJS.ErrnoException) => e.code === 'ENOSPC');
+      assert.deepEqual(fs.readdirSync(dir), ['m.safetensors']);
+      assert.equal(fs.readFileSync(file, 'utf8'), 'the previous file');
+    });
+  }
+
+  it('writeSafetensorsStreamed: a tensor source that fails leaves nothing behind, with rename: false too', () => {
+    const file = path.join(dir, 'm.safetensors');
+    const [, streamed] = writers[1];
+    assert.throws(() => streamed(file, true), /source gone/);
+    assert.deepEqual(fs.readdirSync(dir), []);
+    assert.throws(() => writeSafetensorsStreamed(file, specs, () => new Uint8Array(1), undefined, { rename: false }), /bytes/);
+    assert.deepEqual(fs.readdirSync(dir), []);
   });
 });

@@ -16,7 +16,8 @@ import { decodePng, encodePng } from '../src/io/png.js';
 import { readLabelPng } from '../src/node/mask-folders.js';
 import { NON_OVERLAP_CLAMP, NOT_STARTED_LOGIT, applyNonOverlap, nonOverlappingMasks } from '../src/predictor/non-overlap.js';
 import { readAnnotation, writeFrameMasks, DAVIS_PALETTE } from '../src/node/vos/layout.js';
-import { segmentDataset, type DatasetEvent, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
+import { DATASET_SUMMARY, segmentDataset, writeDatasetSummary, type DatasetEvent, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
+import { OutputError } from '../src/errors.js';
 import { PARTIAL_DIR, VIDEO_RECORD, partialFolder, processVideo } from '../src/node/vos/process-video.js';
 import { planVideo } from '../src/node/vos/segment-video.js';
 import { resolveSettings } from '../src/node/vos/settings.js';
@@ -264,6 +265,49 @@ describe('vos: layouts', () => {
     assert.ok(back);
     assert.deepEqual([...back.objects.keys()], [1, 3, 5]);
     for (const [id, mask] of ann.objects) assert.deepEqual(back.objects.get(id), mask);
+  });
+});
+
+describe('vos: the output folder is apart from the dataset, and written safely', () => {
+  let tmp: string;
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-vos-apart-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('--out equal to, inside or around --videos / --masks (symbolic links and .. resolved) is refused with exit 2, even with --overwrite; nothing is touched', async () => {
+    // --overwrite replaces <out>/<video> whole: with --out = --masks it replaced the annotations by predictions.
+    const data = smallDataset(path.join(tmp, 'data'), 2);
+    const snapshot = () => data.names.map((n) => fs.readdirSync(path.join(data.masks, n)).map((f) => fs.readFileSync(path.join(data.masks, n, f)).toString('hex')));
+    const before = snapshot();
+    const link = path.join(tmp, 'masks-link');
+    fs.symlinkSync(data.masks, link);
+    const cases: [string, RegExp][] = [
+      [data.masks, /--masks '.*' and --out '.*' are the same directory; an output must be apart from the input/],
+      [link, /--masks '.*' and --out '.*masks-link' are the same directory \(/],
+      [path.join(data.videos, '..', 'Annotations'), /--masks '.*' and --out '.*' are the same directory/],
+      [path.join(data.videos, 'preds'), /--videos '.*' and --out '.*': the second is inside the first/],
+      [path.join(tmp, 'data'), /--videos '.*' and --out '.*': the first is inside the second/],
+    ];
+    for (const [out, message] of cases) {
+      const r = await cli(...vosArgs(data.videos, data.masks, out, '--overwrite', '--track-later'));
+      assert.equal(r.code, 2, `--out ${out}: ${r.err}`);
+      assert.match(r.err, message, out);
+    }
+    assert.deepEqual(snapshot(), before, 'the annotations are untouched');
+    assert.deepEqual(fs.readdirSync(path.join(tmp, 'data')).sort(), ['Annotations', 'JPEGImages'], 'nothing written');
+    assert.deepEqual(fs.readdirSync(data.videos).sort(), data.names);
+  });
+
+  it('summary.json is written atomically: a full disk is one OutputError line and leaves no partial file', () => {
+    const out = path.join(tmp, 'full');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, DATASET_SUMMARY), 'the previous summary');
+    // /dev/full fails every write with ENOSPC.
+    fs.symlinkSync('/dev/full', path.join(out, `${DATASET_SUMMARY}.partial`));
+    const summary = { videos: [], failed: [], seconds: 0 } as unknown as DatasetSummary;
+    assert.throws(() => writeDatasetSummary(out, summary),
+      (e: Error) => e instanceof OutputError && /^cannot write '.*summary\.json': no space left on the device \(ENOSPC\)$/.test(e.message));
+    assert.deepEqual(fs.readdirSync(out), [DATASET_SUMMARY]);
+    assert.equal(fs.readFileSync(path.join(out, DATASET_SUMMARY), 'utf8'), 'the previous summary');
   });
 });
 

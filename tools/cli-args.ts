@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { DEFAULT_PIXEL_LIMIT, InputError, PIXEL_LIMIT_ENV, UsageError, outputError, setPixelLimit } from '../src/index.js';
+import { DEFAULT_PIXEL_LIMIT, InputError, PIXEL_LIMIT_ENV, UsageError, makeDirectory, outputError, setPixelLimit, writeFileAtomically } from '../src/index.js';
 import { parsePixelLimit } from '../src/io/pixel-limit.js';
 
 /** The `--max-pixels` option of every command that decodes images, and its help line. */
@@ -105,17 +105,15 @@ export function requireFile(file: string, what: string): void {
 }
 
 /**
- * Writes `bytes` to `<file>.partial`, then renames it: a file under its final name is always complete.
- * Creates the file's directory when it is missing.
+ * Writes `bytes` to `<file>.partial`, then renames it (writeFileAtomically): a file under its final name is always
+ * complete, and a failed write leaves nothing behind. Creates the file's directory when it is missing; a failure is
+ * one OutputError line.
  */
 export function writeFileAtomic(file: string, bytes: Uint8Array): void {
-  const partial = `${file}.partial`;
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(partial, bytes);
-    fs.renameSync(partial, file);
+    makeDirectory(path.dirname(file));
+    writeFileAtomically(file, (write) => write(bytes));
   } catch (err) {
-    fs.rmSync(partial, { force: true });
     throw outputError(file, err);
   }
 }

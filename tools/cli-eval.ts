@@ -1,6 +1,7 @@
 /** `sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]` */
 import { evaluation } from '../src/index.js';
 import { applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseCommandArgs, required, writeFileAtomic } from './cli-args.js';
+import { checkSeparatePaths } from './output-dir.js';
 
 export const USAGE = `usage: sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]
                      [--max-pixels <n>]
@@ -15,7 +16,7 @@ The frames are the GT's; each needs a prediction PNG of the same name and size.
   --strict              fail unless both folders hold the same videos (default: score those in both)
   --gt-255-is-object    score GT value 255 as an object, as facebookresearch/sam2's evaluator does
                         (default: background, as SAM2Long's evaluator does for VOST's void label)
-  --json <file>         also write every per-frame, per-object and global value to <file>
+  --json <file>         also write every per-frame, per-object and global value to <file> (outside --gt and --pred)
 ${MAX_PIXELS_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -36,6 +37,14 @@ export async function run(argv: string[]): Promise<number> {
   const gt = required(values.gt, '--gt');
   const pred = required(values.pred, '--pred');
   applyPixelLimit(values['max-pixels']);
+  // The scores file is never written over, or among, the masks it scores.
+  if (values.json !== undefined) {
+    checkSeparatePaths([
+      { option: '--gt', path: gt, kind: 'dir', input: true },
+      { option: '--pred', path: pred, kind: 'dir', input: true },
+      { option: '--json', path: values.json, kind: 'file' },
+    ]);
+  }
   const skipFirstLast = !values['no-skip-first-last'];
   const result = evaluation.evaluateFolders({
     gt, pred, skipFirstLast, strict: values.strict ?? false, gtVoidIsBackground: !values['gt-255-is-object'],

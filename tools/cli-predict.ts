@@ -7,6 +7,7 @@ import { encodeRgbPng } from '../src/io/png.js';
 import {
   applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parsePoints, requireFile, required, writeFileAtomic,
 } from './cli-args.js';
+import { checkSeparatePaths, type RunPath } from './output-dir.js';
 
 export const USAGE = `usage: sam2long predict --model <m.safetensors|m.pt> --image <img> --out <mask.png>
                         [--points <pts>] [--box <box>] [--config <file>] [--all-masks] [--overlay <out.png>]
@@ -63,6 +64,17 @@ export async function run(argv: string[]): Promise<number> {
   if (values.config !== undefined) requireFile(values.config, 'config file');
   applyPixelLimit(values['max-pixels']);
   const allMasks = values['all-masks'] ?? false;
+  // An output must never replace an input (--out the image itself) or another output (--overlay the mask).
+  const outputs: RunPath[] = [
+    ...(allMasks ? [0, 1, 2].map((i) => indexedName(out, i)) : [out]).map((f): RunPath => ({ option: '--out', path: f, kind: 'file' })),
+    ...(values.overlay !== undefined ? [{ option: '--overlay', path: values.overlay, kind: 'file' } as const] : []),
+  ];
+  checkSeparatePaths([
+    { option: '--image', path: imageFile, kind: 'file', input: true },
+    { option: '--model', path: model, kind: 'file', input: true },
+    ...(values.config !== undefined ? [{ option: '--config', path: values.config, kind: 'file', input: true } as const] : []),
+    ...outputs,
+  ]);
   const singleClick = clicks.points.length === 1 && !box;
 
   const image = await decodeImage(imageFile);

@@ -10,6 +10,7 @@ import {
 import { checkDatasetFolders } from '../src/node/vos/segment-dataset.js';
 import { PARTIAL_DIR } from '../src/node/vos/process-video.js';
 import { parseCommandArgs, parseInteger, parseNumber, required } from './cli-args.js';
+import { checkSeparatePaths } from './output-dir.js';
 import { Progress } from './progress.js';
 
 export const USAGE = `usage: sam2long vos --model <m.safetensors|m.pt> --videos <root>/JPEGImages --masks <root>/Annotations --out <preds>
@@ -112,6 +113,12 @@ export function reportSummary(summary: DatasetSummary, out: string): number {
 export async function run(argv: string[]): Promise<number> {
   const cmd = parseVosArgs(argv);
   checkDatasetFolders(cmd.videos, cmd.masks);
+  // Each video becomes a folder <out>/<video>, which --overwrite replaces whole: never a folder of the dataset.
+  checkSeparatePaths([
+    { option: '--videos', path: cmd.videos, kind: 'dir', input: true },
+    { option: '--masks', path: cmd.masks, kind: 'dir', input: true },
+    { option: '--out', path: cmd.out, kind: 'dir' },
+  ]);
   if (cmd.queue !== undefined) {
     const { submitAndWait } = await import('../src/node/vos/queue.js');
     let shown = 0;

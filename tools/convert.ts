@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import {
   checkConfigFits, ConfigError, DECODED_DTYPE, detectVariant, hostTensorBytes, loadConfigFile, officialModelSection,
   openTorchCheckpoint, outputError, resolveModelConfig, type Sam2ConfigFile, Sam2LongError, type Sam2Size,
-  type TorchCheckpoint, writeSafetensorsStreamed,
+  makeDirectory, type TorchCheckpoint, writeFileAtomically, writeSafetensorsStreamed,
 } from '../src/index.js';
 
 export interface ConvertOptions {
@@ -85,25 +85,18 @@ export function countParameters(shapes: ReadonlyMap<string, readonly number[]>):
  * disk) are one OutputError line.
  */
 function writeBoth(safetensorsPath: string, configPath: string, writeWeights: (tmp: string) => void, configText: string): void {
-  const [tmpWeights, tmpConfig] = [`${safetensorsPath}.partial`, `${configPath}.partial`];
+  const tmpWeights = `${safetensorsPath}.partial`;
   let current = path.dirname(safetensorsPath);
   try {
-    fs.mkdirSync(current, { recursive: true });
+    makeDirectory(current);
     current = safetensorsPath;
     writeWeights(tmpWeights);
     current = configPath;
-    const fd = fs.openSync(tmpConfig, 'w');
-    try {
-      fs.writeSync(fd, configText);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmpConfig, configPath);
+    writeFileAtomically(configPath, (write) => write(new TextEncoder().encode(configText)));
     current = safetensorsPath;
     fs.renameSync(tmpWeights, safetensorsPath);
   } catch (err) {
-    for (const f of [tmpWeights, tmpConfig]) fs.rmSync(f, { force: true });
+    fs.rmSync(tmpWeights, { force: true }); // the config's own partial file is removed by writeFileAtomically
     if (err instanceof Sam2LongError) throw err;
     throw outputError(current, err);
   }

@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError, outputError } from '../src/index.js';
+import { InputError, makeDirectory, outputError } from '../src/index.js';
 import { writeFileAtomic } from './cli-args.js';
 
 /** Marks a directory as being written; removed when the run completes. */
@@ -16,14 +16,25 @@ export const INCOMPLETE_MARKER = '.incomplete';
  */
 export const WRITTEN_RECORD = '.sam2long-written';
 
-/** The real path of `p` (symbolic links resolved), also when `p` or some of its parents do not exist yet. */
-export function realPath(p: string): string {
+/**
+ * The real path of `p` (symbolic links resolved), also when `p` or some of its parents do not exist yet, and
+ * through a symbolic link whose target does not exist yet (a write through it lands at the target).
+ */
+export function realPath(p: string, links = 0): string {
   const abs = path.resolve(p);
   const rest: string[] = [];
   for (let dir = abs; ; dir = path.dirname(dir)) {
     try {
       return path.join(fs.realpathSync(dir), ...rest.reverse());
     } catch {
+      let target: string | undefined;
+      try {
+        target = fs.readlinkSync(dir);
+      } catch {
+        // not a symbolic link: `dir` does not exist yet
+      }
+      // 40: the kernel's own limit on links followed in one path (ELOOP).
+      if (target !== undefined && links < 40) return path.join(realPath(path.resolve(path.dirname(dir), target), links + 1), ...rest.reverse());
       if (path.dirname(dir) === dir) return abs;
       rest.push(path.basename(dir));
     }
@@ -43,25 +54,28 @@ export interface RunPath {
 /**
  * Refuses (InputError) any two of `paths` whose real paths are the same or where one lies inside the other, so
  * that no output can write into, or delete from, an input or another output: symbolic links and `..` are resolved first.
+ * A path named inside a directory counts as inside it also when a symbolic link on the way leads elsewhere (the
+ * video folders of an eval GT are often links into a dataset: `--json gt/video/00000.png` would replace that file).
  */
 export function checkSeparatePaths(paths: readonly RunPath[]): void {
-  const real = paths.map((p) => ({ ...p, real: realPath(p.path) }));
-  const inside = (child: string, parent: string) => child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+  const real = paths.map((p) => ({ ...p, real: realPath(p.path), abs: path.resolve(p.path) }));
+  const under = (child: string, parent: string) => child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+  const inside = (x: typeof real[number], dir: typeof real[number]) => dir.kind === 'dir' && (under(x.real, dir.real) || under(x.abs, dir.abs));
   for (let i = 0; i < real.length; i++) {
     for (let j = i + 1; j < real.length; j++) {
       const [a, b] = [real[i], real[j]];
       if (a.input && b.input) continue;
       const named = (x: typeof a) => `${x.option} '${x.path}'`;
       const same = a.real === b.real;
-      const aInB = b.kind === 'dir' && inside(a.real, b.real);
-      const bInA = a.kind === 'dir' && inside(b.real, a.real);
+      const aInB = !same && inside(a, b);
+      const bInA = !same && !aInB && inside(b, a);
       // A file output inside an output directory (a preview beside the masks) cannot clash with its PNGs.
       const harmless = !same && !a.input && !b.input && (aInB ? a.kind === 'file' : b.kind === 'file');
       if (!same && !aInB && !bInA) continue;
       if (harmless) continue;
-      const how = same ? `are the same ${a.kind === 'dir' && b.kind === 'dir' ? 'directory' : 'path'}${a.path !== b.path ? ` (${a.real})` : ''}`
-        : aInB ? `: the first is inside the second` : ': the second is inside the first';
-      throw new InputError(`${named(a)} and ${named(b)} ${how}; ${a.input || b.input ? 'an output must be apart from the input' : 'outputs must be apart'}: choose separate directories`);
+      const how = same ? ` are the same ${a.kind === 'dir' && b.kind === 'dir' ? 'directory' : 'path'}${a.path !== b.path ? ` (${a.real})` : ''}`
+        : aInB ? ': the first is inside the second' : ': the second is inside the first';
+      throw new InputError(`${named(a)} and ${named(b)}${how}; ${a.input || b.input ? 'an output must be apart from the input' : 'outputs must be apart'}: choose separate directories`);
     }
   }
 }
@@ -123,7 +137,7 @@ export class MaskDirectory {
 
   private open(): void {
     try {
-      fs.mkdirSync(this.dir, { recursive: true });
+      makeDirectory(this.dir);
       if (this.overwrite) {
         for (const f of this.earlier) {
           const file = path.join(this.dir, f);

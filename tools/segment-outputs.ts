@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  downscale, encodeLabelPng, type FrameResult, frameSource, type FrameSource, GifEncoder, InputError, isVideoFile, labelMap,
+  downscale, encodeLabelPng, type FrameResult, frameSource, type FrameSource, GifEncoder, InputError, isVideoFile, labelMap, makeDirectory,
   openMaskVideo, type PromptMarks, readVideo, renderOverlay, type RgbImage, Sam2LongError, sideBySide, tree, type TreeOptions,
   type TreeStepInfo, type VideoPredictor, type VideoReader, type VideoState,
 } from '../src/index.js';
@@ -81,7 +81,7 @@ export class PreviewWriter {
       this.video = openPreviewVideo(this.file, width, height, this.fps);
       return;
     }
-    fs.mkdirSync(path.dirname(path.resolve(this.file)), { recursive: true });
+    makeDirectory(path.dirname(path.resolve(this.file)));
     const fd = fs.openSync(this.partial, 'w');
     // GIF counts in hundredths of a second; most viewers slow delays under 2 down to 10.
     const delayCs = Math.max(2, Math.round(100 / this.fps));

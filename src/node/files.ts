@@ -1,5 +1,6 @@
 /** Checkpoint files (Node): random-access byte sources over files, streamed safetensors writes, `.pt` files opened in place. */
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import {
   SafetensorsReader, checkTensorBytes, encodeSafetensors, encodeSafetensorsHeader, type ByteSource, type TensorHeaderSpec, type TensorToWrite,
 } from '../io/safetensors.js';
@@ -45,48 +46,87 @@ export function openSafetensors(path: string): SafetensorsReader & { close(): vo
   }
 }
 
-/** Writes tensors as a safetensors file, chunk by chunk (never the whole file in one buffer). */
-export function writeSafetensorsFile(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
-  const tmp = `${path}.partial`;
-  const fd = fs.openSync(tmp, 'w');
+/**
+ * `fs.mkdirSync(dir, { recursive: true })` that fails with the true reason: Node's recursive mkdir reports ENOENT
+ * where the file system refused to create the directory (EROFS on a read-only disk, EACCES), so on ENOENT the first
+ * missing directory is created once more on its own, which throws the real error.
+ */
+export function makeDirectory(dir: string): void {
   try {
-    for (const chunk of encodeSafetensors(tensors, metadata)) fs.writeSync(fd, chunk);
-  } finally {
-    fs.closeSync(fd);
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    let missing = nodePath.resolve(dir);
+    while (!fs.existsSync(nodePath.dirname(missing))) missing = nodePath.dirname(missing);
+    fs.mkdirSync(missing);
+    throw err;
   }
-  fs.renameSync(tmp, path);
+}
+
+/**
+ * Writes a file whose bytes `fill` hands to `write` in order, so that a file under its final name is always
+ * complete: written as `<path>.partial`, flushed to disk (fsync), then renamed to `path`. With `rename: false`
+ * it is written to `path` itself, for a caller that renames several files together. A failed write (a full or
+ * read-only disk, an error thrown by `fill`) removes what it wrote and rethrows the error.
+ */
+export function writeFileAtomically(
+  path: string,
+  fill: (write: (bytes: Uint8Array) => void) => void,
+  { rename = true }: { rename?: boolean } = {},
+): void {
+  const tmp = rename ? `${path}.partial` : path;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(tmp, 'w');
+    const out = fd;
+    fill((bytes) => {
+      // writeSync may write less than asked (a signal, a nearly full disk): write the rest.
+      for (let done = 0; done < bytes.length;) done += fs.writeSync(out, bytes, done, bytes.length - done);
+    });
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = undefined;
+    if (rename) fs.renameSync(tmp, path);
+  } catch (err) {
+    if (fd !== undefined) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // the write's own error is the one to report
+      }
+    }
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Writes tensors as a safetensors file, chunk by chunk (never the whole file in one buffer), atomically (writeFileAtomically). */
+export function writeSafetensorsFile(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
+  writeFileAtomically(path, (write) => {
+    for (const chunk of encodeSafetensors(tensors, metadata)) write(chunk);
+  });
 }
 
 /**
  * Writes a safetensors file whose tensors are produced one at a time by `dataOf` (called in order, after the
- * header is written), so only one tensor's data is in memory. The file appears under `path` only when complete
- * (written as `<path>.partial`, then renamed); with `rename: false` it is written to `path` itself, for a caller
- * that renames several files together. A failed write removes what it wrote.
+ * header is written), so only one tensor's data is in memory. Atomic as writeFileAtomically, whose `rename`
+ * option it takes.
  */
 export function writeSafetensorsStreamed(
   path: string,
   tensors: TensorHeaderSpec[],
   dataOf: (t: TensorHeaderSpec, index: number) => Uint8Array,
   metadata?: Record<string, string>,
-  { rename = true }: { rename?: boolean } = {},
+  options: { rename?: boolean } = {},
 ): void {
-  const tmp = rename ? `${path}.partial` : path;
-  const fd = fs.openSync(tmp, 'w');
-  try {
-    fs.writeSync(fd, encodeSafetensorsHeader(tensors, metadata));
+  writeFileAtomically(path, (write) => {
+    write(encodeSafetensorsHeader(tensors, metadata));
     tensors.forEach((t, i) => {
       const bytes = dataOf(t, i);
       checkTensorBytes(t, bytes);
-      fs.writeSync(fd, bytes);
+      write(bytes);
     });
-    fs.fsyncSync(fd);
-  } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
-  if (rename) fs.renameSync(tmp, path);
+  }, options);
 }
 
 /** Opens a checkpoint file; its data stays on disk until read. Close it with `close()`. */

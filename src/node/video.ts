@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { ExternalToolError, InputError } from '../errors.js';
+import { makeDirectory } from './files.js';
 import { NetpbmStreamParser, type NetpbmFrame } from '../io/netpbm.js';
 
 /** Extensions read as video files (compared case-insensitively); ffmpeg decides whether it can decode them. */
@@ -204,7 +205,7 @@ export class VideoWriter {
     if (!(fps > 0 && Number.isFinite(fps))) throw new InputError(`frame rate ${fps} must be a positive number`);
     this.frameBytes = width * height * (input === 'gray' ? 1 : 3);
     this.partial = `${file}.partial`;
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    makeDirectory(path.dirname(path.resolve(file)));
     this.proc = new FfmpegProcess(['-f', 'rawvideo', '-pix_fmt', input, '-s', `${width}x${height}`, '-r', String(fps), '-i', '-',
       ...opts.encode, '-f', opts.container, '-y', this.partial], 'pipe');
   }

@@ -4,10 +4,10 @@
  * dies stops renewing its lock, and its job goes back to the queue for another worker. That is harmless because
  * a video's output appears only by an atomic rename of a complete folder (process-video.ts).
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Queue, type ConnectionOptions, type Job } from 'bullmq';
 import { InputError } from '../../errors.js';
+import { makeDirectory } from '../files.js';
 import { listVideos } from './layout.js';
 import { completedVideo, type VideoRecord } from './process-video.js';
 import { resolveSettings, settingsHash, type VosSettings } from './settings.js';
@@ -95,7 +95,7 @@ async function finishedRecord(job: Job<VideoJobData, VideoRecord> | undefined, v
 export async function submitAndWait(o: SubmitOptions): Promise<DatasetSummary> {
   const settings = resolveSettings(o.settings);
   const videos = listVideos(o.videos, o.videoList);
-  fs.mkdirSync(o.out, { recursive: true });
+  makeDirectory(o.out);
   const abs = (p: string) => path.resolve(p);
   const data = videos.map((video): VideoJobData => ({ videosRoot: abs(o.videos), masksRoot: abs(o.masks), out: abs(o.out), video, settings, overwrite: o.overwrite ?? false }));
   const started = performance.now();

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { InputError, Sam2LongError } from '../../errors.js';
+import { InputError, outputError } from '../../errors.js';
+import { makeDirectory, writeFileAtomically } from '../files.js';
 import { VideoPredictor } from '../../predictor/video-predictor.js';
 import { listVideos } from './layout.js';
 import { processVideo, type VideoRecord } from './process-video.js';
@@ -60,15 +61,14 @@ export function checkDatasetFolders(videos: string, masks: string): void {
   }
 }
 
-/** Writes `<out>/summary.json` (atomically). */
+/** Writes `<out>/summary.json` (atomically: writeFileAtomically); a failure is one OutputError line. */
 export function writeDatasetSummary(out: string, summary: DatasetSummary): void {
   const file = path.join(out, DATASET_SUMMARY);
   try {
-    fs.mkdirSync(out, { recursive: true });
-    fs.writeFileSync(`${file}.partial`, `${JSON.stringify(summary, null, 2)}\n`);
-    fs.renameSync(`${file}.partial`, file);
+    makeDirectory(out);
+    writeFileAtomically(file, (write) => write(new TextEncoder().encode(`${JSON.stringify(summary, null, 2)}\n`)));
   } catch (err) {
-    throw new Sam2LongError(`cannot write '${file}': ${(err as Error).message}`);
+    throw outputError(file, err);
   }
 }
 
@@ -76,7 +76,7 @@ export async function segmentDataset(o: DatasetOptions): Promise<DatasetSummary>
   const settings = resolveSettings(o.settings);
   checkDatasetFolders(o.videos, o.masks);
   const videos = listVideos(o.videos, o.videoList);
-  fs.mkdirSync(o.out, { recursive: true });
+  makeDirectory(o.out);
   const started = performance.now();
   o.onEvent?.({ type: 'start', videos });
   let loaded: VideoPredictor | undefined;
