@@ -208,7 +208,7 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
   });
 
   describe('ConvNeXt block (depthwise 7×7 + LayerNorm2d, Linear + GELU, Linear + layer scale + input)', () => {
-    // Maps that are not multiples of the 64-pixel workgroup, one smaller than the kernel, batches of 1 and 3.
+    // Maps that are not multiples of a workgroup's pixels, one smaller than the kernel, batches of 1 to 3.
     const cases = [
       { b: 1, h: 5, w: 7, c: 8, gamma: true },
       { b: 1, h: 2, w: 3, c: 8, gamma: false },
@@ -216,6 +216,11 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
       { b: 1, h: 9, w: 70, c: 64, gamma: true },
       { b: 3, h: 6, w: 5, c: 256, gamma: true },
       { b: 1, h: 4, w: 9, c: 256, gamma: false },
+      // Channel vectors that fill neither the 16 threads sharing a pixel (40 = 10 vec4s) nor their second round
+      // (96 = 16 + 8 vec4s); channels read one by one, not as vec4s, in three rounds (33 = 16 + 16 + 1).
+      { b: 2, h: 7, w: 6, c: 40, gamma: true },
+      { b: 1, h: 3, w: 17, c: 96, gamma: false },
+      { b: 2, h: 5, w: 8, c: 33, gamma: true },
     ];
     for (const { b, h, w, c, gamma } of cases) {
       it(`B=${b}, ${h}×${w}×${c}${gamma ? ', layer scale' : ''}`, () => {

@@ -1,78 +1,134 @@
 /**
  * The head of the memory encoder's ConvNeXt block as one WebGPU program: a stride-1 k×k depthwise convolution
- * that keeps the map's size (zero padding (k − 1)/2, its bias) followed by the LayerNorm over channels (LayerNorm2d on an NHWC map), γ and β. It
- * replaces two programs (tfjs's fused depthwise conv, then ops/webgpu/layer-norm.ts) and the map between them on
- * the webgpu backend; model/memory-encoder.ts's CXBlock composition stays the path elsewhere and is its
- * reference in tests.
- * One thread per pixel computes all C conv outputs, writing them to its output row as it sums them, then
- * normalises that row in place (two more passes over it: the centred variance, then the affine), so the
- * convolution runs once and the statistics are those of the plain composition (mean, then the mean of squared
- * centred values). No cross-thread reduction: llvmpipe, the software adapter of CI, gave stale workgroup-memory
- * sums (see layer-norm.ts). The k×k taps are unrolled (see wgsl.ts on llvmpipe's loop budget), so an
- * invocation runs 3·C loop iterations.
+ * that keeps the map's size (zero padding (k − 1)/2, its bias) followed by the LayerNorm over channels
+ * (LayerNorm2d on an NHWC map), γ and β. It replaces two programs (tfjs's fused depthwise conv, then
+ * ops/webgpu/layer-norm.ts) and the map between them on the webgpu backend; model/memory-encoder.ts's CXBlock
+ * composition stays the path elsewhere and is its reference in tests.
+ * A pixel's channels are spread over up to MAX_LANES threads of one workgroup as vec4s when C allows (several
+ * pixels per workgroup when C is small), so neighbouring threads read neighbouring channels (coalesced) and a
+ * 64×64 map still gives a GPU tens of thousands of threads. Each thread keeps its channels' conv outputs in
+ * registers; the pixel's sum, then its sum of squared centred values (the plain composition's two passes), are
+ * shared through workgroup memory. Barriers stay in uniform control flow (no early exit: threads past the last
+ * pixel compute a clamped one and write nothing), as in flash-attention.ts. The k×k taps are unrolled (see
+ * wgsl.ts on llvmpipe's loop budget). One scalar thread per pixel, the simpler design, left most of a GPU idle
+ * on a 64×64 map and was 3× slower than this on the software adapter.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { ShapeError } from '../../errors.js';
 import { registerFusedKernel } from './fused.js';
-import { RowProgram, unroll } from './wgsl.js';
+import { unroll } from './wgsl.js';
 
 const KERNEL = 'Sam2longDepthwiseNorm';
+const THREADS = 64;
+const MAX_LANES = 16;
 
 type Attrs = { padding: number; eps: number };
 
-class DepthwiseNormProgram extends RowProgram {
+/**
+ * Threads that share one pixel's channel vectors: the power of two ≥ vectors, at most MAX_LANES (each lane adds
+ * all its pixel's partials, so more lanes cost more reads of workgroup memory than they save).
+ */
+function lanesFor(vectors: number): number {
+  let lanes = 1;
+  while (lanes < vectors && lanes < MAX_LANES) lanes *= 2;
+  return lanes;
+}
+
+class DepthwiseNormProgram implements WebGPUProgram {
   variableNames: string[];
+  outputShape: number[];
   shaderKey: string;
+  dispatchLayout = { x: [0], y: [1] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
   uniforms = 'pixels : i32, height : i32, width : i32, eps : f32,';
+  /** Channels per vector: 4 (vec4 loads and arithmetic) when C allows. */
+  private readonly width: number;
+  variableComponents: number[];
+  outputComponent: number;
+  private readonly lanes: number;
 
   constructor(shape: number[], private readonly kernel: number, private readonly padding: number, private readonly hasBias: boolean) {
     const [b, h, w, c] = shape;
-    // [pixels, C]: one row per pixel.
-    super(b * h * w, c);
+    // [pixels, C]: the kernel indexes flat pixel rows.
+    this.outputShape = [b * h * w, c];
     this.variableNames = hasBias ? ['x', 'taps', 'gamma', 'beta', 'tapBias'] : ['x', 'taps', 'gamma', 'beta'];
+    this.width = c % 4 === 0 ? 4 : 1;
+    this.variableComponents = this.variableNames.map(() => this.width);
+    this.outputComponent = this.width;
+    this.lanes = lanesFor(c / this.width);
+    const groups = Math.ceil((b * h * w) / (THREADS / this.lanes));
+    // A second grid axis once the workgroups exceed one axis's limit.
+    const x = Math.min(groups, 32_768);
+    this.dispatch = [x, Math.ceil(groups / x), 1];
     this.shaderKey = `sam2longDepthwiseNorm_${c}_${kernel}_${padding}_${hasBias}`;
   }
 
   getUserCode(): string {
-    const c = this.outputShape[1];
     const k = this.kernel;
     const p = this.padding;
-    // Per tap row ky / column kx: whether it lies in the map, and its element offset (clamped inside the map).
+    const { lanes, width } = this;
+    const c = this.outputShape[1];
+    // Vectors per pixel, and per thread: lane, lane + lanes, …
+    const n = c / width;
+    const per = Math.ceil(n / lanes);
+    const type = width === 4 ? 'vec4<f32>' : 'f32';
+    const sum = (v: string) => (width === 4 ? `dot(${v}, vec4<f32>(1.0))` : v);
+    // Per tap row ky / column kx: whether it lies in the map, and its pixel offset (clamped inside the map).
     const rows = unroll(k, (ky) => `let iy${ky} = y + ${ky - p};
-        let inY${ky} = iy${ky} >= 0 && iy${ky} < uniforms.height;
-        let rowAt${ky} = (image * uniforms.height + clamp(iy${ky}, 0, uniforms.height - 1)) * uniforms.width;`);
+      let inY${ky} = iy${ky} >= 0 && iy${ky} < uniforms.height;
+      let rowAt${ky} = (image * uniforms.height + clamp(iy${ky}, 0, uniforms.height - 1)) * uniforms.width;`);
     const cols = unroll(k, (kx) => `let ix${kx} = xx + ${kx - p};
-        let inX${kx} = ix${kx} >= 0 && ix${kx} < uniforms.width;
-        let colAt${kx} = clamp(ix${kx}, 0, uniforms.width - 1);`);
-    const taps = unroll(k, (ky) => `if (inY${ky}) {
-          ${unroll(k, (kx) => `if (inX${kx}) { acc += x[(rowAt${ky} + colAt${kx}) * ${c} + ch] * taps[${(ky * k + kx) * c} + ch]; }`)}
-        }`);
-    return this.main('pixels', `let pixel = row;
-        let xx = pixel % uniforms.width;
-        let y = (pixel / uniforms.width) % uniforms.height;
-        let image = pixel / (uniforms.width * uniforms.height);
-        ${rows}
-        ${cols}
-        let base = pixel * ${c};
-        var mean = 0.0;
-        for (var ch = 0; ch < ${c}; ch++) {
-          var acc = 0.0;
-          ${taps}
-          let v = acc${this.hasBias ? ' + tapBias[ch]' : ''};
-          result[base + ch] = v;
-          mean += v;
-        }
-        mean /= ${c}.0;
-        var variance = 0.0;
-        for (var ch = 0; ch < ${c}; ch++) {
-          let d = result[base + ch] - mean;
-          variance += d * d;
-        }
-        let inv = inverseSqrt(variance / ${c}.0 + uniforms.eps);
-        for (var ch = 0; ch < ${c}; ch++) {
-          result[base + ch] = (result[base + ch] - mean) * inv * gamma[ch] + beta[ch];
-        }`);
+      let inX${kx} = ix${kx} >= 0 && ix${kx} < uniforms.width;
+      let colAt${kx} = clamp(ix${kx}, 0, uniforms.width - 1);`);
+    const conv = (j: number) => `if (ch${j} < ${n}) {
+        var acc = ${type}(0.0);
+        ${unroll(k, (ky) => `if (inY${ky}) {
+          ${unroll(k, (kx) => `if (inX${kx}) { acc += x[(rowAt${ky} + colAt${kx}) * ${n} + ch${j}] * taps[${(ky * k + kx) * n} + ch${j}]; }`)}
+        }`)}
+        v[${j}] = acc${this.hasBias ? ` + tapBias[ch${j}]` : ''};
+        part += ${sum(`v[${j}]`)};
+      }`;
+    // Each lane adds all of its pixel's partials, in lane order, from workgroup memory. (Adding them pairwise
+    // over log2(lanes) barriers gave wrong sums on llvmpipe, the software adapter of CI, at 16 lanes.)
+    const reduce = (name: string) => `partial[tid] = part;
+      workgroupBarrier();
+      var ${name} = 0.0;
+      ${unroll(lanes, (i) => `${name} += partial[tid - lane + ${i}];`)}
+      // Every lane has read the partials before the next reduction writes.
+      workgroupBarrier();`;
+    return `
+    var<workgroup> partial : array<f32, ${THREADS}>;
+
+    fn main() {
+      let tid = i32(localId.x);
+      let lane = tid % ${lanes};
+      let slot = (i32(workgroupId.y) * i32(numWorkgroups.x) + i32(workgroupId.x)) * ${THREADS / lanes} + tid / ${lanes};
+      let live = slot < uniforms.pixels;
+      let pixel = min(slot, uniforms.pixels - 1);
+      let xx = pixel % uniforms.width;
+      let y = (pixel / uniforms.width) % uniforms.height;
+      let image = pixel / (uniforms.width * uniforms.height);
+      ${rows}
+      ${cols}
+      ${unroll(per, (j) => `let ch${j} = lane + ${j * lanes};`)}
+      var v : array<${type}, ${per}>;
+      var part = 0.0;
+      ${unroll(per, conv)}
+      ${reduce('total')}
+      let mean = total / ${c}.0;
+      part = 0.0;
+      ${unroll(per, (j) => `if (ch${j} < ${n}) {
+        v[${j}] -= mean;
+        part += ${sum(`v[${j}] * v[${j}]`)};
+      }`)}
+      ${reduce('squares')}
+      let inv = inverseSqrt(squares / ${c}.0 + uniforms.eps);
+      if (live) {
+        ${unroll(per, (j) => `if (ch${j} < ${n}) { result[pixel * ${n} + ch${j}] = v[${j}] * inv * gamma[ch${j}] + beta[ch${j}]; }`)}
+      }
+    }`;
   }
 }
 

@@ -9,26 +9,36 @@
  * threads past the first SIMD group stale sums with it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { registerFusedKernel } from './fused.js';
-import { RowProgram, unroll } from './wgsl.js';
+import { unroll } from './wgsl.js';
 
 const KERNEL = 'Sam2longLayerNorm';
+const THREADS = 64;
 /** Rows up to this wide are held in registers, unrolled; wider ones are read in three passes. */
 const NARROW = 32;
 
 type Attrs = { eps: number };
 
-class LayerNormProgram extends RowProgram {
+class LayerNormProgram implements WebGPUProgram {
   variableNames: string[];
+  outputShape: number[];
   shaderKey: string;
+  dispatchLayout = { x: [0], y: [1] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [THREADS, 1, 1];
   uniforms = 'rows : i32, eps : f32,';
 
   constructor(shape: number[], private readonly residual: boolean) {
     const c = shape[shape.length - 1];
-    // [rows, C]: the kernel indexes flat rows whatever the rank.
-    super(shape.length ? tf.util.sizeFromShape(shape) / c : 1, c);
+    const rows = shape.length ? tf.util.sizeFromShape(shape) / c : 1;
     this.variableNames = residual ? ['x', 'gamma', 'beta', 'residual'] : ['x', 'gamma', 'beta'];
+    // [rows, C]: the kernel indexes flat rows whatever the rank.
+    this.outputShape = [rows, c];
+    const groups = Math.ceil(rows / THREADS);
+    // A second grid axis once the rows exceed one axis's workgroup limit.
+    const x = Math.min(groups, 32_768);
+    this.dispatch = [x, Math.ceil(groups / x), 1];
     this.shaderKey = `layerNorm_${c}_${residual ? 'residual' : ''}`;
   }
 
@@ -56,8 +66,13 @@ class LayerNormProgram extends RowProgram {
         }
         let inv = inverseSqrt(variance / ${c}.0 + uniforms.eps);
         for (var i = 0; i < ${c}; i++) { result[base + i] = (${value('base + i')} - mean) * inv * gamma[i] + beta[i]; }`;
-    return this.main('rows', `let base = row * ${c};
-        ${body}`);
+    return `
+      fn main() {
+        let row = (i32(workgroupId.y) * i32(numWorkgroups.x) + i32(workgroupId.x)) * ${THREADS} + i32(localId.x);
+        if (row >= uniforms.rows) { return; }
+        let base = row * ${c};
+        ${body}
+      }`;
   }
 }
 

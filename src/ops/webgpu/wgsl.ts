@@ -44,39 +44,3 @@ export abstract class ElementwiseProgram {
     }`;
   }
 }
-
-/** Threads per workgroup of a RowProgram. */
-const ROW_THREADS = 64;
-
-/**
- * A program that handles each row of its [rows, C] output in one invocation (a LayerNorm's row, a pixel's
- * channels): ⌈rows / ROW_THREADS⌉ workgroups, on a second grid axis once they exceed one axis's limit.
- */
-export abstract class RowProgram {
-  abstract variableNames: string[];
-  abstract shaderKey: string;
-  abstract uniforms: string;
-  outputShape: number[];
-  dispatchLayout = { x: [0], y: [1] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [ROW_THREADS, 1, 1];
-
-  constructor(rows: number, channels: number) {
-    this.outputShape = [rows, channels];
-    const groups = Math.ceil(rows / ROW_THREADS);
-    const x = Math.min(groups, 32_768);
-    this.dispatch = [x, Math.ceil(groups / x), 1];
-  }
-
-  abstract getUserCode(): string;
-
-  /** The shader's entry: `body` runs for every `row` below the uniform `rowsUniform`. */
-  protected main(rowsUniform: string, body: string): string {
-    return `
-      fn main() {
-        let row = (i32(workgroupId.y) * i32(numWorkgroups.x) + i32(workgroupId.x)) * ${ROW_THREADS} + i32(localId.x);
-        if (row >= uniforms.${rowsUniform}) { return; }
-        ${body}
-      }`;
-  }
-}
