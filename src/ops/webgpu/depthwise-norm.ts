@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { ShapeError } from '../../errors.js';
 import { registerFusedKernel } from './fused.js';
-import { unroll } from './wgsl.js';
+import { gridDispatch, unroll } from './wgsl.js';
 
 const KERNEL = 'Sam2longDepthwiseNorm';
 const THREADS = 64;
@@ -58,10 +58,7 @@ class DepthwiseNormProgram implements WebGPUProgram {
     this.variableComponents = this.variableNames.map(() => this.width);
     this.outputComponent = this.width;
     this.lanes = lanesFor(c / this.width);
-    const groups = Math.ceil((b * h * w) / (THREADS / this.lanes));
-    // A second grid axis once the workgroups exceed one axis's limit.
-    const x = Math.min(groups, 32_768);
-    this.dispatch = [x, Math.ceil(groups / x), 1];
+    this.dispatch = gridDispatch(Math.ceil((b * h * w) / (THREADS / this.lanes)));
     this.shaderKey = `sam2longDepthwiseNorm_${c}_${kernel}_${padding}_${hasBias}`;
   }
 
