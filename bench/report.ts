@@ -91,7 +91,7 @@ export function formatVideoBench(r: VideoBenchResult): string {
     mb(x.memoryAfter.maxRssBytes),
   ]);
   return [
-    `per-frame video: ${modelTitle(r.model, r.imageSize)} on ${r.backend}, ${r.video} (steady = frames ≥ ${r.steadyFrom}, last excluded`
+    `per-frame video: ${modelTitle(r.model, r.imageSize)} on ${r.backend}, ${r.video} (steady = ${r.steadyRule === 'span mean' ? `total over frames ≥ ${r.steadyFrom} / their number (GPU: frames encoded in batches, read a frame late)` : `median of frames ≥ ${r.steadyFrom}, last excluded`}`
       + `${(r.runs[0]?.reps ?? 1) > 1 ? `; each frame the median of ${r.runs[0].reps} interleaved runs per mode` : ''})`,
     table(['mode', 'ms/frame', '×greedy', 'steady ms/frame', 'steady cpu ms/frame', 'steady ×greedy', 'steady ×greedy (cpu)', 'rows decoded/frame', 'rows encoded/frame', 'memory frames/path',
       'kernels/frame', 'GPU programs/frame', 'host reads/frame', 'read KiB/frame', 'leaked tensors', 'peak RSS MB'], rows),

@@ -13,7 +13,9 @@ import { WeightStore, type HostArray } from '../src/model/weights.js';
 import { AxialRope } from '../src/model/rope.js';
 import { RotaryProjection } from '../src/model/memory-attention.js';
 import { CXBlock } from '../src/model/memory-encoder.js';
-import { setFusedKernels } from '../src/ops/webgpu/fused.js';
+import { fusedKernelsOn, setFusedKernels } from '../src/ops/webgpu/fused.js';
+import { fusedGroupedLinear } from '../src/ops/webgpu/grouped-linear.js';
+import { packedMaskBits } from '../src/predictor/transforms.js';
 import { partitionWindows, unpartitionWindows } from '../src/ops/windows.js';
 import { diff, setupBackend } from './helpers/golden.js';
 import { seededValues } from './helpers/ops.js';
@@ -202,6 +204,62 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
           compare('linear', () => linear.call(x, activation));
           x.dispose();
           store.dispose();
+        });
+      }
+    }
+  });
+
+  describe('grouped Linear (one layer per group, as the hypernetwork MLPs run)', () => {
+    // The reference is what the mask decoder runs off WebGPU: each group's rows through a 2-D product of its own.
+    const reference = (x: tf.Tensor3D, w: tf.Tensor3D, b: tf.Tensor3D, activation: 'linear' | 'relu' | 'gelu') => tf.tidy(() => {
+      const groups = tf.unstack(x).map((rows, g) => {
+        const y = tf.add(tf.matMul(rows as tf.Tensor2D, tf.squeeze(tf.slice(w, [g, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D), tf.squeeze(tf.slice(b, [g, 0, 0], [1, -1, -1]), [0]));
+        return activation === 'relu' ? tf.relu(y) : activation === 'gelu' ? gelu(y) : y;
+      });
+      return tf.stack(groups);
+    });
+    const cases = [
+      { groups: 4, rows: 1, inDim: 256, outDim: 32 },
+      { groups: 4, rows: 3, inDim: 64, outDim: 64 },
+      { groups: 3, rows: 5, inDim: 45, outDim: 70 },
+      { groups: 1, rows: 33, inDim: 16, outDim: 8 },
+    ];
+    for (const { groups, rows, inDim, outDim } of cases) {
+      for (const activation of ['linear', 'relu', 'gelu'] as const) {
+        it(`${groups} groups of ${rows} row(s), ${inDim} → ${outDim}, ${activation}`, () => {
+          const x = random([groups, rows, inDim]) as tf.Tensor3D;
+          const w = random([groups, inDim, outDim], 0.2) as tf.Tensor3D;
+          const b = random([groups, 1, outDim]) as tf.Tensor3D;
+          compare('grouped linear', () => (fusedKernelsOn() ? fusedGroupedLinear(x, w, b, activation) : reference(x, w, b, activation)));
+          tf.dispose([x, w, b]);
+        });
+      }
+    }
+  });
+
+  describe('bit-packed masks at video resolution (upsampled in place, non-overlap rule)', () => {
+    // Up- and downsampling, H·W not a multiple of 16, one object and several (with a tie: a copied row).
+    const cases = [
+      { n: 1, h: 16, height: 37, width: 45 },
+      { n: 3, h: 16, height: 37, width: 45 },
+      { n: 2, h: 64, height: 50, width: 41 },
+      { n: 4, h: 64, height: 240, width: 427 },
+    ];
+    for (const { n, h, height, width } of cases) {
+      for (const layout of ['NHWC', 'NCHW'] as const) {
+        it(`${n} object(s), ${h}×${h} → ${height}×${width}, ${layout}`, () => {
+          const rows = random([n, h, h, 1], 8);
+          const lowRes = n > 2 ? tf.concat([rows, tf.slice(rows, [0, 0, 0, 0], [1, -1, -1, -1])]) : tf.clone(rows);
+          const shaped = layout === 'NHWC' ? lowRes : tf.reshape(lowRes, [lowRes.shape[0], 1, h, h]);
+          for (const part of [0, 1]) {
+            compare(`mask bits${part ? ' (exclusive)' : ''}`, () => {
+              const bits = packedMaskBits(tf.clone(shaped) as tf.Tensor4D, height, width, true);
+              const keep = bits[Math.min(part, bits.length - 1)];
+              tf.dispose(bits.filter((b) => b !== keep));
+              return keep;
+            });
+          }
+          tf.dispose([rows, lowRes, shaped]);
         });
       }
     }

@@ -12,6 +12,7 @@ import type { WeightScope } from './weights.js';
 import { broadcastByAdd } from '../ops/layout.js';
 import { gatherRowsAt, rowIndices, sliceAxis1, takeRows } from '../ops/take-rows.js';
 import { fusedKernelsOn } from '../ops/webgpu/fused.js';
+import { fusedGroupedLinear } from '../ops/webgpu/grouped-linear.js';
 import { fusedLinear } from '../ops/webgpu/linear.js';
 
 /** LayerNorm2d's eps. */
@@ -131,12 +132,16 @@ export class MaskDecoder {
   private readonly convS0: Conv2d | null;
   private readonly convS1: Conv2d | null;
   private readonly hypernetworks: Mlp[];
+  /** The hypernetworks' layers stacked by mask token, for the grouped WebGPU kernel (made on first use there). */
+  private groupedHypernetworks: { w: tf.Tensor3D; b: tf.Tensor3D }[] | null = null;
+  private readonly store: WeightScope['store'];
   private readonly iouHead: Mlp;
   private readonly objScoreHead: Mlp | Linear | null;
 
   /** `weights`: the 'sam_mask_decoder' scope. */
   constructor(weights: WeightScope, settings: MaskDecoderSettings) {
     this.settings = settings;
+    this.store = weights.store;
     const c = settings.dim;
     const numMaskTokens = MASK_DECODER_CONSTANTS.numMultimaskOutputs + 1;
     const tokens = [weights.tensor('iou_token.weight', [1, c]), weights.tensor('mask_tokens.weight', [numMaskTokens, c])];
@@ -158,6 +163,42 @@ export class MaskDecoder {
     this.objScoreHead = !settings.predObjScores ? null
       : settings.predObjScoresMlp ? new Mlp(weights.scope('pred_obj_score_head'), { inDim: c, hiddenDim: c, outDim: 1, numLayers: 3 })
         : new Linear(weights, { name: 'pred_obj_score_head', inDim: c, outDim: 1 });
+    // Made now when the model is built on WebGPU, so that no run's first frame allocates weights.
+    if (fusedKernelsOn()) this.stackedHypernetworks();
+  }
+
+  /** Layer l of every hypernetwork MLP, stacked by mask token: w [M, in, out], b [M, 1, out]. */
+  private stackedHypernetworks(): { w: tf.Tensor3D; b: tf.Tensor3D }[] {
+    this.groupedHypernetworks ??= this.hypernetworks[0].layers.map((_, l) => {
+      const layers = this.hypernetworks.map((mlp) => mlp.layers[l]);
+      return {
+        w: this.store.own(tf.stack(layers.map((layer) => layer.w)) as tf.Tensor3D),
+        b: this.store.own(tf.tidy(() => tf.expandDims(tf.stack(layers.map((layer) => layer.b!)), 1)) as tf.Tensor3D),
+      };
+    });
+    return this.groupedHypernetworks;
+  }
+
+  /**
+   * Each mask token through its own hypernetwork MLP. On WebGPU the four MLPs run as one group, a kernel per
+   * layer (ops/webgpu/grouped-linear.ts); elsewhere token by token (the reference).
+   */
+  // maskTokensOut [B, M, C] → [B, M, C/8]
+  private hypernetworkOutputs(maskTokensOut: tf.Tensor3D): tf.Tensor3D {
+    return tf.tidy(() => {
+      const [batch, , c] = maskTokensOut.shape;
+      if (!fusedKernelsOn()) {
+        return tf.stack(this.hypernetworks.map((mlp, i) =>
+          mlp.call(tf.reshape(tf.slice(maskTokensOut, [0, i, 0], [-1, 1, -1]), [batch, c]))), 1) as tf.Tensor3D;
+      }
+      const layers = this.stackedHypernetworks();
+      const { activation } = this.hypernetworks[0];
+      let h = tf.transpose(maskTokensOut, [1, 0, 2]) as tf.Tensor3D;
+      layers.forEach(({ w, b }, l) => {
+        h = fusedGroupedLinear(h, w, b, l < layers.length - 1 ? activation : 'linear');
+      });
+      return tf.transpose(h, [1, 0, 2]) as tf.Tensor3D;
+    });
   }
 
   /** conv_s0 / conv_s1 on the first two FPN levels (SAM2Base.forward_image does this once per frame). */
@@ -208,10 +249,8 @@ export class MaskDecoder {
       const maskTokensOut = tf.slice(queries, [0, first + 1, 0], [-1, numMaskTokens, -1]);
 
       const upscaled = this.upscale(tf.reshape(keys, [batch, h, w, c]), this.settings.useHighResFeatures ? highResFeatures : undefined);
-      const hyper = tf.stack(this.hypernetworks.map((mlp, i) =>
-        mlp.call(tf.reshape(tf.slice(maskTokensOut, [0, i, 0], [-1, 1, -1]), [batch, c]))), 1) as tf.Tensor3D;
       return {
-        masks: masksFromHypernetworks(hyper, upscaled),
+        masks: masksFromHypernetworks(this.hypernetworkOutputs(maskTokensOut), upscaled),
         iouPred: this.iouHead.call(iouTokenOut) as tf.Tensor2D,
         maskTokensOut,
         objectScoreLogits: this.objScoreHead

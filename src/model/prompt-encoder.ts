@@ -74,7 +74,7 @@ export type Prompts = {
 export type PromptEmbeddings = {
   /** [B, N', C]: the points (plus a padding point when there is no box), then the two box corners. */
   sparse: tf.Tensor3D;
-  /** [B, h, w, C] */
+  /** [B, h, w, C] (emptyPrompt: [1, h, w, C]) */
   dense: tf.Tensor4D;
 }
 
@@ -118,6 +118,8 @@ export class PromptEncoder {
   /** [1, 1, 1, C] */
   private readonly noMaskEmbed: tf.Tensor4D;
   private readonly denseGridPe: tf.Tensor4D;
+  /** `call`'s embeddings of no prompt at all for one row: sparse [1, 2, C], dense [1, h, w, C]. */
+  private readonly noPrompt: PromptEmbeddings;
   private readonly maskConv1: Conv2d;
   private readonly maskNorm1: LayerNorm;
   private readonly maskConv2: Conv2d;
@@ -140,6 +142,20 @@ export class PromptEncoder {
     this.maskConv3 = new Conv2d(weights, { name: 'mask_downscaling.6', inDim: MASK_IN_CHANS, outDim: c, kernel: 1 });
     const s = sizes.embeddingSize;
     this.denseGridPe = weights.store.own(tf.tidy(() => this.pe.encode(unitGrid(s, s)) as tf.Tensor4D));
+    // SAM 2's prompt for a frame it tracks without prompts: one padding point (the encoder adds another), no mask.
+    const { sparse, dense } = tf.tidy(() => this.call({ points: pointPrompt([0, 0], [POINT_LABEL.padding]) }));
+    this.noPrompt = { sparse: weights.store.own(sparse), dense: weights.store.own(dense) };
+  }
+
+  /**
+   * `call` without any prompt, for `batch` rows: the same values, made once when the encoder was built, so a
+   * tracked frame runs no prompt-encoder kernel. The dense embedding keeps a batch of 1 (the mask decoder
+   * broadcasts it); it and, for one row, the sparse one are the encoder's own tensors: never dispose them.
+   */
+  // → sparse [B, 2, C], dense [1, h, w, C]
+  emptyPrompt(batch: number): PromptEmbeddings {
+    const { sparse, dense } = this.noPrompt;
+    return { sparse: batch === 1 ? sparse : tf.tile(sparse, [batch, 1, 1]) as tf.Tensor3D, dense };
   }
 
   /** Side of the mask prompt the encoder takes (4 × the embedding side). */

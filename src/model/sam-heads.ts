@@ -124,8 +124,11 @@ export class SamHeads {
     if (inputs.maskInputs) assertShape('maskInputs', inputs.maskInputs.shape, [batch, -1, -1, 1]);
     if (inputs.pointInputs) assertShape('pointInputs.coords', inputs.pointInputs.coords.shape, [batch, -1, 2]);
     return tf.tidy(() => {
-      const points = inputs.pointInputs ?? pointPrompt(new Array(batch * 2).fill(0), new Array(batch).fill(POINT_LABEL.padding), batch);
-      const { sparse, dense } = this.promptEncoder.call({ points, masks: inputs.maskInputs && this.maskPrompt(inputs.maskInputs) });
+      // No prompt (a tracked frame): SAM 2 passes one padding point per row and no mask, whose embeddings never change.
+      const points = inputs.pointInputs ?? (inputs.maskInputs ? pointPrompt(new Array(batch * 2).fill(0), new Array(batch).fill(POINT_LABEL.padding), batch) : null);
+      const { sparse, dense } = points
+        ? this.promptEncoder.call({ points, masks: inputs.maskInputs && this.maskPrompt(inputs.maskInputs) })
+        : this.promptEncoder.emptyPrompt(batch);
       const decoded = this.maskDecoder.call({
         imageEmbeddings: inputs.backboneFeatures,
         imagePe: this.promptEncoder.densePe(),

@@ -15,6 +15,8 @@ import { assertImageSize, type RgbImage } from '../io/pixels.js';
 import { resizeFloatRgbAntialias, resizeRgbPillowBicubic } from '../ops/pixel-resize.js';
 import { FLOAT_BYTES, rowChunks } from '../ops/row-chunks.js';
 import { hostCopy, rowRange } from '../ops/take-rows.js';
+import { fusedKernelsOn } from '../ops/webgpu/fused.js';
+import { fusedMaskBits, MASK_BITS_PER_WORD } from '../ops/webgpu/mask-bits.js';
 
 // The pixel types moved to io/pixels.ts; re-exported for the old import path.
 export { toRgbImage, type RgbImage, type PixelsLike } from '../io/pixels.js';
@@ -144,7 +146,7 @@ export function upsampledMaskBytes(lowRes: tf.Tensor4D, height: number, width: n
 }
 
 /** Mask pixels per float of a bit-packed mask: sums of distinct powers of two below 2^16 are exact in float32. */
-const BITS_PER_WORD = 16;
+const BITS_PER_WORD = MASK_BITS_PER_WORD;
 
 /**
  * Each object's mask at video resolution (logits upsampled as upsampleLogits, > 0), bit-packed on the device:
@@ -155,6 +157,15 @@ const BITS_PER_WORD = 16;
  */
 // lowRes [n, h4, w4, 1] (disposed) → [n, ⌈H·W / 16⌉] masks, and [n, ⌈H·W / 16⌉] exclusive masks when n > 1
 export function packedMaskBits(lowRes: tf.Tensor4D, height: number, width: number, exclusive: boolean): tf.Tensor2D[] {
+  if (fusedKernelsOn()) {
+    // One program per tensor, upsampling in place (ops/webgpu/mask-bits.ts).
+    maskPlaneSize(lowRes, 'packedMaskBits');
+    const n = lowRes.shape[0];
+    const out = [fusedMaskBits(lowRes, height, width, false)];
+    if (n > 1 && exclusive) out.push(fusedMaskBits(lowRes, height, width, true));
+    lowRes.dispose();
+    return out;
+  }
   return tf.tidy(() => {
     const n = lowRes.shape[0];
     const pixels = height * width;

@@ -17,8 +17,11 @@ import { ElementwiseProgram } from './wgsl.js';
 
 const KERNEL = 'Sam2longLinear';
 
+/** The epilogues of the linear kernels of this folder. */
+export type LinearActivation = 'linear' | 'relu' | 'gelu';
+
 interface Attrs {
-  activation: 'linear' | 'relu' | 'gelu';
+  activation: LinearActivation;
 }
 
 /** The epilogue: y · scale (per output channel) + residual (the output's shape). */
