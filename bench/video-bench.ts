@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Sam2Model } from '../src/model/sam2.js';
 import type { FrameProvider } from '../src/predictor/video-state.js';
-import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
+import type { TreeStepInfo } from '../src/tree/options.js';
 import { VideoPredictor } from '../src/predictor/video-predictor.js';
 import { GoldenFrames } from '../test/helpers/video.js';
 import { countRun, perUnit, type Counts } from './counters.js';

@@ -14,13 +14,14 @@ export * from './io/safetensors.js';
 export { Sam2Model, type FrameFeatures, type StepOptions, type Prompt } from './model/sam2.js';
 export { WeightStore, WeightScope, type HostArray } from './model/weights.js';
 export { ImagePredictor, type ImageInput, type ImagePrompt, type ImagePrediction } from './predictor/image-predictor.js';
+export { NO_OBJ_SCORE } from './model/sam-heads.js';
 export {
-  VideoPredictor, NO_OBJ_SCORE, type VideoPredictorOptions, type FrameResult, type FramesInput,
+  VideoPredictor, type VideoPredictorOptions, type FrameResult, type FramesInput,
   type PointsPrompt, type BoxPrompt, type MaskPrompt, type PropagateOptions,
 } from './predictor/video-predictor.js';
 export { VideoState, type FrameProvider } from './predictor/video-state.js';
 export { applyNonOverlap, nonOverlappingMasks, thresholdLogits, NON_OVERLAP_CLAMP, NOT_STARTED_LOGIT } from './predictor/non-overlap.js';
-export { TREE_DEFAULTS, type TreeOptions, type TreeStepInfo } from './predictor/tree-tracker.js';
+export { TREE_DEFAULTS, type TreeOptions, type TreeStepInfo } from './tree/options.js';
 export { toRgbImage, type RgbImage, type PixelsLike } from './io/pixels.js';
 export type { FrameSource, VideoFrame } from './io/frame-source.js';
 export * as tree from './tree/index.js';

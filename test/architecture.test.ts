@@ -7,8 +7,9 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { NODE_ONLY_PACKAGES, isNodeBuiltin } from '../demo/node-only.js';
-import { importsOf, resolveLocal, sourceFiles } from './helpers/imports.js';
+import { exportedNames, importsOf, namedImportsOf, resolveLocal, sourceFiles } from './helpers/imports.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SRC = path.join(ROOT, 'src');
@@ -139,6 +140,82 @@ function nodeOutsideNodeFolder(): string[] {
   return problems;
 }
 
+/**
+ * Re-exports below the entries stay inside their layer (a folder's index.ts gathers its own files); the node layer
+ * gathers what the Node entry adds. Each name then has one import path, from the layer that defines it.
+ */
+function crossLayerReexports(): string[] {
+  const problems: string[] = [];
+  for (const file of sourceFiles(SRC)) {
+    const from = layerOf(file);
+    if (from === 'entry' || from === 'node') continue;
+    for (const { spec } of namedImportsOf(file).filter((i) => i.reexport && i.spec.startsWith('.'))) {
+      const to = layerOf(resolveLocal(file, spec));
+      if (to !== from) problems.push(`${rel(file)} re-exports '${spec}' (${to}): import it from there`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * src/ modules the CLI may import directly although src/index.ts exports the names: the entry answers --help,
+ * --version and usage errors before anything loads tfjs.
+ */
+const CLI_DIRECT_IMPORTS: Record<string, readonly string[]> = { 'tools/cli.ts': ['src/errors.ts'] };
+
+/** tools/ imports from src/ other than src/index.ts that take names the public API (src/index.ts) exports. */
+function cliPastPublicApi(): string[] {
+  const index = path.join(SRC, 'index.ts');
+  const publicNames = exportedNames(index);
+  const problems: string[] = [];
+  for (const file of sourceFiles(path.join(ROOT, 'tools'))) {
+    for (const { spec, names } of namedImportsOf(file).filter((i) => i.spec.startsWith('.'))) {
+      const target = resolveLocal(file, spec);
+      if (!rel(target).startsWith('src/') || target === index || CLI_DIRECT_IMPORTS[rel(file)]?.includes(rel(target))) continue;
+      const shared = names.filter((n) => publicNames.has(n));
+      if (shared.length) problems.push(`${rel(file)} imports ${shared.join(', ')} from ${rel(target)}: take ${shared.length > 1 ? 'them' : 'it'} from src/index.ts, the public API`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * The predictors (and Node's runners above them) reach the model through Sam2Model's methods (encodeImage,
+ * promptStep, trackStep, encodeMemory, maskAsOutput, encodeSingleImage, decodeImage), never through its parts:
+ * e.g. the image predictor neither adds no_mem_embed itself nor calls the prompt encoder and mask decoder.
+ */
+function modelPartsReached(): string[] {
+  const parts = /\bmodel\??\.(heads|imageEncoder|memoryAttention|memoryEncoder|memoryPrompt|noMemEmbed)\b/g;
+  return sourceFiles(SRC)
+    .filter((f) => ['predictor', 'node', 'entry'].includes(layerOf(f)))
+    .flatMap((f) => [...fs.readFileSync(f, 'utf8').matchAll(parts)].map((m) => `${rel(f)} uses model.${m[1]}: add a Sam2Model method instead`));
+}
+
+/**
+ * The constructors of src/model/'s layers (those given a WeightScope): `(weights, options)` with named fields, as
+ * the official modules take keyword arguments; a third argument only for run-time settings. Sam2Model(config,
+ * store) is public API and keeps its order.
+ */
+function constructorProblems(): string[] {
+  const problems: string[] = [];
+  for (const file of sourceFiles(path.join(SRC, 'model'))) {
+    const source = ts.createSourceFile(file, fs.readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, true);
+    const visit = (node: ts.Node): void => {
+      if (ts.isConstructorDeclaration(node) && ts.isClassDeclaration(node.parent) && node.parent.name?.text !== 'Sam2Model') {
+        const where = `${rel(file)} ${node.parent.name?.text ?? '(class)'}`;
+        const types = node.parameters.map((p) => p.type?.getText(source) ?? '');
+        if (types.length > 3) problems.push(`${where}: ${types.length} constructor parameters (use named options)`);
+        const scope = types.indexOf('WeightScope');
+        if (scope > 0) problems.push(`${where}: the weights come first`);
+        if (scope >= 0 && types.slice(1).some((t) => /^(number|string|boolean)$/.test(t))) problems.push(`${where}: a positional ${types.slice(1).join(', ')} (use named options)`);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(source);
+  }
+  return problems;
+}
+
 describe('architecture (docs/ARCHITECTURE.md)', () => {
   it('every src/ module imports only from its own layer and the layers below it', () => {
     assert.deepEqual(srcViolations(), []);
@@ -157,6 +234,22 @@ describe('architecture (docs/ARCHITECTURE.md)', () => {
       .filter((f) => ['model', 'tree', 'ops'].includes(layerOf(f)))
       .flatMap((f) => [...importsOf(f).static, ...importsOf(f).dynamic].filter(isNodeBuiltin).map((spec) => `${rel(f)} → ${spec}`));
     assert.deepEqual(touching, []);
+  });
+
+  it('below the entries, a module re-exports only from its own layer (one import path per name)', () => {
+    assert.deepEqual(crossLayerReexports(), []);
+  });
+
+  it('layers of src/model/ are built as (weights, options) with named fields', () => {
+    assert.deepEqual(constructorProblems(), []);
+  });
+
+  it('the predictors reach the model only through Sam2Model\'s methods, not its parts', () => {
+    assert.deepEqual(modelPartsReached(), []);
+  });
+
+  it('tools/ (the CLI) takes from src/ through src/index.ts whatever the public API exports', () => {
+    assert.deepEqual(cliPastPublicApi(), []);
   });
 
   it('the demo page uses only the browser entry of src/; tools/ and bench/ never import tests or the demo', () => {

@@ -6,11 +6,12 @@
  * CLI, from ES modules and CommonJS, and from TypeScript without skipLibCheck.
  */
 import * as assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fixturePath } from './helpers/golden.js';
+import { startRedis } from './helpers/redis.js';
 
 const ROOT = process.cwd();
 /** What the package's `files`, its manifest and its build need. */
@@ -110,6 +111,41 @@ describe('the packed package, installed', function () {
     assert.equal(predict.status, 0, predict.stderr);
     assert.match(predict.stdout, /^mask \d \(score [\d.]+\) → mask\.png$/m);
     assert.ok(fs.existsSync(path.join(project, 'mask.png')));
+  });
+
+  it('the compiled `vos --queue` and `worker` (tracking on a worker thread, no tsx) segment a dataset', async () => {
+    const golden = fixturePath('vos/data');
+    for (const [from, to, files] of [['JPEGImages/clipB', 'vos/JPEGImages/clipB', ['00000.jpg', '00001.jpg', '00002.jpg']], ['Annotations/clipB', 'vos/Annotations/clipB', ['00000.png']]] as const) {
+      fs.mkdirSync(path.join(project, to), { recursive: true });
+      for (const f of files) fs.copyFileSync(path.join(golden, from, f), path.join(project, to, f));
+    }
+    const redis = await startRedis();
+    const env = { ...process.env, SAM2LONG_BACKEND: '' };
+    const worker = spawn(process.execPath, [path.join(project, 'node_modules/sam2long/bin/sam2long.js'), 'worker', '--queue', redis.url],
+      { cwd: project, env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    worker.stderr?.on('data', (d) => { log += String(d); });
+    const closed = new Promise<number | null>((resolve) => worker.once('close', (code) => resolve(code)));
+    try {
+      const vos = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const child = spawn(process.execPath, [path.join(project, 'node_modules/sam2long/bin/sam2long.js'), 'vos', '--model', fixturePath('sam21_mini_b.pt'),
+          '--config', fixturePath('sam21_mini_b.config.json'), '--videos', 'vos/JPEGImages', '--masks', 'vos/Annotations', '--out', 'vos-out',
+          '--queue', redis.url, '--quiet'], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d) => { out += String(d); });
+        child.stderr.on('data', (d) => { err += String(d); });
+        child.once('close', (code) => resolve({ code, out, err }));
+      });
+      assert.equal(vos.code, 0, `${vos.err}\n${log}`);
+      assert.match(vos.out, /^1 video\(s\): 1 segmented, 0 already complete, 0 failed/m);
+      assert.deepEqual(fs.readdirSync(path.join(project, 'vos-out/clipB')).filter((f) => f.endsWith('.png')).sort(), ['00000.png', '00001.png', '00002.png']);
+      assert.match(log, /model loaded in/);
+    } finally {
+      worker.kill('SIGTERM');
+      assert.equal(await closed, 0, log);
+      await redis.stop();
+    }
   });
 
   it('SAM2LONG_BACKEND=webgpu without the optional webgpu package names the line that installs it', () => {

@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { maxTensorBytes, setMaxTensorBytes } from '../src/backend-limits.js';
 import { setFusedKernels } from '../src/ops/webgpu/fused.js';
 import { VideoPredictor, type FrameResult } from '../src/predictor/video-predictor.js';
-import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
+import type { TreeStepInfo } from '../src/tree/options.js';
 import { diff, setupBackend } from './helpers/golden.js';
 import { GoldenFrames, collect, maskIou, miniModel } from './helpers/video.js';
 import { mapRowChunks, rowChunks } from '../src/ops/row-chunks.js';

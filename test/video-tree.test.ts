@@ -6,7 +6,7 @@
 import * as assert from 'node:assert/strict';
 import { VideoPredictor, type FrameResult } from '../src/predictor/video-predictor.js';
 import { countCalls } from './helpers/model-calls.js';
-import type { TreeStepInfo } from '../src/predictor/tree-tracker.js';
+import type { TreeStepInfo } from '../src/tree/options.js';
 import { pathSlots, traceBack, type MemoryTree } from '../src/tree/index.js';
 import { golden, goldenJson, setupBackend } from './helpers/golden.js';
 import { GoldenFrames, collect, compareRun, miniModel } from './helpers/video.js';

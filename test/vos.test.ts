@@ -11,16 +11,20 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import { main } from '../tools/cli.js';
-import { decodePng } from '../src/io/png.js';
+import { parseVosArgs } from '../tools/cli-vos.js';
+import { decodePng, encodePng } from '../src/io/png.js';
 import { readLabelPng } from '../src/node/mask-folders.js';
 import { NON_OVERLAP_CLAMP, NOT_STARTED_LOGIT, applyNonOverlap, nonOverlappingMasks } from '../src/predictor/non-overlap.js';
 import { readAnnotation, writeFrameMasks, DAVIS_PALETTE } from '../src/node/vos/layout.js';
 import { segmentDataset, type DatasetEvent, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
-import { PARTIAL_DIR, VIDEO_RECORD } from '../src/node/vos/process-video.js';
+import { PARTIAL_DIR, VIDEO_RECORD, partialFolder, processVideo } from '../src/node/vos/process-video.js';
+import { planVideo } from '../src/node/vos/segment-video.js';
+import { resolveSettings } from '../src/node/vos/settings.js';
 import { QUEUE_NAME, redisConnection } from '../src/node/vos/queue.js';
 import { fixturePath, setupBackend } from './helpers/golden.js';
 import { quietly } from './helpers/console.js';
 import { startRedis, type RedisServer } from './helpers/redis.js';
+import { countCalls } from './helpers/model-calls.js';
 
 const VOS = fixturePath('vos');
 const JPEGS = path.join(VOS, 'data/JPEGImages');
@@ -115,13 +119,33 @@ function leftovers(out: string): string[] {
   return found;
 }
 
+/** The writer folders under `<out>/.partial/<video>/` (named `<host>-<pid>-<random>`), as `<video>/<writer>`. */
+function partialWriters(out: string): string[] {
+  const root = path.join(out, PARTIAL_DIR);
+  if (!fs.existsSync(root)) return [];
+  return fs.readdirSync(root).flatMap((v) => {
+    try {
+      return fs.readdirSync(path.join(root, v)).map((w) => `${v}/${w}`);
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The video a process (by pid) is writing into `out`, if any. */
+function heldBy(out: string, pid: number | undefined): string | undefined {
+  return partialWriters(out).find((w) => w.includes(`-${pid}-`))?.split('/')[0];
+}
+
 function startCli(args: string[]): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', path.join(REPO, 'tools/cli.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
+/** How the child ended, once its stderr has been read to the end ('close' comes after 'exit' and the streams). */
 function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
-  return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const done = child.stderr ? child.stderr.readableEnded || child.stderr.destroyed : true;
+  if ((child.exitCode !== null || child.signalCode !== null) && done) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
 }
 
 async function until(what: string, cond: () => boolean, timeoutMs = 300_000): Promise<void> {
@@ -153,6 +177,33 @@ describe('vos: the non-overlap rule (sam2 _apply_non_overlapping_constraints)', 
   });
 });
 
+describe('vos: the command line', () => {
+  const base = ['--model', MODEL, '--videos', JPEGS, '--masks', ANNOTATIONS, '--out', 'preds'];
+
+  it('every option of the issue maps to the settings of the official mode it names', () => {
+    assert.deepEqual(parseVosArgs(base).settings, { model: MODEL, config: undefined, trackLater: false, useAllMasks: false, perObjectPng: false });
+    const tree = parseVosArgs([...base, '--tree', '3', '--iou-threshold', '0.1', '--uncertainty', '2', '--per-object-png']);
+    assert.deepEqual(tree.settings.tree, { pathways: 3, iouThreshold: 0.1, uncertainty: 2 });
+    assert.equal(tree.settings.perObjectPng, true);
+    assert.equal(resolveSettings(tree.settings).mode, 'sam2long');
+    assert.deepEqual(resolveSettings(parseVosArgs([...base, '--tree', '5']).settings).tree, { pathways: 5, iouThreshold: 0.1, uncertainty: 2 });
+    const later = parseVosArgs([...base, '--track-later', '--use-all-masks', '--video-list', 'list.txt', '--overwrite', '--queue', 'redis://q:6380/2']);
+    assert.deepEqual([later.settings.trackLater, later.settings.useAllMasks, later.videoList, later.overwrite, later.queue], [true, true, 'list.txt', true, 'redis://q:6380/2']);
+    assert.equal(resolveSettings(later.settings).mode, 'sam2-later');
+  });
+
+  it('refuses options that contradict each other, naming them', () => {
+    for (const [extra, message] of [
+      [['--tree', '3', '--track-later'], /--track-later is SAM 2's per-object mode/],
+      [['--tree', '3', '--use-all-masks'], /--use-all-masks does not go with --tree/],
+      [['--iou-threshold', '0.2'], /--iou-threshold is a SAM2Long option: use it with --tree/],
+      [['--tree', '3', '--iou-threshold', '1.5'], /--iou-threshold: 1.5 is not an IoU/],
+      [['--tree', '0'], /--tree/],
+      [['--queue', 'http://q:6379'], /--queue 'http:\/\/q:6379': expected redis:\/\/host:port/],
+    ] as const) assert.throws(() => parseVosArgs([...base, ...extra]), message);
+  });
+});
+
 describe('vos: layouts', () => {
   let tmp: string;
   before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-vos-layout-')); });
@@ -170,6 +221,36 @@ describe('vos: layouts', () => {
     assert.equal(written.colorType, 'palette');
     assert.deepEqual(written.palette, ann.palette);
     assert.deepEqual(readLabelPng(path.join(tmp, '00006.png')).data, readLabelPng(path.join(ANNOTATIONS, 'clipB/00006.png')).data);
+  });
+
+  it('--use-all-masks: every annotated frame prompts its objects; the default mode refuses an object first seen later, as sam2\'s script', () => {
+    const base = { model: MODEL, config: CONFIG };
+    const prompts = (s: Parameters<typeof resolveSettings>[0]) =>
+      Object.fromEntries(planVideo(JPEGS, ANNOTATIONS, 'clipB', resolveSettings(s)).objects.map((o) => [o.id, [...o.masks.keys()]]));
+    // clipB is annotated on frames 0 (objects 1, 3) and 6 (objects 1, 3 and 5).
+    assert.deepEqual(prompts(base), { 1: [0], 3: [0] });
+    assert.deepEqual(prompts({ ...base, trackLater: true }), { 1: [0], 3: [0], 5: [6] });
+    assert.deepEqual(prompts({ ...base, trackLater: true, useAllMasks: true }), { 1: [0, 6], 3: [0, 6], 5: [6] });
+    assert.throws(() => prompts({ ...base, useAllMasks: true }), /object 5 appears only on the later frame 00006 \(use --track-later\)/);
+    assert.throws(() => prompts({ ...base, tree: { pathways: 3 }, useAllMasks: true }), /object 1 has masks on several frames/);
+  });
+
+  it('a writer clears what a killed writer left of its own video only (videos clipB and clipB.x), and its own folder on failure', async () => {
+    const out = path.join(tmp, 'partial');
+    const other = path.join(partialFolder(out, 'clipB.x'), 'host-1-0000aaaa');
+    const stale = path.join(partialFolder(out, 'clipB'), 'host-2-0000bbbb');
+    for (const d of [other, stale]) {
+      fs.mkdirSync(d, { recursive: true });
+      fs.writeFileSync(path.join(d, '00000.png'), 'half-written');
+    }
+    const settings = resolveSettings({ model: MODEL, config: CONFIG });
+    const record = await processVideo(async () => { throw new Error('no model today'); },
+      { videosRoot: JPEGS, masksRoot: ANNOTATIONS, out, video: 'clipB', settings });
+    assert.equal(record.status, 'failed');
+    assert.equal(record.error, 'no model today');
+    assert.equal(fs.readFileSync(path.join(other, '00000.png'), 'utf8'), 'half-written', 'the other video\'s writer keeps its folder');
+    assert.ok(!fs.existsSync(partialFolder(out, 'clipB')), 'the stale folder is gone, and so is the failed writer\'s');
+    assert.ok(!fs.existsSync(path.join(out, 'clipB')), 'nothing under the video\'s name');
   });
 
   it('SA-V per-object folders: written as <id %03d>/<frame>.png and read back', () => {
@@ -246,6 +327,7 @@ describe('vos: the golden dataset, as the official scripts run it', function () 
     const other = await cli(...vosArgs(JPEGS, ANNOTATIONS, out, '--video-list', writeList(tmp, ['clipA'])));
     assert.equal(other.code, 1);
     assert.match(other.err, /clipA failed: .*other settings.*--overwrite/);
+    assert.match(other.out, /^1 video\(s\): 0 segmented, 0 already complete, 1 failed/m, '--video-list: clipA only');
   });
 
   it('segment --mask: the annotation PNG of a golden frame as mask prompts gives out_sam2', async () => {
@@ -260,6 +342,30 @@ describe('vos: the golden dataset, as the official scripts run it', function () 
     const missing = await cli('segment', '--model', MODEL, '--config', CONFIG, '--frames', path.join(JPEGS, 'clipB'), '--out', path.join(tmp, 'x'), '--obj', '2', '--mask', mask);
     assert.equal(missing.code, 2);
     assert.match(missing.err, /label map without object 2 \(it holds 1, 3\)/);
+  });
+
+  it('segment --mask: a binary PNG (grey 0/255 or 0/1) is the object itself, as its pixels of the label PNG', async () => {
+    const ann = readAnnotation(ANNOTATIONS, 'clipB', '00000', false);
+    assert.ok(ann);
+    const object3 = ann.objects.get(3) as Uint8Array;
+    const run = async (name: string, ...prompt: string[]) => {
+      const out = path.join(tmp, 'segment-binary', name);
+      const r = await cli('segment', '--model', MODEL, '--config', CONFIG, '--frames', path.join(JPEGS, 'clipB'), '--out', out, '--quiet',
+        '--max-frames', '2', ...prompt);
+      assert.equal(r.code, 0, r.err);
+      return out;
+    };
+    const binaryFile = (values: [number, number], name: string) => {
+      const file = path.join(tmp, name);
+      fs.writeFileSync(file, encodePng({ width: ann.width, height: ann.height, colorType: 'grey', bitDepth: 8, samples: Uint8Array.from(object3, (v) => values[v]) }));
+      return file;
+    };
+    const label = await run('label', '--obj', '3', '--mask', path.join(ANNOTATIONS, 'clipB/00000.png'));
+    for (const [name, values] of [['mask-255.png', [0, 255]], ['mask-1.png', [0, 1]]] as const) {
+      const binary = await run(name, '--obj', '3', '--mask', binaryFile([...values], name));
+      assert.deepEqual(pngs(binary), ['00000.png', '00001.png', '00002.png']);
+      for (const f of pngs(label)) assert.deepEqual(readLabelPng(path.join(binary, f)).data, readLabelPng(path.join(label, f)).data, `${name}: ${f}`);
+    }
   });
 });
 
@@ -315,6 +421,31 @@ describe('vos: resuming, failing alone, and the queue', function () {
     assert.deepEqual(leftovers(out), []);
   });
 
+  it('--use-all-masks --track-later: frame 6\'s annotation prompts objects 1 and 3 again, so its output is that annotation', async () => {
+    const out = path.join(tmp, 'all-masks');
+    const r = await cli(...vosArgs(data.videos, data.masks, out, '--track-later', '--use-all-masks', '--video-list', writeList(tmp, ['clipB'])));
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /1 video\(s\): 1 segmented, 0 already complete, 0 failed/);
+    const record = JSON.parse(fs.readFileSync(path.join(out, 'clipB', VIDEO_RECORD), 'utf8')) as { settings: { useAllMasks: boolean; mode: string } };
+    assert.deepEqual([record.settings.mode, record.settings.useAllMasks], ['sam2-later', true]);
+    const annotation = readLabelPng(path.join(data.masks, 'clipB/00006.png')).data;
+    const iou = (dir: string, id: number) => {
+      const labels = readLabelPng(path.join(dir, 'clipB/00006.png')).data;
+      let inter = 0;
+      let union = 0;
+      labels.forEach((v, p) => {
+        if (v === id && annotation[p] === id) inter++;
+        if (v === id || annotation[p] === id) union++;
+      });
+      return inter / union;
+    };
+    for (const id of [1, 3, 5]) {
+      console.log(`      frame 6, object ${id}: IoU with its annotation ${iou(out, id).toFixed(4)} (tracked from frame 0 only: ${iou(reference, id).toFixed(4)})`);
+      assert.ok(iou(out, id) >= 0.95);
+    }
+    for (const id of [1, 3]) assert.ok(iou(out, id) > iou(reference, id), `object ${id}: frame 6's own annotation was a prompt`);
+  });
+
   it('--per-object-png: SA-V folders in and out; each object mask holds what the non-overlapping label maps give it', async () => {
     const sav = path.join(tmp, 'sav-annotations');
     for (const video of data.names) {
@@ -348,40 +479,65 @@ describe('vos: resuming, failing alone, and the queue', function () {
     before(async () => { redis = await startRedis(); });
     after(async () => { await redis?.stop(); });
 
-    it('two workers, one SIGKILLed while it holds a video, a third joining: every video once, as the single process wrote it', async () => {
+    it('two workers holding videos, one SIGKILLed, one SIGTERMed (it finishes its video), a third joining: every video once, as the single process wrote it', async () => {
       const out = path.join(tmp, 'queue');
       const workerArgs = ['worker', '--queue', redis.url, '--lock-seconds', '4'];
       const workers = [startCli(workerArgs), startCli(workerArgs)];
       const logs = workers.map(() => '');
       workers.forEach((w, i) => w.stderr?.on('data', (d) => { logs[i] += String(d); }));
       const submitted = cli(...vosArgs(data.videos, data.masks, out, '--track-later', '--queue', redis.url));
-      const victim = workers[0];
-      const holds = () => fs.existsSync(path.join(out, PARTIAL_DIR)) && fs.readdirSync(path.join(out, PARTIAL_DIR)).some((d) => d.includes(`-${victim.pid}-`));
-      await until('the first worker to hold a video', holds);
+      const [victim, second] = workers;
+      // Both hold a video: the first is killed (its video goes back to the queue when its lock lapses), the second
+      // gets SIGTERM (it finishes its video, takes no other and exits 0), and a third worker joins.
+      let held: string | undefined;
+      await until('both workers to hold a video', () => heldBy(out, victim.pid) !== undefined && (held = heldBy(out, second.pid)) !== undefined);
       victim.kill('SIGKILL');
+      second.kill('SIGTERM');
       await exited(victim);
       const third = startCli(workerArgs);
       workers.push(third);
-      const r = await submitted;
-      assert.equal(r.code, 0, `${r.err}\n${logs.join('\n')}`);
-      assert.match(r.out, /3 video\(s\): 3 segmented, 0 already complete, 0 failed/);
-      assertSameOutputs(out, reference, data.names);
-      assert.deepEqual(leftovers(out), []);
-      const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as DatasetSummary;
-      assert.deepEqual(summary.videos.map((v) => v.video).sort(), [...data.names].sort());
+      logs.push('');
+      third.stderr?.on('data', (d) => { logs[2] += String(d); });
+      assert.deepEqual(await exited(second), { code: 0, signal: null }, logs[1]);
+      assert.ok(fs.existsSync(path.join(out, held as string, VIDEO_RECORD)), `${held} finished by the worker stopping:\n${logs[1]}`);
+      const afterSignal = logs[1].slice(logs[1].indexOf('SIGTERM'));
+      assert.match(afterSignal, new RegExp(`video ${held}: done`), logs[1]);
+      assert.doesNotMatch(afterSignal, /: started/, 'no new video after the signal');
       const queue = new Queue(QUEUE_NAME, { connection: redisConnection(redis.url) });
       try {
-        const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait');
-        assert.deepEqual(counts, { completed: 3, failed: 0, active: 0, wait: 0 });
+        const r = await submitted;
+        assert.equal(r.code, 0, `${r.err}\n${logs.join('\n')}`);
+        assert.match(r.out, /3 video\(s\): 3 segmented, 0 already complete, 0 failed/);
+        assertSameOutputs(out, reference, data.names);
+        assert.deepEqual(leftovers(out), []);
+        const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as DatasetSummary;
+        assert.deepEqual(summary.videos.map((v) => v.video).sort(), [...data.names].sort());
+        // Every video was finished exactly once, by the two workers that lived; each loaded the model once for all its videos.
+        const done = logs.slice(1).flatMap((l) => [...l.matchAll(/video (\S+): done/g)].map((m) => m[1]));
+        assert.deepEqual(done.sort(), [...data.names].sort(), logs.join('\n'));
+        for (const l of logs.slice(1)) assert.equal([...l.matchAll(/model loaded/g)].length, 1, l);
+        const counts = { completed: 3, failed: 0, active: 0, wait: 0, delayed: 0 };
+        const states = ['completed', 'failed', 'active', 'wait', 'delayed'] as const;
+        assert.deepEqual(await queue.getJobCounts(...states), counts);
+        // Submitting again adds nothing: every job exists and every video is complete.
+        const again = await cli(...vosArgs(data.videos, data.masks, out, '--track-later', '--queue', redis.url));
+        assert.equal(again.code, 0, again.err);
+        assert.deepEqual(await queue.getJobCounts(...states), counts);
+        // A video that fails on a worker (a corrupt frame) fails once, with its reason; the submitter exits 1.
+        const broken = smallDataset(path.join(tmp, 'queue-broken'), 4);
+        fs.writeFileSync(path.join(broken.videos, 'clipB/00003.jpg'), Buffer.from('not a jpeg at all'));
+        const failing = await cli(...vosArgs(broken.videos, broken.masks, path.join(tmp, 'queue-broken-out'), '--track-later',
+          '--video-list', writeList(tmp, ['clipB']), '--queue', redis.url));
+        assert.equal(failing.code, 1, failing.err);
+        assert.match(failing.err, /video clipB failed: .*00003\.jpg/);
+        assert.match(failing.err, /failed videos: clipB/);
+        assert.deepEqual(await queue.getJobCounts(...states), { ...counts, failed: 1 });
       } finally {
         await queue.close();
       }
-      // Submitting again adds nothing: every job exists and every video is complete.
-      const again = await cli(...vosArgs(data.videos, data.masks, out, '--track-later', '--queue', redis.url));
-      assert.equal(again.code, 0, again.err);
-      // SIGTERM stops the idle workers cleanly.
-      for (const w of workers.slice(1)) w.kill('SIGTERM');
-      for (const w of workers.slice(1)) assert.deepEqual(await exited(w), { code: 0, signal: null });
+      // SIGTERM stops the idle worker cleanly.
+      third.kill('SIGTERM');
+      assert.deepEqual(await exited(third), { code: 0, signal: null });
     });
   });
 });
@@ -391,8 +547,11 @@ describe('vos: objects tracked together, each from its own first frame, equal se
   before(setupBackend);
   const FRAMES = 10;
 
+  /** Tracking steps (memory attention + decoder calls) of one propagation, and their rows. */
+  interface Work { steps: number; rows: number }
+
   /** Final low-res logits per frame of each object, from one propagation with `objIds` as the rows of every step. */
-  async function run(tree: boolean, objIds: number[]): Promise<Map<number, Map<number, Float32Array>>> {
+  async function run(tree: boolean, objIds: number[]): Promise<{ logits: Map<number, Map<number, Float32Array>>; work: Work }> {
     const { VideoPredictor } = await import('../src/predictor/video-predictor.js');
     const predictor = await VideoPredictor.fromCheckpoint(MODEL, { config: CONFIG, tree: tree ? { pathways: 3, iouThreshold: 0.1, uncertainty: 2 } : false });
     // Objects 1 and 3 are annotated on frame 0, object 5 first on frame 6.
@@ -400,11 +559,14 @@ describe('vos: objects tracked together, each from its own first frame, equal se
     const frames = fs.readdirSync(path.join(JPEGS, 'clipB')).sort().slice(0, FRAMES).map((f) => path.join(JPEGS, 'clipB', f));
     const state = await predictor.initState(frames);
     const out = new Map<number, Map<number, Float32Array>>();
+    const calls = countCalls(predictor.model);
+    let work: Work;
     try {
       for (const id of objIds) {
         const { frame, ann } = prompts.find((p) => p.ann?.objects.has(id)) as { frame: number; ann: NonNullable<ReturnType<typeof readAnnotation>> };
         await predictor.addMask(state, { frame, objId: id, mask: ann.objects.get(id) as Uint8Array });
       }
+      const before = { ...calls };
       for await (const r of predictor.propagate(state)) {
         if (!r.final) continue;
         r.objIds.forEach((id, i) => {
@@ -412,19 +574,23 @@ describe('vos: objects tracked together, each from its own first frame, equal se
           out.get(id)?.set(r.frame, r.lowResLogits[i]);
         });
       }
+      work = { steps: calls.memoryAttention - before.memoryAttention, rows: calls.trackedRows - before.trackedRows };
     } finally {
       state.dispose();
       predictor.model.dispose();
     }
-    return out;
+    return { logits: out, work };
   }
 
   for (const tree of [false, true]) {
     it(`${tree ? 'SAM2Long P=3' : 'SAM 2'}: objects 1, 3 (frame 0) and 5 (frame 6) as rows of one run = each tracked alone from its frame`, async () => {
       const together = await run(tree, [1, 3, 5]);
+      const separate: Work[] = [];
       for (const id of [1, 3, 5]) {
-        const alone = (await run(tree, [id])).get(id) as Map<number, Float32Array>;
-        const rows = together.get(id) as Map<number, Float32Array>;
+        const single = await run(tree, [id]);
+        separate.push(single.work);
+        const alone = single.logits.get(id) as Map<number, Float32Array>;
+        const rows = together.logits.get(id) as Map<number, Float32Array>;
         assert.deepEqual([...rows.keys()], Array.from({ length: FRAMES }, (_, f) => f), 'every frame has a result');
         const first = Math.min(...alone.keys());
         assert.deepEqual([...alone.keys()], Array.from({ length: FRAMES - first }, (_, k) => first + k));
@@ -440,6 +606,12 @@ describe('vos: objects tracked together, each from its own first frame, equal se
         console.log(`      object ${id} (from frame ${first}): largest logit difference ${maxDiff.toExponential(2)} over ${alone.size} frames`);
         assert.ok(maxDiff < 1e-3);
       }
+      // Batched: the rows the separate runs track, in one step per tracked frame (plus, with the tree, the first
+      // step of the object prompted on frame 6, on frame 7 beside the others' tree step).
+      const sum = (k: keyof Work) => separate.reduce((n, w) => n + w[k], 0);
+      console.log(`      together: ${together.work.steps} tracking steps of ${together.work.rows} rows; separately: ${sum('steps')} steps of ${sum('rows')} rows`);
+      assert.equal(together.work.rows, sum('rows'));
+      assert.equal(together.work.steps, FRAMES - 1 + (tree ? 1 : 0));
     });
   }
 });

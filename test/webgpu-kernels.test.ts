@@ -16,6 +16,7 @@ import { CXBlock } from '../src/model/memory-encoder.js';
 import { fusedKernelsOn, setFusedKernels } from '../src/ops/webgpu/fused.js';
 import { fusedGroupedLinear } from '../src/ops/webgpu/grouped-linear.js';
 import { packedMaskBits } from '../src/predictor/transforms.js';
+import { fusedElementwise, wgslSigmoid } from '../src/ops/webgpu/elementwise.js';
 import { partitionWindows, unpartitionWindows } from '../src/ops/windows.js';
 import { diff, setupBackend } from './helpers/golden.js';
 import { seededValues } from './helpers/ops.js';
@@ -312,5 +313,33 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
         store.dispose();
       });
     }
+  });
+
+  describe('elementwise chains as one program (full, per-channel, per-token and per-row operands)', () => {
+    const shape = [3, 37, 45, 5]; // not a multiple of the workgroup
+    it('sigmoid(x) · 20 − 10 (the memory encoder\'s mask for memory)', () => {
+      const x = random(shape, 6);
+      compare('sigmoid chain', () => tf.tidy(() => fusedKernelsOn() ? fusedElementwise(`${wgslSigmoid('v0')} * 20.0 + -10.0`, shape, [[x, 'full']]) : tf.add(tf.mul(tf.sigmoid(x), 20), -10)));
+      x.dispose();
+    });
+    it('x + [score ≤ 0] · embed (row and channel operands)', () => {
+      const [x, score, embed] = [random(shape), random([3, 1]), random([5])];
+      compare('row/channel chain', () => tf.tidy(() => fusedKernelsOn()
+        ? fusedElementwise('v0 + select(0.0, 1.0, v1 <= 0.0) * v2', shape, [[x, 'full'], [score, 'row'], [embed, 'channel']])
+        : tf.add(x, tf.mul(tf.reshape(tf.cast(tf.lessEqual(score, 0), 'float32'), [-1, 1, 1, 1]), embed))));
+      tf.dispose([x, score, embed]);
+    });
+    it('(memory + pos) · weight per token', () => {
+      const [m, p, w] = [random([2, 301, 64]), random([2, 301, 64]), random([2, 301])];
+      compare('token chain', () => tf.tidy(() => fusedKernelsOn()
+        ? fusedElementwise('(v0 + v1) * v2', m.shape, [[m, 'full'], [p, 'full'], [w, 'token']])
+        : tf.mul(tf.add(m, p), tf.expandDims(w, 2))));
+      tf.dispose([m, p, w]);
+    });
+    it('refuses an operand of the wrong size', () => {
+      const x = random([4, 5]);
+      assert.throws(() => fusedElementwise('v0', [4, 6], [[x, 'full']]), /'full' operand of \[4, 5\]/);
+      x.dispose();
+    });
   });
 });

@@ -5,8 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { InputError, UsageError, outputError } from '../src/errors.js';
-import { DEFAULT_PIXEL_LIMIT, PIXEL_LIMIT_ENV, parsePixelLimit, setPixelLimit } from '../src/io/pixel-limit.js';
+import { DEFAULT_PIXEL_LIMIT, InputError, PIXEL_LIMIT_ENV, UsageError, outputError, setPixelLimit } from '../src/index.js';
+import { parsePixelLimit } from '../src/io/pixel-limit.js';
 
 /** The `--max-pixels` option of every command that decodes images, and its help line. */
 export const MAX_PIXELS_OPTION = { 'max-pixels': { type: 'string' } } as const;

@@ -1,6 +1,5 @@
 /** `sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]` */
-import { formatResultTable } from '../src/eval/index.js';
-import { evaluateFolders } from '../src/node/mask-folders.js';
+import { evaluation } from '../src/index.js';
 import { applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseCommandArgs, required, writeFileAtomic } from './cli-args.js';
 
 export const USAGE = `usage: sam2long eval --gt <dir> --pred <dir> [--no-skip-first-last] [--strict] [--gt-255-is-object] [--json <file>]
@@ -38,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   const pred = required(values.pred, '--pred');
   applyPixelLimit(values['max-pixels']);
   const skipFirstLast = !values['no-skip-first-last'];
-  const result = evaluateFolders({
+  const result = evaluation.evaluateFolders({
     gt, pred, skipFirstLast, strict: values.strict ?? false, gtVoidIsBackground: !values['gt-255-is-object'],
   });
   console.log(skipFirstLast
@@ -48,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
     if (videos.length > 0) console.error(`warning: ${videos.length} video(s) ${where}, not scored: ${videos.join(', ')}`);
   }
   console.log(`Scored ${result.videos.length} video(s) in ${gt}: ${result.videos.map((v) => v.video).join(', ')}`);
-  console.log(formatResultTable(result));
+  console.log(evaluation.formatResultTable(result));
   if (values.json !== undefined) {
     writeFileAtomic(values.json, new TextEncoder().encode(`${JSON.stringify(result, null, 1)}\n`));
     console.log(`wrote ${values.json}`);

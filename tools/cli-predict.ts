@@ -1,9 +1,9 @@
 /** `sam2long predict`: one image, clicks and/or a box → a mask PNG (and optionally an overlay). */
 import * as path from 'node:path';
 import {
-  decodeImage, ImagePredictor, initBackend, renderOverlay, UsageError,
+  decodeImage, encodeMaskPng, ImagePredictor, initBackend, renderOverlay, UsageError,
 } from '../src/index.js';
-import { encodeMaskPng, encodeRgbPng } from '../src/io/png.js';
+import { encodeRgbPng } from '../src/io/png.js';
 import {
   applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parsePoints, requireFile, required, writeFileAtomic,
 } from './cli-args.js';

@@ -6,11 +6,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  decodePng, exitCodeOf, frameSource, initBackend, InputError, InterruptedError, type TreeOptions, UsageError,
-  type VideoState,
+  decodePng, exitCodeOf, frameSource, initBackend, InputError, InterruptedError, isVideoFile, readVideo, requireFfmpeg,
+  type TreeOptions, UsageError, VideoPredictor, type VideoReader, type VideoState,
 } from '../src/index.js';
-import { isVideoFile, probeVideo, readVideo, requireFfmpeg, VIDEO_EXTENSIONS, type VideoReader } from '../src/node/video.js';
-import { VideoPredictor, processingOrder } from '../src/predictor/video-predictor.js';
+import { probeVideo, VIDEO_EXTENSIONS } from '../src/node/video.js';
+import { processingOrder } from '../src/predictor/video-predictor.js';
 import {
   applyPixelLimit, MAX_PIXELS_HELP, MAX_PIXELS_OPTION, parseBox, parseCommandArgs, parseInteger, parseNumber, parsePoints, requireFile, required,
 } from './cli-args.js';
@@ -18,7 +18,7 @@ import { checkSeparatePaths } from './output-dir.js';
 import { Progress } from './progress.js';
 import { DEFAULT_FPS, PREVIEW_MAX_SIDE, SegmentOutputs, SUMMARY_FILE } from './segment-outputs.js';
 
-export { labelMap } from '../src/render/overlay.js';
+export { labelMap } from '../src/index.js';
 export { INCOMPLETE_MARKER, MaskDirectory } from './output-dir.js';
 
 export const USAGE = `usage: sam2long segment --model <m.safetensors|m.pt> --frames <dir|video> --out <dir>

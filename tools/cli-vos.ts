@@ -4,10 +4,11 @@
  */
 import * as path from 'node:path';
 import {
-  initBackend, InputError, type VosSettingsInput,
+  DATASET_SUMMARY, type DatasetInput, type DatasetSummary, initBackend, InputError, segmentDataset, VIDEO_RECORD, type VideoRecord,
+  type VosSettingsInput,
 } from '../src/index.js';
-import { segmentDataset, checkDatasetFolders, DATASET_SUMMARY, type DatasetInput, type DatasetSummary } from '../src/node/vos/segment-dataset.js';
-import { PARTIAL_DIR, VIDEO_RECORD, type VideoRecord } from '../src/node/vos/process-video.js';
+import { checkDatasetFolders } from '../src/node/vos/segment-dataset.js';
+import { PARTIAL_DIR } from '../src/node/vos/process-video.js';
 import { parseCommandArgs, parseInteger, parseNumber, required } from './cli-args.js';
 import { Progress } from './progress.js';
 

@@ -42,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
     url, concurrency, lockMs: Math.round(lockSeconds * 1000),
     onEvent: (e) => {
       if (e.type === 'start') log(`video ${e.video}: started`);
+      if (e.type === 'model') log(`model loaded in ${e.seconds?.toFixed(1)} s (kept for the next videos)`);
       if (e.type === 'done') log(`video ${e.video}: ${e.record?.status === 'skipped' ? 'already complete' : `done, ${e.record?.frames} frames in ${e.record?.seconds.toFixed(1)} s`}`);
       if (e.type === 'failed') log(`video ${e.video}: failed: ${e.error}`);
     },

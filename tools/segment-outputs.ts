@@ -7,14 +7,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  downscale, type FrameResult, frameSource, type FrameSource, GifEncoder, InputError, labelMap, type PromptMarks,
-  renderOverlay, type RgbImage, Sam2LongError, sideBySide, type TreeOptions, type TreeStepInfo, type VideoPredictor,
-  type VideoState,
+  downscale, encodeLabelPng, type FrameResult, frameSource, type FrameSource, GifEncoder, InputError, isVideoFile, labelMap,
+  openMaskVideo, type PromptMarks, readVideo, renderOverlay, type RgbImage, Sam2LongError, sideBySide, tree, type TreeOptions,
+  type TreeStepInfo, type VideoPredictor, type VideoReader, type VideoState,
 } from '../src/index.js';
 import type { NetpbmFrame } from '../src/io/netpbm.js';
-import { encodeLabelPng, encodeRgbPng } from '../src/io/png.js';
-import { isVideoFile, openMaskVideo, openPreviewVideo, readVideo, type VideoReader, type VideoWriter } from '../src/node/video.js';
-import { pathSlots, slotRecord, traceBack, type MemoryTree } from '../src/tree/index.js';
+import { encodeRgbPng } from '../src/io/png.js';
+import { openPreviewVideo, type VideoWriter } from '../src/node/video.js';
 import { MaskDirectory } from './output-dir.js';
 
 /** Previews are shrunk to at most this many pixels on their longer side. */
@@ -210,7 +209,7 @@ export interface RunVideo {
 export class RunSummary {
   private readonly frames = new Map<number, SummaryFrame>();
   private readonly ms = new Map<number, number>();
-  private readonly trees = new Map<number, MemoryTree>();
+  private readonly trees = new Map<number, tree.MemoryTree>();
   private readonly created = performance.now();
   private video: RunVideo | null = null;
   private trackingStarted = 0;
@@ -245,16 +244,16 @@ export class RunSummary {
 
   /** An object's numbers on a frame, with the slot, IoU and score of its final path (`finalSlots`: per object, from its latest tree). */
   private withPath(frame: number, o: SummaryObject, finalSlots: Map<number, number[]>): SummaryObject {
-    const tree = this.trees.get(o.id);
+    const objTree = this.trees.get(o.id);
     const slots = finalSlots.get(o.id);
-    const k = tree ? frame - tree.startFrame - 1 : -1;
-    if (!tree || !slots || k < 0 || k >= slots.length) return o;
-    const rec = slotRecord(tree, frame, slots[k]);
+    const k = objTree ? frame - objTree.startFrame - 1 : -1;
+    if (!objTree || !slots || k < 0 || k >= slots.length) return o;
+    const rec = tree.slotRecord(objTree, frame, slots[k]);
     return { ...o, slot: slots[k], iou: rec.iou, pathScore: rec.score };
   }
 
   json(status: RunStatus, error?: string): object {
-    const finalSlots = new Map([...this.trees].map(([id, tree]) => [id, traceBack(tree)]));
+    const finalSlots = new Map([...this.trees].map(([id, objTree]) => [id, tree.traceBack(objTree)]));
     const frames = [...this.frames.values()].sort((a, b) => a.frame - b.frame)
       .map((f) => ({ ...f, ms: this.ms.get(f.frame), objects: f.objects.map((o) => this.withPath(f.frame, o, finalSlots)) }));
     const trackSeconds = this.trackingStarted ? (this.lastSeen - this.trackingStarted) / 1000 : 0;
@@ -285,7 +284,7 @@ export class RunSummary {
  */
 export class PathsView {
   private readonly logits = new Map<number, Map<number, readonly Float32Array[]>>();
-  private readonly trees = new Map<number, MemoryTree>();
+  private readonly trees = new Map<number, tree.MemoryTree>();
 
   constructor(readonly dir: MaskDirectory, readonly first: number, readonly last: number, private readonly pathways: number) {}
 
@@ -301,8 +300,8 @@ export class PathsView {
 
   /** Path p's slot on `frame` for an object; frame s+1 (stored before any tree step) has one slot. */
   private slot(objId: number, frame: number, p: number): number {
-    const tree = this.trees.get(objId);
-    return tree ? pathSlots(tree, p)[frame - tree.startFrame - 1] : 0;
+    const objTree = this.trees.get(objId);
+    return objTree ? tree.pathSlots(objTree, p)[frame - objTree.startFrame - 1] : 0;
   }
 
   /** Writes one picture per frame of the range that was tracked; returns how many. */

@@ -14,6 +14,7 @@ import type { LinearWeights, NormWeights, WeightScope, ConvWeights } from './wei
 import { rowBlocks, rowIndices, takeRows } from '../ops/take-rows.js';
 import { FLOAT_BYTES, mapRowChunks, rowChunks } from '../ops/row-chunks.js';
 import { broadcastByAdd, repeatRows } from '../ops/layout.js';
+import { conv2dWithBias, depthwiseConv2dWithBias } from '../ops/conv.js';
 
 /** Rows this wide or wider broadcast a per-channel vector at full speed on tfjs-wasm. */
 const WIDE_ROW = 256;
@@ -310,13 +311,13 @@ export class Conv2d {
       }
       // PyTorch's symmetric zero padding, done by the convolution itself (no padded copy of the input).
       if (this.groups === 1) {
-        return tf.fused.conv2d({ x, filter: this.w, strides: this.stride, pad: this.padding, bias: this.b ?? undefined });
+        return conv2dWithBias(x, this.w, this.stride, this.padding, this.b);
       }
       if (this.tiles && TILED_DEPTHWISE_BACKENDS.has(tf.getBackend())) {
         const sum = tf.addN(this.tiles.map(({ filter, pad }) => tf.depthwiseConv2d(x, filter, 1, pad)));
         return channelAffine(sum, null, this.b) as tf.Tensor4D;
       }
-      return tf.fused.depthwiseConv2d({ x, filter: this.w, strides: this.stride, pad: this.padding, bias: this.b ?? undefined });
+      return depthwiseConv2dWithBias(x, this.w, this.stride, this.padding, this.b);
     });
   }
 }

@@ -29,6 +29,7 @@ import { AxialRope, pairSwap } from './rope.js';
 import type { WeightScope } from './weights.js';
 import { FLOAT_BYTES } from '../ops/row-chunks.js';
 import { sliceAxis1 } from '../ops/take-rows.js';
+import { fusedElementwise, type OperandAt } from '../ops/webgpu/elementwise.js';
 import { fusedKernelsOn } from '../ops/webgpu/fused.js';
 
 /** A score bias that takes a masked key's softmax weight to exactly 0 (exp underflows) and stays finite. */
@@ -264,9 +265,8 @@ export class MemoryAttention {
     const { curr, currPos, memory, memoryPos, numObjPtrTokens, keyWeights, keyValid, onLayerOutput } = inputs;
     this.check(inputs);
     return tf.tidy(() => {
-      let x = this.cfg.pos_enc_at_input ? tf.add(curr, tf.mul(currPos, 0.1)) as tf.Tensor3D : curr;
-      const encoded = this.cfg.layer.pos_enc_at_cross_attn_keys ? tf.add(memory, memoryPos) as tf.Tensor3D : memory;
-      const keyInput = keyWeights ? tf.mul(encoded, tf.expandDims(keyWeights, 2)) as tf.Tensor3D : encoded;
+      let x = this.cfg.pos_enc_at_input ? this.withInputPosition(curr, currPos) : curr;
+      const keyInput = this.keyInput(memory, memoryPos, keyWeights ?? null);
       const keyBias = keyValid ? tf.mul(tf.sub(1, keyValid), MASKED_KEY_BIAS) as tf.Tensor2D : undefined;
       this.layers.forEach((layer, i) => {
         x = layer.call({ x, currPos, memory, keyInput, numObjPtrTokens, keyBias });
@@ -274,6 +274,25 @@ export class MemoryAttention {
       });
       return this.norm.call(x) as tf.Tensor3D;
     });
+  }
+
+  /** curr + 0.1 · currPos (one program on WebGPU, ops/webgpu/elementwise.ts). */
+  // [B or 1, HW, C] → same
+  private withInputPosition(curr: tf.Tensor3D, currPos: tf.Tensor3D): tf.Tensor3D {
+    if (fusedKernelsOn() && curr.size === currPos.size) return fusedElementwise('v0 + v1 * 0.1', curr.shape, [[curr, 'full'], [currPos, 'full']]) as tf.Tensor3D;
+    return tf.add(curr, tf.mul(currPos, 0.1)) as tf.Tensor3D;
+  }
+
+  /** The cross-attention key inputs: memory (+ its position encoding), weighted per token by SAM2Long. */
+  // memory, memoryPos [B, Nmem, memDim], keyWeights [B, Nmem] → [B, Nmem, memDim]
+  private keyInput(memory: tf.Tensor3D, memoryPos: tf.Tensor3D, keyWeights: tf.Tensor2D | null): tf.Tensor3D {
+    const withPos = this.cfg.layer.pos_enc_at_cross_attn_keys;
+    if (fusedKernelsOn() && keyWeights) {
+      const operands: [tf.Tensor, OperandAt][] = withPos ? [[memory, 'full'], [memoryPos, 'full'], [keyWeights, 'token']] : [[memory, 'full'], [keyWeights, 'token']];
+      return fusedElementwise(withPos ? '(v0 + v1) * v2' : 'v0 * v1', memory.shape, operands) as tf.Tensor3D;
+    }
+    const encoded = withPos ? tf.add(memory, memoryPos) as tf.Tensor3D : memory;
+    return keyWeights ? tf.mul(encoded, tf.expandDims(keyWeights, 2)) as tf.Tensor3D : encoded;
   }
 
   /**

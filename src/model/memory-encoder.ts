@@ -15,6 +15,7 @@ import { repeatRows } from '../ops/layout.js';
 import { hostCopy } from '../ops/take-rows.js';
 import { roundToBfloat16OnDevice } from '../ops/webgpu/bfloat16.js';
 import { fusedDepthwiseNorm } from '../ops/webgpu/depthwise-norm.js';
+import { fusedElementwise, wgslFloat, wgslSigmoid } from '../ops/webgpu/elementwise.js';
 import { fusedKernelsOn } from '../ops/webgpu/fused.js';
 import { fusedLinear } from '../ops/webgpu/linear.js';
 
@@ -191,10 +192,17 @@ export class MemoryEncoder {
     assertShape('objectScoreLogits', objectScoreLogits.shape, [highResMasks.shape[0], 1]);
     return tf.tidy(() => {
       const binarize = isMaskFromPts && this.cfg.binarize_mask_from_pts_for_mem_enc;
-      const probabilities = binarize ? tf.cast(tf.greater(highResMasks, 0), 'float32') : tf.sigmoid(highResMasks);
-      const maskForMem = tf.add(tf.mul(probabilities, this.cfg.sigmoid_scale_for_mem_enc), this.cfg.sigmoid_bias_for_mem_enc) as tf.Tensor4D;
+      const [scale, bias] = [this.cfg.sigmoid_scale_for_mem_enc, this.cfg.sigmoid_bias_for_mem_enc];
+      // On WebGPU each chain is one program (ops/webgpu/elementwise.ts) with the composition's formulas.
+      const maskForMem = (fusedKernelsOn()
+        ? fusedElementwise(`${binarize ? 'select(0.0, 1.0, v0 > 0.0)' : wgslSigmoid('v0')} * ${wgslFloat(scale)} + ${wgslFloat(bias)}`, highResMasks.shape, [[highResMasks, 'full']])
+        : tf.add(tf.mul(binarize ? tf.cast(tf.greater(highResMasks, 0), 'float32') : tf.sigmoid(highResMasks), scale), bias)) as tf.Tensor4D;
       const features = this.fuse(pixFeat, maskForMem, true);
       if (!this.noObjEmbedSpatial) return features;
+      if (fusedKernelsOn()) {
+        return fusedElementwise('v0 + select(0.0, 1.0, v1 <= 0.0) * v2', features.shape,
+          [[features, 'full'], [objectScoreLogits, 'row'], [this.noObjEmbedSpatial, 'channel']]) as tf.Tensor4D;
+      }
       const absent = tf.reshape(tf.cast(tf.lessEqual(objectScoreLogits, 0), 'float32'), [-1, 1, 1, 1]);
       const embed = tf.reshape(this.noObjEmbedSpatial, [1, 1, 1, this.memDim]);
       return tf.add(features, tf.mul(absent, embed)) as tf.Tensor4D;

@@ -13,6 +13,8 @@ import type { WeightScope } from './weights.js';
 import { FLOAT_BYTES } from '../ops/row-chunks.js';
 import { broadcastByAdd } from '../ops/layout.js';
 import { resizeBilinearAntialias, upsampleMasks } from '../ops/resize.js';
+import { fusedElementwise, wgslFloat } from '../ops/webgpu/elementwise.js';
+import { fusedKernelsOn } from '../ops/webgpu/fused.js';
 
 /** Mask logit meaning "object absent". */
 export const NO_OBJ_SCORE = -1024;
@@ -261,6 +263,9 @@ export function useMaskAsOutput(heads: SamHeads, inputs: MaskAsOutputInputs): Sa
 /** NO_OBJ_SCORE everywhere in the masks of items whose object score is not positive. */
 // masks [B, M, H, W], scores [B, 1] → [B, M, H, W]
 function markAbsent(masks: tf.Tensor4D, scores: tf.Tensor2D): tf.Tensor4D {
+  if (fusedKernelsOn()) {
+    return fusedElementwise(`select(${wgslFloat(NO_OBJ_SCORE)}, v0, v1 > 0.0)`, masks.shape, [[masks, 'full'], [scores, 'row']]) as tf.Tensor4D;
+  }
   return tf.tidy(() => {
     // Full-shape operands: tf.where would broadcast with a slow tile on wasm.
     const present = tf.greater(broadcastByAdd(tf.reshape(scores, [-1, 1, 1, 1]), masks.shape), 0);

@@ -18,9 +18,6 @@ import { hostCopy, rowRange } from '../ops/take-rows.js';
 import { fusedKernelsOn } from '../ops/webgpu/fused.js';
 import { fusedMaskBits, MASK_BITS_PER_WORD } from '../ops/webgpu/mask-bits.js';
 
-// The pixel types moved to io/pixels.ts; re-exported for the old import path.
-export { toRgbImage, type RgbImage, type PixelsLike } from '../io/pixels.js';
-
 export const IMAGE_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGE_STD = [0.229, 0.224, 0.225] as const;
 

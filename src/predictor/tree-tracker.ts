@@ -24,9 +24,6 @@ import { trackRows, type Tracker } from './tracker.js';
 import type { ObjectState, StoredOutput, VideoState } from './video-state.js';
 import { gatherRows, takeRows } from '../ops/take-rows.js';
 
-// The tree's settings live in src/tree/; re-exported for the old import path.
-export { TREE_DEFAULTS, resolveTreeOptions, type TreeOptions, type TreeStepInfo } from '../tree/options.js';
-
 /**
  * The tensors of one tracked frame for one object, one per slot (1 on frame s+1, P after): paths read them
  * as they are, with no per-step gather.

@@ -14,7 +14,6 @@ import { encodeBatchSize, FrameBatches } from './frame-batches.js';
 import { SourceFrames } from './frame-provider.js';
 import type { FrameInput, FrameSource } from '../io/frame-source.js';
 import { VideoState, disposeOutput, type FramePipeline, type FrameProvider, type ObjectState, type PipelinePlan, type StoredOutput, type PointsInput } from './video-state.js';
-import { NO_OBJ_SCORE } from '../model/sam-heads.js';
 import { upsampleLogits, scalePoints } from './transforms.js';
 import { resolveTreeOptions, type TreeOptions } from '../tree/options.js';
 import { frameResult, readFrameResults, type FrameResult, type MaskPick } from './frame-results.js';
@@ -24,7 +23,7 @@ import { TreeTracker } from './tree-tracker.js';
 import type { Tracker } from './tracker.js';
 import { resizeBilinearAntialias } from '../ops/resize.js';
 
-export { NO_OBJ_SCORE, type FrameResult };
+export type { FrameResult };
 
 export type FramesInput = string | readonly FrameInput[] | AsyncIterable<FrameInput> | FrameSource | FrameProvider;
 

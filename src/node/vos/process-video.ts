@@ -15,7 +15,10 @@ import { sameSettings, type VosSettings } from './settings.js';
 
 /** The record of a finished video, inside its output folder: its presence marks the folder complete. */
 export const VIDEO_RECORD = '.sam2long-vos.json';
-/** Videos being written live in `<out>/.partial/<video>.<writer>` until they are renamed into place. */
+/**
+ * Videos being written live in `<out>/.partial/<video>/<writer>` until they are renamed into place: a folder per
+ * video, so that clearing what a killed writer left of one video never touches another's (`a` and `a.b`).
+ */
 export const PARTIAL_DIR = '.partial';
 
 export type VideoStatus = 'done' | 'skipped' | 'failed';
@@ -81,12 +84,12 @@ export async function processVideo(predictor: VideoPredictor | (() => Promise<Vi
       const why = readRecord(final) ? 'was written with other settings' : 'is not a finished output of sam2long vos';
       throw new Sam2LongError(`output folder '${final}' ${why}; pass --overwrite to replace it, or choose another --out`);
     }
-    const partial = path.join(a.out, PARTIAL_DIR);
-    fs.mkdirSync(partial, { recursive: true });
+    const partial = partialFolder(a.out, a.video);
     // A writer killed on this video left its folder here: whoever holds the video now owns it.
-    for (const stale of fs.readdirSync(partial)) if (stale.startsWith(`${a.video}.`)) fs.rmSync(path.join(partial, stale), { recursive: true, force: true });
-    tmp = path.join(partial, `${a.video}.${os.hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`);
-    fs.mkdirSync(tmp);
+    fs.rmSync(partial, { recursive: true, force: true });
+    tmp = path.join(partial, `${os.hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    // One recursive mkdir: it recreates a parent another writer removed as empty meanwhile.
+    fs.mkdirSync(tmp, { recursive: true });
     const p = typeof predictor === 'function' ? await predictor() : predictor;
     const outcome = await segmentVideo(p, { ...a, outDir: tmp });
     const seconds = (performance.now() - started) / 1000;
@@ -96,11 +99,11 @@ export async function processVideo(predictor: VideoPredictor | (() => Promise<Vi
     fs.writeFileSync(path.join(tmp, VIDEO_RECORD), `${JSON.stringify(record, null, 2)}\n`);
     moveIntoPlace(tmp, final, a);
     tmp = undefined;
-    removeIfEmpty(partial);
+    removePartialFolders(a.out, a.video);
     return { video: a.video, status: 'done', frames: outcome.frames, objects: outcome.objects, seconds };
   } catch (err) {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-    removeIfEmpty(path.join(a.out, PARTIAL_DIR));
+    removePartialFolders(a.out, a.video);
     return { video: a.video, status: 'failed', frames: 0, objects: [], seconds: (performance.now() - started) / 1000, error: (err as Error).message };
   }
 }
@@ -121,6 +124,17 @@ function moveIntoPlace(tmp: string, final: string, a: ProcessVideoArgs): void {
     return;
   }
   fs.renameSync(tmp, final);
+}
+
+/** Where the writers of `video` keep their unfinished folders. */
+export function partialFolder(out: string, video: string): string {
+  return path.join(out, PARTIAL_DIR, video);
+}
+
+/** The video's partial folder, then `.partial` itself, when nothing is left in them. */
+function removePartialFolders(out: string, video: string): void {
+  removeIfEmpty(partialFolder(out, video));
+  removeIfEmpty(path.join(out, PARTIAL_DIR));
 }
 
 function removeIfEmpty(dir: string): void {

@@ -17,7 +17,8 @@ export interface QueueWorkerOptions {
    * before it goes back to the queue. A live worker renews it every half of this, whatever the video's length.
    */
   lockMs: number;
-  onEvent?: (e: { type: 'start' | 'done' | 'failed'; video: string; record?: VideoRecord; error?: string }) => void;
+  /** 'model': a thread loaded the model for `video` (once per thread, unless the settings change), in `seconds`. */
+  onEvent?: (e: { type: 'start' | 'model' | 'done' | 'failed'; video: string; record?: VideoRecord; error?: string; seconds?: number }) => void;
 }
 
 export class QueueWorker {
@@ -41,7 +42,7 @@ export class QueueWorker {
     this.o.onEvent?.({ type: 'start', video: job.data.video });
     const record = await this.threads.run(job.data, (p) => {
       job.updateProgress(p).catch(() => undefined);
-    });
+    }, (seconds) => this.o.onEvent?.({ type: 'model', video: job.data.video, seconds }));
     if (record.status === 'failed') {
       this.o.onEvent?.({ type: 'failed', video: job.data.video, record, error: record.error });
       // A failed video (a corrupt frame, a missing annotation) fails the same way on any worker: no retry.

@@ -24,7 +24,9 @@ port.on('message', async (req: ThreadRequest) => {
   const predictor = async () => {
     if (loaded?.key !== key) {
       loaded?.predictor.model.dispose();
+      const started = performance.now();
       loaded = { key, predictor: await loadVosPredictor(req.data.settings) };
+      port.postMessage({ type: 'model', seconds: (performance.now() - started) / 1000 } satisfies ThreadReply);
     }
     return loaded.predictor;
   };

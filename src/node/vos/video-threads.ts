@@ -12,7 +12,11 @@ export interface ThreadRequest {
   data: VideoJobData;
 }
 
-export type ThreadReply = { type: 'progress'; progress: VideoProgress } | { type: 'done'; record: VideoRecord };
+export type ThreadReply =
+  | { type: 'progress'; progress: VideoProgress }
+  /** The thread loaded a model (its first job, or one with other settings). */
+  | { type: 'model'; seconds: number }
+  | { type: 'done'; record: VideoRecord };
 
 /** The thread's entry: .js in a build; from the TypeScript sources, through the bootstrap that registers tsx. */
 function spawn(): Worker {
@@ -26,13 +30,17 @@ export class VideoThreads {
   private readonly idle: Worker[] = [];
   private readonly all = new Set<Worker>();
 
-  /** Segments one video on an idle thread (a new one when none is idle); `onProgress` sees its frames. */
-  run(data: VideoJobData, onProgress: (p: VideoProgress) => void): Promise<VideoRecord> {
+  /** Segments one video on an idle thread (a new one when none is idle); `onProgress` sees its frames, `onModel` a model load. */
+  run(data: VideoJobData, onProgress: (p: VideoProgress) => void, onModel?: (seconds: number) => void): Promise<VideoRecord> {
     const thread = this.idle.pop() ?? this.start();
     return new Promise<VideoRecord>((resolve, reject) => {
       const onMessage = (m: ThreadReply) => {
         if (m.type === 'progress') {
           onProgress(m.progress);
+          return;
+        }
+        if (m.type === 'model') {
+          onModel?.(m.seconds);
           return;
         }
         thread.off('message', onMessage).off('error', onError).off('exit', onExit);
