@@ -1,15 +1,18 @@
 /**
  * The fused WebGPU kernels (src/ops/webgpu/) against the plain tfjs compositions they replace, both on the
  * webgpu backend (Mesa's software adapter without a GPU): random inputs at sizes that are not multiples of
- * the kernels' tiles, 1 and 8 heads, key lengths from 1 to 30k, with and without a key bias.
+ * the kernels' tiles, 1 and 8 heads, key lengths from 1 to 30k, with and without a key bias; the memory
+ * encoder's ConvNeXt block at odd map sizes, 8 to 256 channels, with and without its layer scale.
  */
 import * as assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
+import { startCounting } from '../bench/counters.js';
 import { useBackend, type BackendName } from '../src/node/backend.js';
 import { gelu, groupedAttention, LayerNorm, Linear, multiHeadAttention } from '../src/model/common.js';
 import { WeightStore, type HostArray } from '../src/model/weights.js';
 import { AxialRope } from '../src/model/rope.js';
 import { RotaryProjection } from '../src/model/memory-attention.js';
+import { CXBlock } from '../src/model/memory-encoder.js';
 import { fusedKernelsOn, setFusedKernels } from '../src/ops/webgpu/fused.js';
 import { fusedGroupedLinear } from '../src/ops/webgpu/grouped-linear.js';
 import { packedMaskBits } from '../src/predictor/transforms.js';
@@ -260,6 +263,55 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
           tf.dispose([rows, lowRes, shaped]);
         });
       }
+    }
+  });
+
+  describe('ConvNeXt block (depthwise 7×7 + LayerNorm2d, Linear + GELU, Linear + layer scale + input)', () => {
+    // Maps that are not multiples of a workgroup's pixels, one smaller than the kernel, batches of 1 to 3.
+    const cases = [
+      { b: 1, h: 5, w: 7, c: 8, gamma: true },
+      { b: 1, h: 2, w: 3, c: 8, gamma: false },
+      { b: 3, h: 13, w: 11, c: 64, gamma: false },
+      { b: 1, h: 9, w: 70, c: 64, gamma: true },
+      { b: 3, h: 6, w: 5, c: 256, gamma: true },
+      { b: 1, h: 4, w: 9, c: 256, gamma: false },
+      // Channel vectors that fill neither the 16 threads sharing a pixel (40 = 10 vec4s) nor their second round
+      // (96 = 16 + 8 vec4s); channels read one by one, not as vec4s, in three rounds (33 = 16 + 16 + 1).
+      { b: 2, h: 7, w: 6, c: 40, gamma: true },
+      { b: 1, h: 3, w: 17, c: 96, gamma: false },
+      { b: 2, h: 5, w: 8, c: 33, gamma: true },
+    ];
+    for (const { b, h, w, c, gamma } of cases) {
+      it(`B=${b}, ${h}×${w}×${c}${gamma ? ', layer scale' : ''}`, () => {
+        // Weights at PyTorch's default init scale (1/√fan-in), so the block's values stay O(1) as in a model.
+        const values = (n: number, fanIn: number, s: number) => seededValues(n, s).map((v) => v / Math.sqrt(fanIn));
+        const arrays = new Map<string, HostArray>([
+          ['dwconv.weight', { shape: [c, 1, 7, 7], data: values(49 * c, 49, c + 1) }],
+          ['dwconv.bias', { shape: [c], data: values(c, 49, c + 2) }],
+          ['norm.weight', { shape: [c], data: seededValues(c, c + 3).map((v) => 1 + v / 2) }],
+          ['norm.bias', { shape: [c], data: seededValues(c, c + 4) }],
+          ['pwconv1.weight', { shape: [4 * c, c], data: values(4 * c * c, c, c + 5) }],
+          ['pwconv1.bias', { shape: [4 * c], data: values(4 * c, c, c + 6) }],
+          ['pwconv2.weight', { shape: [c, 4 * c], data: values(4 * c * c, 4 * c, c + 7) }],
+          ['pwconv2.bias', { shape: [c], data: values(c, 4 * c, c + 8) }],
+        ]);
+        // Real checkpoints hold a tiny γ (1e-6 at init); an O(1) one puts the MLP branch into the comparison.
+        if (gamma) arrays.set('gamma', { shape: [c], data: seededValues(c, c + 9) });
+        const store = new WeightStore(arrays);
+        const block = new CXBlock(store.scope(''), { dim: c, kernel_size: 7, padding: 3, drop_path: 0, layer_scale_init_value: gamma ? 1e-6 : 0, use_dwconv: true });
+        store.finish();
+        const x = random([b, h, w, c], 2) as tf.Tensor4D;
+        compare('cx block', () => block.call(x));
+        // Three kernels: depthwise + norm, Linear + GELU, Linear + layer scale + input (each matMul kernel also
+        // runs its epilogue program).
+        const counting = startCounting();
+        const y = block.call(x);
+        const { kernels, programs } = counting.stop();
+        assert.equal(kernels, 3);
+        assert.ok(programs !== null && programs <= 5, `${programs} GPU programs`);
+        tf.dispose([x, y]);
+        store.dispose();
+      });
     }
   });
 

@@ -14,8 +14,10 @@ import { FLOAT_BYTES } from '../ops/row-chunks.js';
 import { repeatRows } from '../ops/layout.js';
 import { hostCopy } from '../ops/take-rows.js';
 import { roundToBfloat16OnDevice } from '../ops/webgpu/bfloat16.js';
+import { fusedDepthwiseNorm } from '../ops/webgpu/depthwise-norm.js';
 import { fusedElementwise, wgslFloat, wgslSigmoid } from '../ops/webgpu/elementwise.js';
 import { fusedKernelsOn } from '../ops/webgpu/fused.js';
+import { fusedLinear } from '../ops/webgpu/linear.js';
 
 /** LayerNorm2d's epsilon (channels of an NHWC map are its last axis, so it is a LayerNorm there). */
 const LAYER_NORM_2D_EPS = 1e-6;
@@ -68,7 +70,11 @@ export class MaskDownSampler {
   }
 }
 
-/** ConvNeXt block: depthwise conv → LayerNorm2d → Linear → GELU → Linear → layer scale, plus the input. */
+/**
+ * ConvNeXt block: depthwise conv → LayerNorm2d → Linear → GELU → Linear → layer scale, plus the input. On WebGPU
+ * three kernels (ops/webgpu/depthwise-norm.ts, then the Linear kernel with GELU, then with the layer scale and
+ * the input added in its epilogue); elsewhere the composition below, which is also their reference in tests.
+ */
 export class CXBlock {
   readonly dwconv: Conv2d;
   readonly norm: LayerNorm;
@@ -87,6 +93,15 @@ export class CXBlock {
 
   // [B, H, W, C] → [B, H, W, C]
   call(x: tf.Tensor4D): tf.Tensor4D {
+    const { dwconv, norm, pwconv1, pwconv2, gamma } = this;
+    // Every SAM 2 config's block: a depthwise, stride-1 convolution that keeps the map's size.
+    const fusable = dwconv.groups === dwconv.inDim && dwconv.stride === 1 && 2 * dwconv.padding === dwconv.kernel - 1;
+    if (fusable && fusedKernelsOn()) {
+      return tf.tidy(() => {
+        const normed = fusedDepthwiseNorm(x, { filter: dwconv.w, filterBias: dwconv.b, padding: dwconv.padding, gamma: norm.w, beta: norm.b, eps: norm.eps });
+        return fusedLinear(pwconv1.call(normed, 'gelu'), pwconv2.w, pwconv2.b, 'linear', { scale: gamma, residual: x }) as tf.Tensor4D;
+      });
+    }
     return tf.tidy(() => {
       const h = this.pwconv2.call(this.pwconv1.call(this.norm.call(this.dwconv.call(x)), 'gelu'));
       return tf.add(x, this.gamma ? tf.mul(h, this.gamma) : h) as tf.Tensor4D;

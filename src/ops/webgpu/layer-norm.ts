@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { registerFusedKernel } from './fused.js';
-import { unroll } from './wgsl.js';
+import { gridDispatch, unroll } from './wgsl.js';
 
 const KERNEL = 'Sam2longLayerNorm';
 const THREADS = 64;
@@ -35,10 +35,7 @@ class LayerNormProgram implements WebGPUProgram {
     this.variableNames = residual ? ['x', 'gamma', 'beta', 'residual'] : ['x', 'gamma', 'beta'];
     // [rows, C]: the kernel indexes flat rows whatever the rank.
     this.outputShape = [rows, c];
-    const groups = Math.ceil(rows / THREADS);
-    // A second grid axis once the rows exceed one axis's workgroup limit.
-    const x = Math.min(groups, 32_768);
-    this.dispatch = [x, Math.ceil(groups / x), 1];
+    this.dispatch = gridDispatch(Math.ceil(rows / THREADS));
     this.shaderKey = `layerNorm_${c}_${residual ? 'residual' : ''}`;
   }
 

@@ -44,3 +44,15 @@ export abstract class ElementwiseProgram {
     }`;
   }
 }
+
+/** Most workgroups a program puts on one grid axis (WebGPU guarantees 65,535). */
+const AXIS_WORKGROUPS = 32_768;
+
+/**
+ * The dispatch of `groups` workgroups numbered y · numWorkgroups.x + x: a second grid axis once they exceed
+ * one axis's limit (the last row may run past `groups`).
+ */
+export function gridDispatch(groups: number): [number, number, number] {
+  const x = Math.min(groups, AXIS_WORKGROUPS);
+  return [x, Math.ceil(groups / x), 1];
+}
