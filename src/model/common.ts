@@ -70,10 +70,14 @@ export class Linear {
     ({ w: this.w, b: this.b } = weights.linear(name, inDim, outDim, bias) as LinearWeights);
   }
 
-  /** The layer, then `activation` if given (on WebGPU one kernel: see ops/webgpu/linear.ts). */
-  // [..., in] → [..., out]
-  call(x: tf.Tensor, activation?: Activation): tf.Tensor {
-    if (fusedKernelsOn()) return fusedLinear(x, this.w, this.b, activation);
+  /**
+   * The layer, then `activation` if given, then `residual` added (a block's skip connection); on WebGPU one
+   * kernel (ops/webgpu/linear.ts).
+   */
+  // [..., in], residual [..., out] → [..., out]
+  call(x: tf.Tensor, activation?: Activation, residual?: tf.Tensor): tf.Tensor {
+    if (fusedKernelsOn()) return fusedLinear(x, this.w, this.b, activation, { residual });
+    if (residual) return tf.tidy(() => tf.add(residual, this.call(x, activation)));
     return tf.tidy(() => {
       const lead = x.shape.slice(0, -1);
       const rows = tf.reshape(x, [-1, this.inDim]);
@@ -194,11 +198,13 @@ export class Mlp {
     this.widest = Math.max(...dims);
   }
 
-  // [..., in] → [..., out]
-  call(x: tf.Tensor): tf.Tensor {
+  /** The MLP, plus `residual` when given (a block's skip connection, added by the last layer's kernel on WebGPU). */
+  // [..., in], residual [..., out] → [..., out]
+  call(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
     const rows = x.size / this.inDim;
     // Linear acts on the last axis of any shape, so tokens need rows only when they are split.
-    if (rowChunks(rows, FLOAT_BYTES * this.widest).length === 1) return tf.tidy(() => this.rows(x));
+    if (rowChunks(rows, FLOAT_BYTES * this.widest).length === 1) return tf.tidy(() => this.rows(x, residual));
+    if (residual) return tf.tidy(() => tf.add(residual, this.call(x)));
     return tf.tidy(() => {
       const tokens = tf.reshape(x, [-1, this.inDim]) as tf.Tensor2D;
       const out = mapRowChunks(rows, FLOAT_BYTES * this.widest, ({ take }) => this.rows(take(tokens)));
@@ -206,13 +212,15 @@ export class Mlp {
     });
   }
 
-  // [..., in] → [..., out]
-  private rows(x: tf.Tensor): tf.Tensor {
+  // [..., in], residual [..., out] → [..., out]
+  private rows(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
     let h: tf.Tensor = x;
+    const last = this.layers.length - 1;
     this.layers.forEach((layer, i) => {
-      h = layer.call(h, i < this.layers.length - 1 ? this.activation : undefined);
+      h = layer.call(h, i < last ? this.activation : undefined, i === last && !this.sigmoidOutput ? residual : undefined);
     });
-    return this.sigmoidOutput ? tf.sigmoid(h) : h;
+    if (!this.sigmoidOutput) return h;
+    return residual ? tf.add(residual, tf.sigmoid(h)) : tf.sigmoid(h);
   }
 }
 

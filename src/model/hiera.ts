@@ -170,7 +170,7 @@ class MultiScaleBlock {
         if (this.qStride) shortcut = tf.maxPool(shortcut, this.qStride, this.qStride, 'valid');
       }
       const y = this.attn.call(normed, shortcut);
-      return tf.add(y, this.mlp.call(this.norm2.call(y))) as tf.Tensor4D;
+      return this.mlp.call(this.norm2.call(y), y) as tf.Tensor4D;
     });
   }
 }

@@ -47,6 +47,8 @@ export interface RopeAttentionInputs {
   numKExcludeRope?: number;
   /** Additive score bias per key (0 or MASKED_KEY_BIAS). [B, Nk] */
   keyBias?: tf.Tensor2D;
+  /** Added to the output (the layer's skip connection; by the output projection's kernel on WebGPU). [B, Nq, C] */
+  residual?: tf.Tensor3D;
 }
 
 /**
@@ -128,7 +130,7 @@ export class RopeAttention {
   }
 
   // → [B, Nq, C]
-  call({ q, k, v, numKExcludeRope = 0, keyBias }: RopeAttentionInputs): tf.Tensor3D {
+  call({ q, k, v, numKExcludeRope = 0, keyBias, residual }: RopeAttentionInputs): tf.Tensor3D {
     return tf.tidy(() => {
       const nq = q.shape[1];
       const numRope = k.shape[1] - numKExcludeRope;
@@ -140,7 +142,7 @@ export class RopeAttention {
       const attended = this.valueProjectionAfter
         ? this.attendThenProjectValues(qr, kr, v, keyBias)
         : multiHeadAttention(qr, kr, this.v.call(v) as tf.Tensor3D, this.numHeads, { keyBias });
-      return this.out.call(attended) as tf.Tensor3D;
+      return this.out.call(attended, undefined, residual) as tf.Tensor3D;
     });
   }
 
@@ -212,14 +214,17 @@ export class MemoryAttentionLayer {
     return tf.tidy(() => {
       const selfIn = this.norm1.call(x) as tf.Tensor3D;
       const selfQk = this.cfg.pos_enc_at_attn ? tf.add(selfIn, currPos) as tf.Tensor3D : selfIn;
-      let out = tf.add(x, this.selfAttn.call({ q: selfQk, k: selfQk, v: selfIn })) as tf.Tensor3D;
+      let out = this.selfAttn.call({ q: selfQk, k: selfQk, v: selfIn, residual: x });
 
       const crossIn = this.norm2.call(out) as tf.Tensor3D;
       const crossQ = this.cfg.pos_enc_at_cross_attn_queries ? tf.add(crossIn, currPos) as tf.Tensor3D : crossIn;
-      out = tf.add(out, this.crossAttn.call({ q: crossQ, k: keyInput, v: memory, numKExcludeRope: numObjPtrTokens, keyBias })) as tf.Tensor3D;
+      // A current frame of batch 1 shared by every row of memory: its skip connection broadcasts, added apart.
+      const fuse = out.shape[0] === memory.shape[0];
+      const crossOut = this.crossAttn.call({ q: crossQ, k: keyInput, v: memory, numKExcludeRope: numObjPtrTokens, keyBias, residual: fuse ? out : undefined });
+      out = fuse ? crossOut : tf.add(out, crossOut) as tf.Tensor3D;
 
       const hidden = this.linear1.call(this.norm3.call(out), this.activation);
-      return tf.add(out, this.linear2.call(hidden)) as tf.Tensor3D;
+      return this.linear2.call(hidden, undefined, out) as tf.Tensor3D;
     });
   }
 }
