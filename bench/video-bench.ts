@@ -11,6 +11,7 @@ import type { Sam2Model } from '../src/model/sam2.js';
 import type { FrameProvider } from '../src/predictor/video-state.js';
 import type { TreeStepInfo } from '../src/tree/options.js';
 import { VideoPredictor } from '../src/predictor/video-predictor.js';
+import { encodeBatchSize } from '../src/predictor/frame-batches.js';
 import { GoldenFrames } from '../test/helpers/video.js';
 import { countRun, perUnit, type Counts } from './counters.js';
 import { elapsed, median, memorySnapshot, stamp, type MemorySnapshot, type Stamp } from './measure.js';
@@ -58,9 +59,6 @@ export interface VideoRunResult {
  * median there measured 2 ms against a 7.9 s mean).
  */
 export type SteadyRule = 'median' | 'span mean';
-
-/** Backends whose frames are encoded in batches and read one frame late (see predictor/frame-batches.ts). */
-const GPU_BACKENDS = new Set(['webgpu', 'webgl']);
 
 export interface VideoBenchResult {
   model: BenchModelName;
@@ -229,7 +227,8 @@ export async function benchVideo(opts: VideoBenchOptions): Promise<VideoBenchRes
   const prompt = mini ? goldenPromptPoint() : [disc.x, disc.y] as [number, number];
   // The bank is full once num_maskmem − 1 frames have been tracked after the prompt frame.
   const steadyFrom = model.config.num_maskmem;
-  const steadyRule: SteadyRule = GPU_BACKENDS.has(tf.getBackend()) ? 'span mean' : 'median';
+  // Batched encoding goes with the GPU backends' pipelined reads (predictor/frame-batches.ts).
+  const steadyRule: SteadyRule = encodeBatchSize(model) > 1 ? 'span mean' : 'median';
   const runs: VideoRunResult[] = [];
   try {
     // A short warm-up: first calls grow the wasm heap and fill the model's caches.

@@ -16,6 +16,7 @@ import { CXBlock } from '../src/model/memory-encoder.js';
 import { fusedKernelsOn, setFusedKernels } from '../src/ops/webgpu/fused.js';
 import { fusedGroupedLinear } from '../src/ops/webgpu/grouped-linear.js';
 import { packedMaskBits } from '../src/predictor/transforms.js';
+import { pickPerItem } from '../src/model/mask-decoder.js';
 import { fusedElementwise, wgslSigmoid } from '../src/ops/webgpu/elementwise.js';
 import { partitionWindows, unpartitionWindows } from '../src/ops/windows.js';
 import { diff, setupBackend } from './helpers/golden.js';
@@ -336,10 +337,31 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
         : tf.mul(tf.add(m, p), tf.expandDims(w, 2))));
       tf.dispose([m, p, w]);
     });
+    it('an operand cast from bool (tfjs-webgpu keeps its data as integers)', () => {
+      const [ptr, score, noObj] = [random([3, 64]), random([3, 1]), random([64])];
+      compare('cast operand chain', () => tf.tidy(() => {
+        const present = tf.cast(tf.greater(score, 0), 'float32');
+        return fusedKernelsOn()
+          ? fusedElementwise('v1 * v0 + (1.0 - v1) * v2', ptr.shape, [[ptr, 'full'], [present, 'token'], [noObj, 'channel']])
+          : tf.add(tf.mul(present, ptr), tf.mul(tf.sub(1, present), noObj));
+      }));
+      tf.dispose([ptr, score, noObj]);
+    });
     it('refuses an operand of the wrong size', () => {
       const x = random([4, 5]);
       assert.throws(() => fusedElementwise('v0', [4, 6], [[x, 'full']]), /'full' operand of \[4, 5\]/);
       x.dispose();
     });
+  });
+
+  describe('one row per batch item (pickPerItem)', () => {
+    for (const shape of [[1, 3, 5, 7], [4, 3, 16, 16], [3, 4, 33]]) {
+      it(`[${shape.join(', ')}]`, () => {
+        const x = random(shape);
+        const index = tf.tensor1d(Array.from({ length: shape[0] }, (_, b) => (b * 2 + 1) % shape[1]), 'int32');
+        compare('pick rows', () => pickPerItem(x, index));
+        tf.dispose([x, index]);
+      });
+    }
   });
 });

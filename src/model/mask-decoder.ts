@@ -13,6 +13,7 @@ import { broadcastByAdd } from '../ops/layout.js';
 import { gatherRowsAt, rowIndices, sliceAxis1, takeRows } from '../ops/take-rows.js';
 import { fusedKernelsOn } from '../ops/webgpu/fused.js';
 import { fusedGroupedLinear } from '../ops/webgpu/grouped-linear.js';
+import { fusedPickRows } from '../ops/webgpu/pick-rows.js';
 import { fusedLinear } from '../ops/webgpu/linear.js';
 
 /** LayerNorm2d's eps. */
@@ -264,7 +265,8 @@ export class MaskDecoder {
   private upscale(x: tf.Tensor4D, highRes?: [tf.Tensor4D, tf.Tensor4D]): tf.Tensor4D {
     return tf.tidy(() => {
       const up1 = this.upscale1.call(x);
-      const mid = gelu(this.upscaleNorm.call(highRes ? tf.add(up1, highRes[1]) : up1)) as tf.Tensor4D;
+      // LayerNorm2d of the sum: the norm adds it (one program on WebGPU).
+      const mid = gelu(highRes ? this.upscaleNorm.call(up1, highRes[1]) : this.upscaleNorm.call(up1)) as tf.Tensor4D;
       const up2 = this.upscale2.call(mid);
       return gelu(highRes ? tf.add(up2, highRes[0]) : up2) as tf.Tensor4D;
     });
@@ -311,6 +313,7 @@ export class MaskDecoder {
  */
 // x [B, M, ...], index [B] int32 → [B, 1, ...]
 export function pickPerItem<T extends tf.Tensor>(x: T, index: tf.Tensor1D): T {
+  if (fusedKernelsOn()) return fusedPickRows(x, index);
   return tf.tidy(() => {
     const [batch, m, ...rest] = x.shape;
     const flatIndex = tf.add(tf.mul(tf.range(0, batch, 1, 'int32'), tf.scalar(m, 'int32')), index) as tf.Tensor1D;
@@ -324,6 +327,8 @@ export function masksFromHypernetworks(hyper: tf.Tensor3D, upscaled: tf.Tensor4D
   return tf.tidy(() => {
     const [batch, m, c] = hyper.shape;
     const [, hh, ww] = upscaled.shape;
+    // WebGPU: one batched product against the transposed pixels (no per-item split, no transpose kernel).
+    if (fusedKernelsOn()) return tf.reshape(tf.matMul(hyper, tf.reshape(upscaled, [batch, hh * ww, c]), false, true), [batch, m, hh, ww]) as tf.Tensor4D;
     const items = rowIndices(batch);
     const hypers = takeRows(hyper, items);
     const perItem = takeRows(upscaled, items).map((image, b) => {

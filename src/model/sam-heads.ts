@@ -197,6 +197,9 @@ export class SamHeads {
   gatePointer<T extends tf.Tensor>(ptr: T, lambda: tf.Tensor, scale: boolean): T {
     if (!this.settings.predObjScores || !this.noObjPtr) return ptr;
     const noObjPtr = this.noObjPtr;
+    if (fusedKernelsOn() && lambda.size === ptr.size / ptr.shape[ptr.rank - 1]) {
+      return fusedElementwise(scale ? 'v1 * v0 + (1.0 - v1) * v2' : 'v0 + (1.0 - v1) * v2', ptr.shape, [[ptr, 'full'], [lambda, 'token'], [noObjPtr, 'channel']]) as T;
+    }
     return tf.tidy(() => {
       const kept = scale ? tf.mul(lambda, ptr) : ptr;
       return tf.add(kept, tf.mul(tf.sub(1, lambda), noObjPtr)) as T;

@@ -41,7 +41,9 @@ class ChainProgram extends ElementwiseProgram {
     const channels = shape[shape.length - 1];
     const rowSize = shape.slice(1).reduce((a, d) => a * d, 1);
     const where = { full: 'index', channel: `index % ${channels}`, token: `index / ${channels}`, row: `index / ${rowSize}` };
-    const reads = at.map((a, i) => `let v${i} = x${i}[${where[a]}];`).join('\n      ');
+    // f32(): a float32 tensor may hold another type's data on the device (tfjs-webgpu casts bool to float32 by
+    // relabelling the tensor: the buffer stays i32).
+    const reads = at.map((a, i) => `let v${i} = f32(x${i}[${where[a]}]);`).join('\n      ');
     return this.main(`${reads}
       result[index] = ${expr};`);
   }
