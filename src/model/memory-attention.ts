@@ -78,8 +78,8 @@ export class RotaryProjection {
   /** Projects `x`; its first `numRotated` tokens (whole grids of `gridLength`) are rotated, the rest kept. */
   // x [B, N, in] → [B, N, out]
   call(x: tf.Tensor3D, gridLength: number, numRotated = x.shape[1]): tf.Tensor3D {
-    // WebGPU: one projection of every token, then one program that rotates the leading ones (ops/webgpu/rope.ts).
-    if (fusedKernelsOn()) return tf.tidy(() => this.rope.rotateLeading(this.linear.call(x) as tf.Tensor3D, gridLength, numRotated));
+    // WebGPU: one kernel projects every token and rotates the leading ones (ops/webgpu/rope.ts).
+    if (fusedKernelsOn()) return this.rope.projectRotated(x, this.linear.w, this.linear.b, gridLength, numRotated);
     return tf.tidy(() => {
       const [batch, n, inDim] = x.shape;
       const head = sliceAxis1(x, 0, numRotated);

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
-import { fusedRope } from '../ops/webgpu/rope.js';
+import { fusedRotaryLinear } from '../ops/webgpu/rope.js';
 
 /** cos and sin of every token's angles, row-major tokens, x angles then y angles. */
 export interface RopeTable {
@@ -120,15 +120,15 @@ export class AxialRope {
   }
 
   /**
-   * `rotate` for the first `numRotated` tokens of every item (whole grids), the others kept, in one WebGPU
-   * program that reads swap(x) in place (ops/webgpu/rope.ts; webgpu backend only).
+   * x · w + b, then `rotate` for its first `numRotated` tokens of every item (whole grids), the others kept:
+   * one WebGPU kernel whose rotation reads swap(x) in place (ops/webgpu/rope.ts; webgpu backend only).
    */
-  // x [B, N, H·d] → [B, N, H·d]
-  rotateLeading(x: tf.Tensor3D, gridLength: number, numRotated: number): tf.Tensor3D {
-    const channels = x.shape[2];
+  // x [B, N, in], w [in, H·d], b [H·d] → [B, N, H·d]
+  projectRotated(x: tf.Tensor3D, w: tf.Tensor2D, b: tf.Tensor1D | null, gridLength: number, numRotated: number): tf.Tensor3D {
+    const channels = w.shape[1];
     this.checkShape(channels, numRotated, gridLength);
     const { cos, sin } = this.channelFactors(gridLength);
-    return tf.tidy(() => fusedRope(x, tf.tensor2d(cos, [gridLength, channels]), tf.tensor2d(sin, [gridLength, channels]), numRotated));
+    return tf.tidy(() => fusedRotaryLinear(x, w, b, tf.tensor2d(cos, [gridLength, channels]), tf.tensor2d(sin, [gridLength, channels]), numRotated));
   }
 
   private checkShape(channels: number, length: number, gridLength: number): void {

@@ -51,7 +51,8 @@ function webgpuKernel(name: string): tf.KernelFunc {
   return kernel.kernelFunc;
 }
 
-function linearKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
+/** The kernel's function: other kernels of this folder run a Linear inside themselves through it. */
+export function linearKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const { activation } = attrs as unknown as Attrs;
   const { x, w, bias, scale, residual } = inputs as Record<string, tf.TensorInfo>;
   const gpu = backend as WebGPUBackend;
