@@ -106,11 +106,11 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
     }
   });
 
-  describe('LayerNorm (+ residual)', () => {
+  describe('LayerNorm (+ residual, + GELU)', () => {
     // Rows one thread each (≤ 32 channels) and one workgroup each; channels not a multiple of the workgroup.
     for (const [rows, c] of [[1, 1], [257, 4], [1000, 32], [37, 33], [300, 256], [5, 1000]] as const) {
-      for (const residual of [false, true]) {
-        it(`${rows} rows × ${c} channels${residual ? ' + residual' : ''}`, () => {
+      for (const [residual, withGelu] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        it(`${rows} rows × ${c} channels${residual ? ' + residual' : ''}${withGelu ? ', then GELU' : ''}`, () => {
           const store = new WeightStore(new Map([
             ['n.weight', { shape: [c], data: seededValues(c, rows + c) }],
             ['n.bias', { shape: [c], data: seededValues(c, rows * c) }],
@@ -119,7 +119,7 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
           store.finish();
           const x = tf.add(random([rows, c], 3), 5);
           const r = residual ? random([rows, c]) : undefined;
-          compare('layer norm', () => norm.call(x, r));
+          compare('layer norm', () => (withGelu ? norm.callGelu(x, r) : norm.call(x, r)));
           tf.dispose([x, ...(r ? [r] : [])]);
           store.dispose();
         });

@@ -114,6 +114,18 @@ export class LayerNorm {
   // x [..., C], residual [..., C] → [..., C]
   call(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
     if (fusedKernelsOn()) return fusedLayerNorm(x, this.w, this.b, this.eps, residual);
+    return this.normalize(x, residual);
+  }
+
+  /** GELU of `call`'s output (LayerNorm2d → GELU in the mask paths; the same program on WebGPU). */
+  // x [..., C], residual [..., C] → [..., C]
+  callGelu(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+    if (fusedKernelsOn()) return fusedLayerNorm(x, this.w, this.b, this.eps, residual, true);
+    return tf.tidy(() => gelu(this.normalize(x, residual)));
+  }
+
+  // x [..., C], residual [..., C] → [..., C]
+  private normalize(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
     return tf.tidy(() => {
       const input = residual ? tf.add(x, residual) : x;
       const normalized = this.dim <= MATMUL_NORM_MAX_DIM ? this.normalizeByMatMul(input) : this.normalizeByRows(input);

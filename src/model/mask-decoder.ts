@@ -265,8 +265,8 @@ export class MaskDecoder {
   private upscale(x: tf.Tensor4D, highRes?: [tf.Tensor4D, tf.Tensor4D]): tf.Tensor4D {
     return tf.tidy(() => {
       const up1 = this.upscale1.call(x);
-      // LayerNorm2d of the sum: the norm adds it (one program on WebGPU).
-      const mid = gelu(highRes ? this.upscaleNorm.call(up1, highRes[1]) : this.upscaleNorm.call(up1)) as tf.Tensor4D;
+      // GELU of the LayerNorm2d of the sum: one program on WebGPU.
+      const mid = this.upscaleNorm.callGelu(up1, highRes?.[1]) as tf.Tensor4D;
       const up2 = this.upscale2.call(mid);
       return gelu(highRes ? tf.add(up2, highRes[0]) : up2) as tf.Tensor4D;
     });

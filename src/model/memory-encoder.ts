@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CXBlockConfig, MaskDownSamplerConfig, Sam2ModelConfig } from '../config.js';
 import { derivedSizes } from '../config.js';
 import { assertShape, ConfigError } from '../errors.js';
-import { Conv2d, gelu, LayerNorm, Linear } from './common.js';
+import { Conv2d, LayerNorm, Linear } from './common.js';
 import { sinePositionEncoding } from './position-encoding.js';
 import type { WeightScope } from './weights.js';
 import { FLOAT_BYTES } from '../ops/row-chunks.js';
@@ -64,7 +64,7 @@ export class MaskDownSampler {
   call(masks: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       let x = masks;
-      for (const { conv, norm } of this.steps) x = gelu(norm.call(conv.call(x))) as tf.Tensor4D;
+      for (const { conv, norm } of this.steps) x = norm.callGelu(conv.call(x)) as tf.Tensor4D;
       return this.out.call(x);
     });
   }

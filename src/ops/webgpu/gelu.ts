@@ -14,15 +14,22 @@ export class GeluProgram extends ElementwiseProgram {
   shaderKey = 'sam2longGelu';
 
   getUserCode(): string {
-    const b = tf.backend_util;
-    return this.main(`let v = x[index];
-      result[index] = v * 0.5 * (erfApprox(v * ${Math.SQRT1_2}) + 1.0);`, `
+    return this.main('result[index] = gelu(x[index]);', WGSL_GELU);
+  }
+}
+
+/** WGSL's `gelu(v)` (the erf form, erf as tfjs's own kernel computes it), for any program of this folder. */
+export const WGSL_GELU = (() => {
+  const b = tf.backend_util;
+  return `
     fn erfApprox(a : f32) -> f32 {
       let t = 1.0 / (1.0 + ${b.ERF_P} * abs(a));
       return sign(a) * (1.0 - (((((${b.ERF_A5} * t + ${b.ERF_A4}) * t) + ${b.ERF_A3}) * t + ${b.ERF_A2}) * t + ${b.ERF_A1}) * t * exp(-a * a));
-    }`);
-  }
-}
+    }
+    fn gelu(v : f32) -> f32 {
+      return v * 0.5 * (erfApprox(v * ${Math.SQRT1_2}) + 1.0);
+    }`;
+})();
 
 /** GELU of every element, one program (webgpu backend only). */
 // x [...] → [...]
