@@ -265,8 +265,10 @@ export class MaskDecoder {
   private upscale(x: tf.Tensor4D, highRes?: [tf.Tensor4D, tf.Tensor4D]): tf.Tensor4D {
     return tf.tidy(() => {
       const up1 = this.upscale1.call(x);
-      // GELU of the LayerNorm2d of the sum: one program on WebGPU.
-      const mid = this.upscaleNorm.callGelu(up1, highRes?.[1]) as tf.Tensor4D;
+      // GELU of the LayerNorm2d of the sum (the norm and GELU: one program on WebGPU). The sum stays its own
+      // kernel: with it inside the norm, Chromium's software WebGPU gave values that swapped two near-equal
+      // SAM2Long candidates on video2's frame 5 (test/e2e/webgpu.e2e.ts).
+      const mid = this.upscaleNorm.callGelu(highRes ? tf.add(up1, highRes[1]) : up1) as tf.Tensor4D;
       const up2 = this.upscale2.call(mid);
       return gelu(highRes ? tf.add(up2, highRes[0]) : up2) as tf.Tensor4D;
     });
