@@ -2,15 +2,13 @@
  * G linear layers of one shape, each on its own rows, as one kernel: x[g] · W[g] + b[g] with its activation.
  * The mask decoder's four hypernetwork MLPs are such a group (one per mask token): run one token at a time they
  * cost 3 layers × 4 tokens plus a slice and reshape per token; as a group, one batched product per layer
- * (tfjs-webgpu's fused matMul program, bias broadcast over the rows and ReLU in its epilogue; GELU through
- * gelu.ts's program). The composition it replaces
+ * (linear.ts's matMulActivation: tfjs-webgpu's fused matMul program, bias broadcast over the rows and ReLU in
+ * its epilogue, GELU through gelu.ts's program). The composition it replaces
  * (model/mask-decoder.ts's per-token MLPs) stays the path on the other backends and is its reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { registerFusedKernel } from './fused.js';
-import { GeluProgram } from './gelu.js';
-import type { LinearActivation } from './linear.js';
+import { matMulActivation, type LinearActivation } from './linear.js';
 
 const KERNEL = 'Sam2longGroupedLinear';
 
@@ -19,18 +17,7 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; back
 function groupedLinearKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const { activation } = attrs as unknown as { activation: LinearActivation };
   const { x, w, bias } = inputs as Record<string, tf.TensorInfo>;
-  const gpu = backend as WebGPUBackend;
-  const matMul = tf.getKernel('_FusedMatMul', 'webgpu');
-  if (!matMul) throw new Error('tfjs-webgpu has no _FusedMatMul kernel');
-  const y = matMul.kernelFunc({
-    inputs: bias ? { a: x, b: w, bias } : { a: x, b: w },
-    backend,
-    attrs: { transposeA: false, transposeB: false, activation: activation === 'relu' ? 'relu' : 'linear', leakyreluAlpha: 0 },
-  }) as tf.TensorInfo;
-  if (activation !== 'gelu') return y;
-  const g = gpu.runWebGPUProgram(new GeluProgram(y.shape), [y], 'float32');
-  gpu.disposeData(y.dataId);
-  return g;
+  return matMulActivation(x, w, bias, activation, backend);
 }
 
 registerFusedKernel(KERNEL, groupedLinearKernel as unknown as tf.KernelFunc);

@@ -51,6 +51,24 @@ function webgpuKernel(name: string): tf.KernelFunc {
   return kernel.kernelFunc;
 }
 
+/**
+ * a · b (+ bias) with the activation on backend tensors: tfjs-webgpu's fused matMul program (bias and ReLU in its
+ * epilogue), then the GELU program when asked. Rank-3 operands are batched products (grouped-linear.ts).
+ */
+// a [(G,) R, in], b [(G,) in, out], bias broadcast to the output → [(G,) R, out]
+export function matMulActivation(a: tf.TensorInfo, b: tf.TensorInfo, bias: tf.TensorInfo | undefined, activation: LinearActivation, backend: {}): tf.TensorInfo {
+  const gpu = backend as WebGPUBackend;
+  const y = webgpuKernel('_FusedMatMul')({
+    inputs: bias ? { a, b, bias } : { a, b },
+    backend,
+    attrs: { transposeA: false, transposeB: false, activation: activation === 'relu' ? 'relu' : 'linear', leakyreluAlpha: 0 },
+  }) as tf.TensorInfo;
+  if (activation !== 'gelu') return y;
+  const g = gpu.runWebGPUProgram(new GeluProgram(y.shape), [y], 'float32');
+  gpu.disposeData(y.dataId);
+  return g;
+}
+
 /** The kernel's function: other kernels of this folder run a Linear inside themselves through it. */
 export function linearKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const { activation } = attrs as unknown as Attrs;
@@ -59,17 +77,8 @@ export function linearKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorI
   const reshape = webgpuKernel('Reshape');
   const [inDim, outDim] = w.shape;
   const rows = reshape({ inputs: { x }, backend, attrs: { shape: [-1, inDim] } }) as tf.TensorInfo;
-  let y = webgpuKernel('_FusedMatMul')({
-    inputs: bias ? { a: rows, b: w, bias } : { a: rows, b: w },
-    backend,
-    attrs: { transposeA: false, transposeB: false, activation: activation === 'relu' ? 'relu' : 'linear', leakyreluAlpha: 0 },
-  }) as tf.TensorInfo;
+  let y = matMulActivation(rows, w, bias, activation, backend);
   gpu.disposeData(rows.dataId);
-  if (activation === 'gelu') {
-    const g = gpu.runWebGPUProgram(new GeluProgram(y.shape), [y], 'float32');
-    gpu.disposeData(y.dataId);
-    y = g;
-  }
   if (scale || residual) {
     const inputs = [y, ...(scale ? [scale] : []), ...(residual ? [residual] : [])];
     const e = gpu.runWebGPUProgram(new ScaleResidualProgram(y.shape, scale !== undefined, residual !== undefined), inputs, 'float32');
