@@ -8,8 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerUnaryProgram } from './fused.js';
 import { ElementwiseProgram } from './wgsl.js';
 
-/** The elementwise GELU program (the Linear kernel runs it as its epilogue too). */
-export class GeluProgram extends ElementwiseProgram {
+/** The elementwise GELU program. */
+class GeluProgram extends ElementwiseProgram {
   variableNames = ['x'];
   shaderKey = 'sam2longGelu';
 
@@ -18,7 +18,10 @@ export class GeluProgram extends ElementwiseProgram {
   }
 }
 
-/** WGSL's `gelu(v)` (the erf form, erf as tfjs's own kernel computes it), for any program of this folder. */
+/**
+ * WGSL's `gelu(v)` and `gelu4(v)` of a vec4 (the erf form, erf as tfjs's own kernel computes it), for any
+ * program of this folder.
+ */
 export const WGSL_GELU = (() => {
   const b = tf.backend_util;
   return `
@@ -28,6 +31,9 @@ export const WGSL_GELU = (() => {
     }
     fn gelu(v : f32) -> f32 {
       return v * 0.5 * (erfApprox(v * ${Math.SQRT1_2}) + 1.0);
+    }
+    fn gelu4(v : vec4<f32>) -> vec4<f32> {
+      return vec4<f32>(gelu(v.x), gelu(v.y), gelu(v.z), gelu(v.w));
     }`;
 })();
 

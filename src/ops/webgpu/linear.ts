@@ -1,73 +1,26 @@
 /**
- * A linear layer over the last axis as one kernel: x · W + b with its activation, on any leading shape.
- * tf.fused.matMul costs six kernels per layer on top of the product (a reshape to rows and back, its gradient
- * wrapper, and three reshapes inside), each paying the engine's bookkeeping; here the row view, tfjs-webgpu's
- * own fused matMul program (bias and ReLU in its epilogue) and the GELU program (gelu.ts) run inside one kernel
- * on backend tensors, whose reshapes move no data. An optional epilogue program scales the result per channel and
- * adds a residual (a ConvNeXt block's layer scale γ and its input) in the same kernel. The composition it replaces (a 2-D matMul, a per-channel
- * add and the activation, model/common.ts's Linear) stays the path on the other backends and is its reference
- * in tests.
+ * A linear layer over the last axis as one kernel and one GPU program: x · W + b with its activation, on any
+ * leading shape. tf.fused.matMul costs six kernels per layer on top of the product (a reshape to rows and back,
+ * its gradient wrapper, and three reshapes inside), each paying the engine's bookkeeping; here the row view and
+ * tfjs-webgpu's own matMul program run inside one kernel on backend tensors, whose reshapes move no data, and
+ * what follows the bias (GELU, a per-channel scale and a residual: a ConvNeXt block's layer scale γ and its
+ * input, a block's skip connection) runs inside that program (matmul-epilogue.ts). The composition it replaces
+ * (a 2-D matMul, a per-channel add and the activation, model/common.ts's Linear) stays the path on the other
+ * backends and is its reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { assertShape } from '../../errors.js';
 import { registerFusedKernel } from './fused.js';
-import { GeluProgram } from './gelu.js';
-import { ElementwiseProgram } from './wgsl.js';
+import { matMulEpilogue, webgpuKernel, type LinearActivation } from './matmul-epilogue.js';
 
 const KERNEL = 'Sam2longLinear';
-
-/** The epilogues of the linear kernels of this folder. */
-export type LinearActivation = 'linear' | 'relu' | 'gelu';
 
 interface Attrs {
   activation: LinearActivation;
 }
 
-/** The epilogue: y · scale (per output channel) + residual (the output's shape). */
-class ScaleResidualProgram extends ElementwiseProgram {
-  variableNames: string[];
-  shaderKey: string;
-
-  constructor(shape: number[], private readonly scaled: boolean, private readonly residual: boolean) {
-    super(shape);
-    this.variableNames = ['y', ...(scaled ? ['scale'] : []), ...(residual ? ['residual'] : [])];
-    this.shaderKey = `sam2longScaleResidual_${shape[shape.length - 1]}_${scaled}_${residual}`;
-  }
-
-  getUserCode(): string {
-    const c = this.outputShape[this.outputShape.length - 1];
-    const scaled = this.scaled ? `y[index] * scale[index % ${c}]` : 'y[index]';
-    return this.main(`result[index] = ${this.residual ? `residual[index] + ${scaled}` : scaled};`);
-  }
-}
-
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; backend: {} };
-
-/** A registered webgpu kernel's function (tfjs-webgpu's own Reshape and _FusedMatMul). */
-function webgpuKernel(name: string): tf.KernelFunc {
-  const kernel = tf.getKernel(name, 'webgpu');
-  if (!kernel) throw new Error(`tfjs-webgpu has no ${name} kernel`);
-  return kernel.kernelFunc;
-}
-
-/**
- * a · b (+ bias) with the activation on backend tensors: tfjs-webgpu's fused matMul program (bias and ReLU in its
- * epilogue), then the GELU program when asked. Rank-3 operands are batched products (grouped-linear.ts).
- */
-// a [(G,) R, in], b [(G,) in, out], bias broadcast to the output → [(G,) R, out]
-export function matMulActivation(a: tf.TensorInfo, b: tf.TensorInfo, bias: tf.TensorInfo | undefined, activation: LinearActivation, backend: {}): tf.TensorInfo {
-  const gpu = backend as WebGPUBackend;
-  const y = webgpuKernel('_FusedMatMul')({
-    inputs: bias ? { a, b, bias } : { a, b },
-    backend,
-    attrs: { transposeA: false, transposeB: false, activation: activation === 'relu' ? 'relu' : 'linear', leakyreluAlpha: 0 },
-  }) as tf.TensorInfo;
-  if (activation !== 'gelu') return y;
-  const g = gpu.runWebGPUProgram(new GeluProgram(y.shape), [y], 'float32');
-  gpu.disposeData(y.dataId);
-  return g;
-}
 
 /** The kernel's function: other kernels of this folder run a Linear inside themselves through it. */
 export function linearKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
@@ -77,14 +30,10 @@ export function linearKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorI
   const reshape = webgpuKernel('Reshape');
   const [inDim, outDim] = w.shape;
   const rows = reshape({ inputs: { x }, backend, attrs: { shape: [-1, inDim] } }) as tf.TensorInfo;
-  let y = matMulActivation(rows, w, bias, activation, backend);
-  gpu.disposeData(rows.dataId);
-  if (scale || residual) {
-    const inputs = [y, ...(scale ? [scale] : []), ...(residual ? [residual] : [])];
-    const e = gpu.runWebGPUProgram(new ScaleResidualProgram(y.shape, scale !== undefined, residual !== undefined), inputs, 'float32');
-    gpu.disposeData(y.dataId);
-    y = e;
-  }
+  // The residual as the product's rows: the program reads operands by the product's [1, rows, out] coordinates.
+  const residualRows = residual ? (reshape({ inputs: { x: residual }, backend, attrs: { shape: [-1, outDim] } }) as tf.TensorInfo) : undefined;
+  const y = matMulEpilogue(rows, w, bias, { activation, scale, residual: residualRows }, backend);
+  for (const t of [rows, residualRows]) if (t) gpu.disposeData(t.dataId);
   const out = reshape({ inputs: { x: y }, backend, attrs: { shape: [...x.shape.slice(0, -1), outDim] } }) as tf.TensorInfo;
   gpu.disposeData(y.dataId);
   return out;
