@@ -102,6 +102,31 @@ describe('memory attention', function () {
         disposeInputs(inputs);
         store.dispose();
       });
+
+      it('RoPE tables are made with the model, once for all its layers: a call uploads none', () => {
+        const { attention, store } = build(model);
+        const inputs = goldenInputs(model);
+        // Every tensor made from host values goes through the backend's write (tf.tensor, tf.scalar, ...); wasm
+        // also allocates kernel outputs through it, without values.
+        const backend = tf.backend() as unknown as { write: (...args: unknown[]) => unknown };
+        const write = backend.write;
+        const uploads: number[] = [];
+        backend.write = function (values, ...rest) {
+          if (values) uploads.push((values as ArrayLike<number>).length);
+          return write.call(this, values, ...rest);
+        };
+        try {
+          tf.dispose(attention.call(inputs));
+        } finally {
+          delete (backend as Partial<typeof backend>).write;
+        }
+        // A table holds every channel of every token of the configured grid (the golden inputs use that grid).
+        const tables = new Set(attention.layers.flatMap((layer) => [layer.selfAttn, layer.crossAttn]).map(({ rope }) =>
+          rope.featSizes[0] * rope.featSizes[1] * rope.numHeads * rope.headDim));
+        assert.deepEqual(uploads.filter((n) => tables.has(n)), [], `uploads of a RoPE table's size during the call: ${uploads}`);
+        disposeInputs(inputs);
+        store.dispose();
+      });
     });
   }
 

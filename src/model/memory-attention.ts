@@ -119,7 +119,7 @@ export class RopeAttention {
       throw new ShapeError(`RoPE attention: ${this.numHeads} heads do not divide ${this.internalDim} channels`);
     }
     this.ropeKRepeat = cfg.rope_k_repeat;
-    this.rope = new AxialRope({ headDim: this.internalDim / this.numHeads, numHeads: this.numHeads, theta: cfg.rope_theta, featSizes: cfg.feat_sizes });
+    this.rope = new AxialRope({ headDim: this.internalDim / this.numHeads, numHeads: this.numHeads, theta: cfg.rope_theta, featSizes: cfg.feat_sizes }, weights.store);
     this.q = new RotaryProjection(weights, { name: 'q_proj', inDim: embed, outDim: this.internalDim, rope: this.rope });
     this.k = new RotaryProjection(weights, { name: 'k_proj', inDim: this.kvInDim, outDim: this.internalDim, rope: this.rope });
     this.v = new Linear(weights, { name: 'v_proj', inDim: this.kvInDim, outDim: this.internalDim });

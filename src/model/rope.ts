@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ShapeError } from '../errors.js';
 import { fusedRotaryLinear } from '../ops/webgpu/rope.js';
+import type { WeightStore } from './weights.js';
 
 /** cos and sin of every token's angles, row-major tokens, x angles then y angles. */
 export interface RopeTable {
@@ -59,14 +60,31 @@ export function axialRopeTable(headDim: number, endX: number, endY: number, thet
  */
 export class AxialRope {
   private readonly factors = new Map<number, { cos: Float32Array; sin: Float32Array }>();
+  /** The configured grid's factors as tensors, owned by the model's store (absent without one). */
+  private readonly gridTensors: { cos: tf.Tensor2D; sin: tf.Tensor2D } | null = null;
 
   readonly headDim: number;
   readonly numHeads: number;
   readonly theta: number;
   readonly featSizes: readonly [number, number];
 
-  constructor(options: { headDim: number; numHeads: number; theta: number; featSizes: readonly [number, number] }) {
+  /**
+   * With `store`, the configured grid's cos/sin factors are made once as tensors the model owns, shared by
+   * every layer of this shape (at 1024 px SAM 2.1 tiny's are 8 MB, which would otherwise be uploaded on
+   * each of a frame's 16 rotations); other grid lengths are uploaded for the call.
+   */
+  constructor(options: { headDim: number; numHeads: number; theta: number; featSizes: readonly [number, number] }, store?: WeightStore) {
     ({ headDim: this.headDim, numHeads: this.numHeads, theta: this.theta, featSizes: this.featSizes } = options);
+    if (store) {
+      const length = this.featSizes[0] * this.featSizes[1];
+      const key = `rope ${this.numHeads}×${this.headDim} θ=${this.theta} ${this.featSizes.join('×')}`;
+      const { cos, sin } = this.channelFactors(length);
+      const channels = this.numHeads * this.headDim;
+      this.gridTensors = {
+        cos: store.constant(`${key} cos`, () => tf.tensor2d(cos, [length, channels])),
+        sin: store.constant(`${key} sin`, () => tf.tensor2d(sin, [length, channels])),
+      };
+    }
   }
 
   /** The angle table for a grid of `length` tokens. */
@@ -101,6 +119,18 @@ export class AxialRope {
   }
 
   /**
+   * `fn` of the factors for grids of `length` tokens as tensors [length, H·d]: the store's for the configured
+   * grid, else uploaded for the call (and freed after it).
+   */
+  private withFactors<T extends tf.Tensor>(length: number, fn: (cos: tf.Tensor2D, sin: tf.Tensor2D) => T): T {
+    const grid = this.gridTensors;
+    if (grid && grid.cos.shape[0] === length) return tf.tidy(() => fn(grid.cos, grid.sin));
+    const channels = this.numHeads * this.headDim;
+    const { cos, sin } = this.channelFactors(length);
+    return tf.tidy(() => fn(tf.tensor2d(cos, [length, channels]), tf.tensor2d(sin, [length, channels])));
+  }
+
+  /**
    * Rotates `x`, whose tokens are `gridLength`-token grids laid end to end (one grid for queries, one per
    * memory frame for keys: every frame repeats the same positions). `swapped` is `x` with each pair swapped.
    */
@@ -108,13 +138,9 @@ export class AxialRope {
   rotate(x: tf.Tensor3D, swapped: tf.Tensor3D, gridLength: number): tf.Tensor3D {
     const [batch, length, channels] = x.shape;
     this.checkShape(channels, length, gridLength);
-    const { cos, sin } = this.channelFactors(gridLength);
-    return tf.tidy(() => {
+    return this.withFactors(gridLength, (cos, sin) => {
       const grids = [batch * (length / gridLength), gridLength, channels];
-      const rotated = tf.add(
-        tf.mul(tf.reshape(x, grids), tf.tensor2d(cos, [gridLength, channels])),
-        tf.mul(tf.reshape(swapped, grids), tf.tensor2d(sin, [gridLength, channels])),
-      );
+      const rotated = tf.add(tf.mul(tf.reshape(x, grids), cos), tf.mul(tf.reshape(swapped, grids), sin));
       return tf.reshape(rotated, [batch, length, channels]) as tf.Tensor3D;
     });
   }
@@ -125,10 +151,8 @@ export class AxialRope {
    */
   // x [B, N, in], w [in, H·d], b [H·d] → [B, N, H·d]
   projectRotated(x: tf.Tensor3D, w: tf.Tensor2D, b: tf.Tensor1D | null, gridLength: number, numRotated: number): tf.Tensor3D {
-    const channels = w.shape[1];
-    this.checkShape(channels, numRotated, gridLength);
-    const { cos, sin } = this.channelFactors(gridLength);
-    return tf.tidy(() => fusedRotaryLinear(x, w, b, tf.tensor2d(cos, [gridLength, channels]), tf.tensor2d(sin, [gridLength, channels]), numRotated));
+    this.checkShape(w.shape[1], numRotated, gridLength);
+    return this.withFactors(gridLength, (cos, sin) => fusedRotaryLinear(x, w, b, cos, sin, numRotated));
   }
 
   private checkShape(channels: number, length: number, gridLength: number): void {

@@ -34,6 +34,8 @@ export class WeightStore {
   private readonly problems: KeyProblem[] = [];
   /** Every tensor handed to a module; `dispose()` frees them. */
   private readonly owned: tf.Tensor[] = [];
+  /** Tensors derived from the config alone, made once however many modules ask (see `constant`). */
+  private readonly constants = new Map<string, tf.Tensor>();
 
   constructor(private readonly tensors: ReadonlyMap<string, HostArray>) {}
 
@@ -76,6 +78,20 @@ export class WeightStore {
     return t;
   }
 
+  /**
+   * The tensor `key` names, made by `make` on the first request and owned from then on: a constant of the
+   * config (RoPE's angle tables) that several layers read, stored once on the device instead of once per
+   * layer or uploaded on every call.
+   */
+  constant<T extends tf.Tensor>(key: string, make: () => T): T {
+    let t = this.constants.get(key);
+    if (!t) {
+      t = this.own(tf.tidy(make));
+      this.constants.set(key, t);
+    }
+    return t as T;
+  }
+
   /** Replaces an owned tensor by a derived layout (the source is freed). */
   derive<T extends tf.Tensor>(source: tf.Tensor, fn: (t: tf.Tensor) => T): T {
     const out = this.own(tf.tidy(() => fn(source)));
@@ -104,6 +120,7 @@ export class WeightStore {
   dispose(): void {
     for (const t of this.owned) t.dispose();
     this.owned.length = 0;
+    this.constants.clear();
   }
 }
 
