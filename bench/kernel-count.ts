@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, VideoPredictor, type BackendName } from '../src/index.js';
+import { initBackend, VideoPredictor, webGpuAdapter, type BackendName } from '../src/index.js';
 import { encodeBatchSize } from '../src/predictor/frame-batches.js';
 import { countRun, perUnit } from './counters.js';
 import { randomTinyModel, SyntheticVideo } from './synthetic.js';
@@ -49,6 +49,7 @@ const result = {
   model: 'SAM 2.1 tiny, random weights',
   imageSize: size,
   backend: tf.getBackend(),
+  webgpuAdapter: webGpuAdapter(),
   mode: paths ? `P=${paths}` : 'greedy',
   frames,
   /** Frames encoded per batch (the binding limit's share); the 1024 px counts need the same batch there. */

@@ -9,7 +9,7 @@
  *                                  ~25 s); no JSON unless --out.
  *
  * Options: --sizes 1024,512  --backends wasm,cpu  --paths 3  --reps N  --warmup N  --video-size 256
- *          --video-frames 14  --video-modes greedy,1,3,5  --video-reps N  --no-model  --no-video  --out DIR
+ *          --video-frames 14  --video-modes greedy,1,3,5  --video-reps N  --video-models mini,tiny  --no-model  --no-video  --out DIR
  *          --pytorch FILE (the JSON lines of ../shared/perf/reference/sam2_bench.py, run in the same session:
  *          ratios against PyTorch are printed only with it)
  * Every job runs in a Node process of its own, so its peak RSS is its own.
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
-import { BACKEND_NAMES, initBackend, type BackendName } from '../src/node/backend.js';
+import { BACKEND_NAMES, initBackend, webGpuAdapter, type BackendName, type WebGpuAdapterSummary } from '../src/node/backend.js';
 import { modelFlops, total } from './flops.js';
 import { MODULE_UNITS, benchModelUnits, type ModelBenchResult, type UnitName } from './model-bench.js';
 import { applyReference, readPytorchReference, type PytorchReference } from './reference.js';
@@ -41,7 +41,9 @@ type Job =
   | { kind: 'model'; model: BenchModelName; imageSize: number; backend: BackendName; paths: number; reps: number; warmup: number; units?: UnitName[] }
   | { kind: 'video'; model: BenchModelName; imageSize: number; backend: BackendName; frames: number; modes: VideoMode[]; reps: number };
 
-type JobResult = { job: Job; model?: ModelBenchResult; video?: VideoBenchResult; wasmThreads?: number; error?: string };
+type JobResult = {
+  job: Job; model?: ModelBenchResult; video?: VideoBenchResult; wasmThreads?: number; webgpuAdapter?: WebGpuAdapterSummary | null; error?: string;
+};
 
 /** Threads of the job's wasm backend (multi-threaded XNNPACK; SAM2LONG_WASM_THREADS sets them), else none. */
 function wasmThreads(): number | undefined {
@@ -63,18 +65,25 @@ function spawnJob(job: Job): JobResult {
   const resultFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'sam2long-bench-')), 'result.json');
   const where = job.model === 'mini' ? 'mini' : `tiny ${job.imageSize} px`;
   console.log(`\n== ${job.kind} benchmark: ${where} on ${job.backend}`);
-  const child = spawnSync(process.execPath, ['--import', 'tsx', THIS_FILE, '--job', JSON.stringify(job), '--result', resultFile], {
+  // This process's own Node flags: tsx's loader under `npm run bench`, none in the device machine's bundle.
+  const child = spawnSync(process.execPath, [...process.execArgv, THIS_FILE, '--job', JSON.stringify(job), '--result', resultFile], {
     cwd: REPO, stdio: 'inherit',
   });
   try {
     if (child.status !== 0) return { job, error: `exit ${child.status ?? child.signal}` };
-    const { wasmThreads: threads, ...result } = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
-    return job.kind === 'model' ? { job, model: result, wasmThreads: threads } : { job, video: result, wasmThreads: threads };
+    const { wasmThreads: threads, webgpuAdapter: adapter, ...result } = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
+    const context = { job, wasmThreads: threads, webgpuAdapter: adapter };
+    return job.kind === 'model' ? { ...context, model: result } : { ...context, video: result };
   } finally {
     fs.rmSync(path.dirname(resultFile), { recursive: true, force: true });
   }
 }
 
+/**
+ * Where the results come from. A copy of the tree sent to another machine (bench/device/) is told its commit
+ * and whether tracked files differed from it (SAM2LONG_COMMIT, SAM2LONG_DIRTY=1): git there, if any, would
+ * see a partial tree.
+ */
 function machine() {
   const git = (args: string[]) => {
     try {
@@ -83,6 +92,7 @@ function machine() {
       return null;
     }
   };
+  const sent = process.env.SAM2LONG_COMMIT;
   return {
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cores: os.cpus().length,
@@ -91,8 +101,8 @@ function machine() {
     loadAverage: os.loadavg().map((x) => Math.round(x * 100) / 100),
     node: process.version,
     tfjs: tf.version_core,
-    commit: git(['rev-parse', 'HEAD']),
-    dirty: (git(['status', '--porcelain', '--untracked-files=no']) ?? '') !== '',
+    commit: sent ?? git(['rev-parse', 'HEAD']),
+    dirty: sent ? process.env.SAM2LONG_DIRTY === '1' : (git(['status', '--porcelain', '--untracked-files=no']) ?? '') !== '',
   };
 }
 
@@ -157,9 +167,11 @@ function planJobs(values: Record<string, string | boolean | undefined>, best: Ba
     const size = integer('video-size', values['video-size'] as string, 1);
     const frames = integer('video-frames', values['video-frames'] as string, 2);
     tinyConfig(size); // a ConfigError now for a size the model cannot take
+    const models = list(values['video-models'] as string);
+    for (const m of models) if (m !== 'mini' && m !== 'tiny') throw new Error(`--video-models: expected mini and/or tiny, found '${m}'`);
     for (const backend of backends) {
-      jobs.push({ kind: 'video', model: 'mini', imageSize: 256, backend, frames: 0, modes, reps: videoReps('mini') });
-      jobs.push({ kind: 'video', model: 'tiny', imageSize: size, backend, frames, modes, reps: videoReps('tiny') });
+      if (models.includes('mini')) jobs.push({ kind: 'video', model: 'mini', imageSize: 256, backend, frames: 0, modes, reps: videoReps('mini') });
+      if (models.includes('tiny')) jobs.push({ kind: 'video', model: 'tiny', imageSize: size, backend, frames, modes, reps: videoReps('tiny') });
     }
     if (!named) skipped.push('cpu backend, video benchmarks (the mini model runs on cpu with --quick)');
   }
@@ -187,6 +199,8 @@ function writeResults(outDir: string, results: JobResult[], skipped: string[], q
       machine: info,
       backend: rs[0].job.backend,
       wasmThreads: rs[0].wasmThreads ?? null,
+      // Which GPU the timings are of (a software adapter's say little), as Dawn describes it.
+      webgpuAdapter: rs.find((r) => r.webgpuAdapter)?.webgpuAdapter ?? null,
       model: rs[0].job.model,
       imageSize: rs[0].job.imageSize,
       flops: 'analytic, bench/flops.ts: 2 per multiply-add of products and convolutions; gflop = official algorithm, executedGflop = ours',
@@ -213,6 +227,7 @@ async function main(): Promise<void> {
       'video-frames': { type: 'string', default: '14' },
       'video-modes': { type: 'string', default: 'greedy,1,3,5' },
       'video-reps': { type: 'string' },
+      'video-models': { type: 'string', default: 'mini,tiny' },
       'no-model': { type: 'boolean', default: false },
       'no-video': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -223,7 +238,7 @@ async function main(): Promise<void> {
   });
   if (values.job) {
     const result = await runJob(JSON.parse(values.job) as Job);
-    fs.writeFileSync(values.result as string, JSON.stringify({ ...result, wasmThreads: wasmThreads() }));
+    fs.writeFileSync(values.result as string, JSON.stringify({ ...result, wasmThreads: wasmThreads(), webgpuAdapter: webGpuAdapter() }));
     return;
   }
   const started = performance.now();
