@@ -174,6 +174,8 @@ export function memoryEncoderFlops(cfg: Sam2ModelConfig, batch: number): FlopCou
 
 export interface ModelFlops {
   imageEncoder: FlopCount;
+  /** The image encoder over one batch of frames, as GPU backends encode ahead during `propagate()`. */
+  imageEncoderBatch: FlopCount;
   memoryAttention: FlopCount;
   maskDecoder: FlopCount;
   memoryEncoder: FlopCount;
@@ -185,8 +187,11 @@ export interface ModelFlops {
   treeFrame: FlopCount;
 }
 
-/** Every benchmarked unit at a full memory bank (`memoryTokens`, `pointerTokens`), tree at P paths. */
-export function modelFlops(cfg: Sam2ModelConfig, memoryTokens: number, pointerTokens: number, paths: number, mode: FlopMode): ModelFlops {
+/**
+ * Every benchmarked unit at a full memory bank (`memoryTokens`, `pointerTokens`), tree at P paths, frames
+ * encoded `encodeBatch` at a time in the batched encoder unit.
+ */
+export function modelFlops(cfg: Sam2ModelConfig, memoryTokens: number, pointerTokens: number, paths: number, mode: FlopMode, encodeBatch = 1): ModelFlops {
   const imageEncoder = imageEncoderFlops(cfg);
   const memoryAttention = memoryAttentionFlops(cfg, memoryTokens, pointerTokens, 1, mode);
   const maskDecoder = maskDecoderFlops(cfg, 1);
@@ -196,6 +201,7 @@ export function modelFlops(cfg: Sam2ModelConfig, memoryTokens: number, pointerTo
     memoryEncoderFlops(cfg, paths));
   return {
     imageEncoder,
+    imageEncoderBatch: addFlops(ZERO, imageEncoder, encodeBatch),
     memoryAttention,
     maskDecoder,
     memoryEncoder,

@@ -20,6 +20,7 @@ import { countRun, type Counts } from './counters.js';
 import { benchModel, disposeMemories, fullBank, randomFullMemories, type BenchModelName } from './synthetic.js';
 import { toNHWC } from '../src/ops/layout.js';
 import { gatherRows } from '../src/ops/take-rows.js';
+import { encodeBatchSize } from '../src/predictor/frame-batches.js';
 
 export type UnitName = keyof ModelFlops;
 
@@ -103,13 +104,16 @@ class Units {
   /** Memory attention's inputs for the single full bank, built once (the unit times the attention alone). */
   private readonly attentionInputs: MemoryAttentionInputs;
   private readonly image: tf.Tensor4D;
+  /** `encodeBatch` frames, where the backend encodes frames in batches (GPU backends), else null. */
+  private readonly images: tf.Tensor4D | null;
   private readonly mask: tf.Tensor4D;
 
-  constructor(private readonly model: Sam2Model, paths: number) {
+  constructor(private readonly model: Sam2Model, paths: number, readonly encodeBatch: number) {
     const cfg = model.config;
     const s = cfg.image_size;
     const { embedSize: h, memDim, hiddenDim: c } = derivedSizes(cfg);
     this.image = tf.randomNormal([1, s, s, 3], 0, 1, 'float32', 7) as tf.Tensor4D;
+    this.images = encodeBatch > 1 ? tf.randomNormal([encodeBatch, s, s, 3], 0, 1, 'float32', 9) as tf.Tensor4D : null;
     this.features = model.encodeImage(this.image);
     this.mask = tf.randomNormal([1, s, s, 1], 0, 4, 'float32', 8) as tf.Tensor4D;
     this.single = randomFullMemories(cfg, 1, false);
@@ -131,7 +135,7 @@ class Units {
 
   dispose(): void {
     disposeFeatures(this.features);
-    tf.dispose([this.image, this.mask, ...tensorsOf(this.attentionInputs)]);
+    tf.dispose([this.image, this.mask, ...(this.images ? [this.images] : []), ...tensorsOf(this.attentionInputs)]);
     disposeMemories(this.single);
     disposeMemories(this.tree);
   }
@@ -142,6 +146,11 @@ class Units {
     switch (unit) {
       case 'imageEncoder':
         return () => ({ outputs: tensorsOf(m.encodeImage(this.image)) });
+      case 'imageEncoderBatch': {
+        const images = this.images;
+        if (!images) throw new Error('no batched encoding on this backend');
+        return () => ({ outputs: m.encodeImages(images).flatMap(tensorsOf) });
+      }
       case 'memoryAttention':
         return () => ({ outputs: [m.memoryAttention.call(this.attentionInputs)] });
       case 'maskDecoder':
@@ -185,8 +194,9 @@ class Units {
   }
 }
 
-const LABELS: Record<UnitName, (paths: number) => string> = {
+const LABELS: Record<UnitName, (paths: number, encodeBatch: number) => string> = {
   imageEncoder: () => 'image encoder',
+  imageEncoderBatch: (_, k) => `image encoder, ${k} frames in one batch`,
   memoryAttention: () => 'memory attention (full bank)',
   maskDecoder: () => 'mask decoder',
   memoryEncoder: () => 'memory encoder',
@@ -197,7 +207,8 @@ const LABELS: Record<UnitName, (paths: number) => string> = {
 };
 
 export const MODULE_UNITS: UnitName[] = ['imageEncoder', 'memoryAttention', 'maskDecoder', 'memoryEncoder'];
-const MEASURED: UnitName[] = [...MODULE_UNITS, 'greedyFrame', 'treeFrame'];
+/** The batched encoder runs only where the backend encodes frames in batches. */
+const MEASURED: UnitName[] = ['imageEncoder', 'imageEncoderBatch', 'memoryAttention', 'maskDecoder', 'memoryEncoder', 'greedyFrame', 'treeFrame'];
 /** Frame units report their step as a unit of its own. */
 const STEP_OF: Partial<Record<UnitName, UnitName>> = { greedyFrame: 'greedyStep', treeFrame: 'treeStep' };
 
@@ -216,22 +227,24 @@ export async function benchModelUnits(opts: ModelBenchOptions): Promise<ModelBen
   const memoryAfterBuild = memorySnapshot();
   const cfg = model.config;
   const bank = fullBank(cfg);
-  const reference = modelFlops(cfg, bank.tokens, bank.pointerTokens, opts.paths, 'reference');
-  const executed = modelFlops(cfg, bank.tokens, bank.pointerTokens, opts.paths, 'executed');
-  const units = new Units(model, opts.paths);
+  const encodeBatch = encodeBatchSize(model);
+  const reference = modelFlops(cfg, bank.tokens, bank.pointerTokens, opts.paths, 'reference', encodeBatch);
+  const executed = modelFlops(cfg, bank.tokens, bank.pointerTokens, opts.paths, 'executed', encodeBatch);
+  const units = new Units(model, opts.paths, encodeBatch);
   const results: UnitResult[] = [];
   const result = (unit: UnitName, runs: Stamp[], extra: Partial<UnitResult>): UnitResult => {
     const ms = median(runs.map((r) => r.wall));
     const cpuMs = median(runs.map((r) => r.cpu));
     const gflop = total(reference[unit]) / 1e9;
     return {
-      unit, label: LABELS[unit](opts.paths), ms, runsMs: runs.map((r) => r.wall), cpuMs, gflop, gflopPerS: gflop / (ms / 1000),
+      unit, label: LABELS[unit](opts.paths, encodeBatch), ms, runsMs: runs.map((r) => r.wall), cpuMs, gflop, gflopPerS: gflop / (ms / 1000),
       gflopPerCpuS: gflop / (cpuMs / 1000), executedGflop: total(executed[unit]) / 1e9,
       memoryAfter: memorySnapshot(), ...extra,
     };
   };
   try {
-    for (const unit of MEASURED.filter((u) => !opts.units || opts.units.includes(u))) {
+    const measured = MEASURED.filter((u) => (u !== 'imageEncoderBatch' || encodeBatch > 1) && (!opts.units || opts.units.includes(u) || (u === 'imageEncoderBatch' && opts.units.includes('imageEncoder'))));
+    for (const unit of measured) {
       const run = units.run(unit);
       const isFrame = unit in STEP_OF;
       for (let i = 0; i < (isFrame ? 0 : opts.warmup); i++) tf.dispose(run().outputs);
@@ -254,7 +267,8 @@ export async function benchModelUnits(opts: ModelBenchOptions): Promise<ModelBen
         ? Object.fromEntries(Object.keys(parts[0]).map((k) => [k, median(parts.map((p) => of(p[k])))])) : undefined);
       const r = result(unit, runs, { partsMs: partMedians((x) => x.wall), partsCpuMs: partMedians((x) => x.cpu), hotspots, counts });
       results.push(r);
-      log(`  ${r.label.trim()}: ${r.ms.toFixed(0)} ms (${r.runsMs.map((x) => x.toFixed(0)).join(', ')}), cpu ${r.cpuMs.toFixed(0)} ms; `
+      const perFrame = unit === 'imageEncoderBatch' ? ` (${(r.ms / encodeBatch).toFixed(1)} ms a frame)` : '';
+      log(`  ${r.label.trim()}: ${r.ms.toFixed(0)} ms${perFrame} (${r.runsMs.map((x) => x.toFixed(0)).join(', ')}), cpu ${r.cpuMs.toFixed(0)} ms; `
         + `${counts.kernels} kernels${counts.programs === null ? '' : `, ${counts.programs} GPU programs`}, ${counts.reads} host reads`);
       const step = STEP_OF[unit];
       const encoder = results.find((x) => x.unit === 'imageEncoder')?.counts;
