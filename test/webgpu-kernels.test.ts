@@ -262,6 +262,36 @@ describe('fused WebGPU kernels against their tfjs compositions', function () {
           }
         }
       }
+      // An addend read with x (a position encoding before a projection): x's own shape, or one item's shared by
+      // the batch; alone and with an epilogue in the same program.
+      const addends = [
+        { x: [3, 7, 36], addend: [1, 7, 36], outDim: 20 },
+        { x: [2, 5, 45], addend: [2, 5, 45], outDim: 7 },
+        { x: [4, 65, 16], addend: [1, 65, 16], outDim: 12 },
+      ];
+      for (const shapes of addends) {
+        for (const activation of ['linear', 'gelu'] as const) {
+          it(`${name}: x [${shapes.x.join(', ')}] + addend [${shapes.addend.join(', ')}] → ${shapes.outDim}, ${activation}${activation === 'gelu' ? ', then residual' : ''}`, () => {
+            tf.env().set('WEBGPU_MATMUL_PROGRAM_TYPE', type);
+            const inDim = shapes.x[shapes.x.length - 1];
+            const x = random(shapes.x);
+            const addend = random(shapes.addend);
+            const w = random([inDim, shapes.outDim], 0.3) as tf.Tensor2D;
+            const b = random([shapes.outDim]) as tf.Tensor1D;
+            const residual = activation === 'gelu' ? random([...shapes.x.slice(0, -1), shapes.outDim]) : undefined;
+            const reference = () => tf.tidy(() => {
+              const y = tf.add(tf.matMul(tf.reshape(tf.add(x, addend), [-1, inDim]) as tf.Tensor2D, w), b);
+              const z = tf.reshape(activation === 'gelu' ? gelu(y) : y, [...shapes.x.slice(0, -1), shapes.outDim]);
+              return residual ? tf.add(residual, z) : z;
+            });
+            compare('linear + addend', () => (fusedKernelsOn() ? fusedLinear(x, w, b, activation, { addend, residual }) : reference()));
+            const counting = startCounting();
+            const y = fusedLinear(x, w, b, activation, { addend, residual });
+            assert.equal(counting.stop().programs, programs);
+            tf.dispose([x, addend, w, b, y, ...(residual ? [residual] : [])]);
+          });
+        }
+      }
     }
   });
 

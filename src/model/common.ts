@@ -85,6 +85,16 @@ export class Linear {
       return activation ? activate(y, activation) : y;
     });
   }
+
+  /**
+   * The layer of x + addend (a position encoding added before a projection); on WebGPU the sum is made as the
+   * product reads x, in the same kernel.
+   */
+  // x [B, ..., in], addend [1 or B, ..., in] → [B, ..., out]
+  callOnSum(x: tf.Tensor, addend: tf.Tensor): tf.Tensor {
+    if (fusedKernelsOn()) return fusedLinear(x, this.w, this.b, 'linear', { addend });
+    return tf.tidy(() => this.call(tf.add(x, addend)));
+  }
 }
 
 /** Up to this many channels LayerNorm averages with a matMul (see normalizeByMatMul). */

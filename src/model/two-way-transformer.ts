@@ -29,11 +29,12 @@ export class DownsampledAttention {
     this.outProj = new Linear(weights, { name: 'out_proj', inDim: internalDim, outDim: embedDim });
   }
 
-  // q [B, Nq, C], k [B, Nk, C], v [B, Nk, C] → [B, Nq, C]
-  call(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor3D {
+  /** Attention of q + pe.q over k + pe.k with values v (the position encodings added as the projections read). */
+  // q [B, Nq, C], k [B, Nk, C], v [B, Nk, C], pe.q [1 or B, Nq, C], pe.k [1 or B, Nk, C] → [B, Nq, C]
+  call(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, pe: { q?: tf.Tensor3D; k?: tf.Tensor3D } = {}): tf.Tensor3D {
     return tf.tidy(() => {
-      const attended = multiHeadAttention(
-        this.qProj.call(q) as tf.Tensor3D, this.kProj.call(k) as tf.Tensor3D, this.vProj.call(v) as tf.Tensor3D, this.numHeads);
+      const project = (layer: Linear, x: tf.Tensor3D, addend?: tf.Tensor3D) => (addend ? layer.callOnSum(x, addend) : layer.call(x)) as tf.Tensor3D;
+      const attended = multiHeadAttention(project(this.qProj, q, pe.q), project(this.kProj, k, pe.k), this.vProj.call(v) as tf.Tensor3D, this.numHeads);
       return this.outProj.call(attended) as tf.Tensor3D;
     });
   }
@@ -80,15 +81,13 @@ export class TwoWayAttentionBlock {
       if (this.skipFirstLayerPe) {
         q = this.norm1.call(this.selfAttn.call(queries, queries, queries)) as tf.Tensor3D;
       } else {
-        const withPe = tf.add(queries, queryPe) as tf.Tensor3D;
-        q = this.norm1.call(queries, this.selfAttn.call(withPe, withPe, queries)) as tf.Tensor3D;
+        q = this.norm1.call(queries, this.selfAttn.call(queries, queries, queries, { q: queryPe, k: queryPe })) as tf.Tensor3D;
       }
 
-      const keysWithPe = tf.add(keys, keyPe) as tf.Tensor3D;
-      q = this.norm2.call(q, this.crossAttnTokenToImage.call(tf.add(q, queryPe), keysWithPe, keys)) as tf.Tensor3D;
+      q = this.norm2.call(q, this.crossAttnTokenToImage.call(q, keys, keys, { q: queryPe, k: keyPe })) as tf.Tensor3D;
       q = this.norm3.call(q, this.mlp.call(q)) as tf.Tensor3D;
 
-      const k = this.norm4.call(keys, this.crossAttnImageToToken.call(keysWithPe, tf.add(q, queryPe), q)) as tf.Tensor3D;
+      const k = this.norm4.call(keys, this.crossAttnImageToToken.call(keys, q, q, { q: keyPe, k: queryPe })) as tf.Tensor3D;
       return { queries: q, keys: k };
     });
   }
@@ -115,8 +114,7 @@ export class TwoWayTransformer {
       let state: TwoWayState = { queries: tokens, keys: image };
       for (const layer of this.layers) state = layer.call(state, tokens, imagePe);
       const { queries, keys } = state;
-      const attended = this.finalAttnTokenToImage.call(
-        tf.add(queries, tokens) as tf.Tensor3D, tf.add(keys, imagePe) as tf.Tensor3D, keys);
+      const attended = this.finalAttnTokenToImage.call(queries, keys, keys, { q: tokens, k: imagePe });
       return { queries: this.normFinalAttn.call(queries, attended) as tf.Tensor3D, keys };
     });
   }

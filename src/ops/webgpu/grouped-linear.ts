@@ -2,13 +2,13 @@
  * G linear layers of one shape, each on its own rows, as one kernel: x[g] · W[g] + b[g] with its activation.
  * The mask decoder's four hypernetwork MLPs are such a group (one per mask token): run one token at a time they
  * cost 3 layers × 4 tokens plus a slice and reshape per token; as a group, one batched product per layer
- * (matmul-epilogue.ts: tfjs-webgpu's fused matMul program, bias broadcast over the rows, the activation in
+ * (matmul-splice.ts: tfjs-webgpu's fused matMul program, bias broadcast over the rows, the activation in
  * its epilogue). The composition it replaces
  * (model/mask-decoder.ts's per-token MLPs) stays the path on the other backends and is its reference in tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerFusedKernel } from './fused.js';
-import { matMulEpilogue, type LinearActivation } from './matmul-epilogue.js';
+import { matMulSpliced, type LinearActivation } from './matmul-splice.js';
 
 const KERNEL = 'Sam2longGroupedLinear';
 
@@ -17,7 +17,7 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; attrs?: tf.NamedAttrMap; back
 function groupedLinearKernel({ inputs, attrs, backend }: KernelArgs): tf.TensorInfo {
   const { activation } = attrs as unknown as { activation: LinearActivation };
   const { x, w, bias } = inputs as Record<string, tf.TensorInfo>;
-  return matMulEpilogue(x, w, bias, { activation }, backend);
+  return matMulSpliced(x, w, bias, { activation }, backend);
 }
 
 registerFusedKernel(KERNEL, groupedLinearKernel as unknown as tf.KernelFunc);
