@@ -39,9 +39,11 @@ const BOUNDS: Record<string, Bounds> = {
   // the engine; it now reads the cpu backend's arrays in place, as it reads the shared wasm heap).
   cpu: { greedy: { kernels: 1_900, reads: 1.5 }, tree: { kernels: 1_910, reads: 1.5 } },
   // With the fused kernels of src/ops/webgpu/, frame-batched encoding (software adapter: frames 1..7 encoded
-  // in one batch) and the reads above (2026-12-07): greedy 230 kernels, 188 GPU programs, 1.1 reads; P=3 250,
-  // 199 and 2.3 (before the mask decoder's position encodings were added as its projections read: 239 / 197,
-  // 259 / 208; before the Linear epilogues went inside the matMul programs: 210 and 221 programs) (masks made and packed on the device add a few kernels; before the asynchronous reads: 5.4 and
+  // in one batch) and the reads above (2026-12-07): greedy 228 kernels, 187 GPU programs, 1.1 reads; P=3 248,
+  // 198 and 2.3 (before Hiera's position embedding and the memory frames' position encodings were made once
+  // with the model: 230 / 188 and 250 / 199, or 3 kernels more in a process whose model had not tracked yet;
+  // before the mask decoder's position encodings were added as its projections read: 239 / 197, 259 / 208;
+  // before the Linear epilogues went inside the matMul programs: 210 and 221 programs) (masks made and packed on the device add a few kernels; before the asynchronous reads: 5.4 and
   // 6.4 reads). Before the picked rows, pointer gate, batched hypernetwork masks, rotary projections as one
   // kernel and LayerNorm + GELU as one program: greedy 273 and 223, P=3 290 and 234. Before the skip
   // connections went into the Linear kernel's epilogue: greedy 286 and 225, P=3 303 and 236; before the memory encoder's ConvNeXt blocks became three kernels each (depthwise-norm.ts and the
@@ -50,7 +52,7 @@ const BOUNDS: Record<string, Bounds> = {
   // 368 and 270, P=3 395 and 284, and encoding frame by frame (encodeBatch: 1) greedy 507 and 374. Before this
   // round's fusions (one-kernel Linear, window partition, RoPE) and batching: greedy 1,430 and 471, P=3 1,467
   // and 482; without any fused kernel 1,939 / 1,138 and 1,970 / 1,153.
-  webgpu: { greedy: { kernels: 236, reads: 1.5, programs: 191 }, tree: { kernels: 254, reads: 2.5, programs: 202 } },
+  webgpu: { greedy: { kernels: 233, reads: 1.5, programs: 190 }, tree: { kernels: 253, reads: 2.5, programs: 201 } },
 };
 
 /** Counts per tracked frame (the prompt frame's result comes from addPoints) of one propagation. */

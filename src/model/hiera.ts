@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { HieraConfig } from '../config.js';
 import { ConfigError, ShapeError, assertShape } from '../errors.js';
 import { Conv2d, LayerNorm, Linear, Mlp, groupedAttention, multiHeadAttention } from './common.js';
-import type { WeightScope } from './weights.js';
+import type { WeightScope, WeightStore } from './weights.js';
 import { bicubicResize } from '../ops/resize.js';
 import { fusedKernelsOn } from '../ops/webgpu/fused.js';
 import { fusedLinear } from '../ops/webgpu/linear.js';
@@ -229,8 +229,12 @@ export class Hiera {
   readonly outputBlocks: number[];
   /** Widths of the returned stage outputs, lowest resolution first (the neck's backbone_channel_list). */
   readonly channelList: number[];
+  /** The position embedding of one image side's patch grid, made once (`prepare`). [1, h, w, C] */
+  private preparedPosition: tf.Tensor4D | null = null;
+  private readonly store: WeightStore;
 
   constructor(weights: WeightScope, readonly cfg: HieraConfig, options: HieraOptions = {}) {
+    this.store = weights.store;
     const { blocks, stageEnds } = hieraBlockSpecs(cfg);
     this.specs = blocks;
     const embed = cfg.embed_dim;
@@ -267,6 +271,16 @@ export class Hiera {
   }
 
   /**
+   * Makes the position embedding of a `side` × `side` image's patch grid once, owned with the weights: every
+   * frame of the model's image size adds the same one (at 1024 px SAM 2.1 tiny's is 25 MB, and its bicubic
+   * resize costs nine kernels a call). Other sizes make theirs per call.
+   */
+  prepare(side: number): void {
+    const grid = side / PATCH.stride;
+    this.preparedPosition = this.store.constant(`hiera position embedding ${grid}×${grid}`, () => this.positionEmbedding(grid, grid));
+  }
+
+  /**
    * Stage outputs, highest resolution first (every stage, or only the last without return_interm_layers).
    * `onBlock` sees each block's output while it is alive (inside the call's scope).
    */
@@ -276,7 +290,9 @@ export class Hiera {
     return tf.tidy(() => {
       const patches = this.patchEmbed.call(image);
       const [, h, w] = patches.shape;
-      let x = tf.add(patches, this.positionEmbedding(h, w)) as tf.Tensor4D;
+      const prepared = this.preparedPosition;
+      const position = prepared && prepared.shape[1] === h && prepared.shape[2] === w ? prepared : this.positionEmbedding(h, w);
+      let x = tf.add(patches, position) as tf.Tensor4D;
       const outputs: tf.Tensor4D[] = [];
       this.blocks.forEach((block, i) => {
         x = block.call(x);

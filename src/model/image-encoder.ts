@@ -32,6 +32,11 @@ export class ImageEncoder {
     }
   }
 
+  /** Makes once what every image of side `side` shares (the trunk's position embedding). */
+  prepare(side: number): void {
+    this.trunk.prepare(side);
+  }
+
   // image [B, S, S, 3] (NHWC, ImageNet-normalised) → ImageEncoderOutput
   call(image: tf.Tensor4D): ImageEncoderOutput {
     assertShape('image encoder input', image.shape, [-1, -1, -1, 3]);

@@ -72,8 +72,8 @@ export class Sam2Model {
   readonly memoryPrompt: MemoryPrompt;
   /** [1, C] added to the features of a conditioning frame (directly_add_no_mem_embed). */
   readonly noMemEmbed: tf.Tensor2D;
-  /** Position encoding of a memory frame at each t_pos (the spatial part is the same for every frame). num_maskmem × [HW, memDim] */
-  private framePositions: tf.Tensor2D[] | null = null;
+  /** Position encoding of a memory frame at each t_pos (the spatial part is the same for every frame), made once. num_maskmem × [HW, memDim] */
+  private readonly framePositions: tf.Tensor2D[];
 
   constructor(readonly config: Sam2ModelConfig, private readonly store: WeightStore) {
     this.sizes = derivedSizes(config);
@@ -87,6 +87,12 @@ export class Sam2Model {
     store.own(this.noMemEmbed);
     // In every checkpoint, but read only without directly_add_no_mem_embed (a dummy memory token), which no official config uses.
     root.tensor('no_mem_pos_enc', [1, 1, this.sizes.hiddenDim]);
+    // What depends on the configuration alone, made once.
+    this.imageEncoder.prepare(config.image_size);
+    const { embedSize: h, memDim } = this.sizes;
+    const spatial = tf.tidy(() => tf.reshape(sinePositionEncoding(config.memory_encoder.position_encoding, h, h), [h * h, memDim]) as tf.Tensor2D);
+    this.framePositions = this.memoryPrompt.framePositions(spatial).map((t) => store.own(t));
+    spatial.dispose();
   }
 
   /** Builds the model from a state dict; throws CheckpointKeyError listing every key problem. */
@@ -102,7 +108,6 @@ export class Sam2Model {
   }
 
   dispose(): void {
-    if (this.framePositions) tf.dispose(this.framePositions);
     this.store.dispose();
   }
 
@@ -230,7 +235,7 @@ export class Sam2Model {
     return tf.tidy(() => {
       const b = memories.length;
       const { embedSize: h, hiddenDim: c } = this.sizes;
-      const batch = this.memoryPrompt.build(memories, this.getFramePositions(), maxObjPtrs);
+      const batch = this.memoryPrompt.build(memories, this.framePositions, maxObjPtrs);
       // Every row sees the same frame: memory attention broadcasts it.
       const conditioned = this.memoryAttention.call({
         curr: tf.reshape(features.visionFeats, [1, h * h, c]) as tf.Tensor3D,
@@ -292,18 +297,6 @@ export class Sam2Model {
     return tf.add(visionFeats, tf.reshape(this.noMemEmbed, [1, 1, 1, -1]));
   }
 
-  /** Memory frame position encodings by t_pos: the same for every stored frame, so computed once. */
-  // → num_maskmem × [HW, memDim]
-  private getFramePositions(): tf.Tensor2D[] {
-    if (!this.framePositions) {
-      const { embedSize: h, memDim } = this.sizes;
-      const spatial = tf.tidy(() => tf.reshape(sinePositionEncoding(this.config.memory_encoder.position_encoding, h, h), [h * h, memDim]) as tf.Tensor2D);
-      // Kept: the first call may come from inside a caller's tf.tidy.
-      this.framePositions = this.memoryPrompt.framePositions(spatial).map((t) => tf.keep(t));
-      spatial.dispose();
-    }
-    return this.framePositions;
-  }
 }
 
 /** A one-channel NHWC mask map upsampled as SamHeads upsamples its masks (same values). */

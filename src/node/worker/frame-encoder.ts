@@ -29,6 +29,7 @@ export class FrameEncoder {
       store,
     );
     store.finish('encoder worker weights');
+    encoder.imageEncoder.prepare(config.image_size);
     return encoder;
   }
 
