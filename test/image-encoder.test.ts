@@ -175,6 +175,24 @@ describe('image encoder', () => {
         assert.equal(tf.memory().numTensors, before);
       });
 
+      it('prepared for its image side: the same levels, and the embedding position made once, not per call', () => {
+        encoder.prepare(image.shape[1]);
+        const before = tf.memory().numTensors;
+        for (let call = 0; call < 2; call++) {
+          const { backboneFpn, visionPosEnc } = encoder.call(image, { positions: false });
+          assert.equal(visionPosEnc.length, 0);
+          const last = backboneFpn[backboneFpn.length - 1];
+          // A fresh handle each time: disposing it leaves the prepared encoding for the next call.
+          const position = encoder.embeddingPosition(last.shape[1], last.shape[2]);
+          tf.tidy(() => {
+            backboneFpn.forEach((f, i) => assertClose(`backbone_fpn.${i}`, f, goldenMap(rel, `output.backbone_fpn.${i}`), FEATURE_TOL));
+            assertClose('vision_pos_enc of the embedding', position, goldenMap(rel, `output.vision_pos_enc.${backboneFpn.length - 1}`), POS_ENC_TOL);
+          });
+          tf.dispose([...backboneFpn, position]);
+          assert.equal(tf.memory().numTensors, before);
+        }
+      });
+
       it('sine position encoding alone matches each level', () => {
         const cfg = encoderConfig(model).neck.position_encoding;
         tf.tidy(() => {

@@ -14,7 +14,7 @@ import { broadcastByAdd } from '../ops/layout.js';
 export interface FpnNeckOutput {
   /** One map per trunk level, highest resolution first. [B, h_i, w_i, d_model] */
   features: tf.Tensor4D[];
-  /** Their position encodings, same order. [B, h_i, w_i, d_model] */
+  /** Their position encodings, same order (none when not asked for). [B, h_i, w_i, d_model] */
   pos: tf.Tensor4D[];
 }
 
@@ -42,14 +42,17 @@ export class FpnNeck {
     this.topDownLevels = cfg.fpn_top_down_levels ?? cfg.backbone_channel_list.map((_, i) => i);
   }
 
-  /** Trunk levels (highest resolution first) → fused maps and their position encodings. */
+  /**
+   * Trunk levels (highest resolution first) → fused maps and, with `positions`, their position encodings
+   * (the same for every image: a caller that needs one level's makes it once, see ImageEncoder.prepare).
+   */
   // xs[i] [B, h_i, w_i, C_i] → FpnNeckOutput
-  call(xs: tf.Tensor4D[]): FpnNeckOutput {
+  call(xs: tf.Tensor4D[], { positions = true } = {}): FpnNeckOutput {
     const n = this.convs.length - 1;
     if (xs.length !== this.convs.length) throw new ShapeError(`FpnNeck: ${xs.length} trunk levels, expected ${this.convs.length}`);
     return tf.tidy(() => {
       const features: tf.Tensor4D[] = new Array(xs.length);
-      const pos: tf.Tensor4D[] = new Array(xs.length);
+      const pos: tf.Tensor4D[] = positions ? new Array(xs.length) : [];
       let previous: tf.Tensor4D | null = null;
       for (let i = n; i >= 0; i--) {
         const lateral = this.convs[n - i].call(xs[i]);
@@ -59,6 +62,7 @@ export class FpnNeck {
           out = this.cfg.fuse_type === 'avg' ? tf.div(fused, 2) : fused;
         }
         features[i] = previous = out;
+        if (!positions) continue;
         const [batch, h, w, c] = out.shape;
         const encoding = sinePositionEncoding(this.cfg.position_encoding, h, w);
         pos[i] = batch === 1 ? encoding : broadcastByAdd(encoding, [batch, h, w, c]);

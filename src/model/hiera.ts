@@ -280,6 +280,15 @@ export class Hiera {
     this.preparedPosition = this.store.constant(`hiera position embedding ${grid}×${grid}`, () => this.positionEmbedding(grid, grid));
   }
 
+  /** The sides of the stage outputs for a `side` × `side` image, highest resolution first. */
+  outputSides(side: number): number[] {
+    let grid = side / PATCH.stride;
+    return this.specs.flatMap((spec, i) => {
+      if (spec.qStride) grid /= spec.qStride[0];
+      return this.outputBlocks.includes(i) ? [grid] : [];
+    });
+  }
+
   /**
    * Stage outputs, highest resolution first (every stage, or only the last without return_interm_layers).
    * `onBlock` sees each block's output while it is alive (inside the call's scope).

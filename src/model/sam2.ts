@@ -23,7 +23,7 @@ import { upsampleMasks } from '../ops/resize.js';
 export interface FrameFeatures {
   /** Lowest-resolution FPN level (stride 16). [1, h, w, C] */
   visionFeats: tf.Tensor4D;
-  /** Its sine position encoding. [1, h, w, C] */
+  /** Its sine position encoding, the same for every frame (also where the features of a batch are). [1, h, w, C] */
   visionPos: tf.Tensor4D;
   /** conv_s0 / conv_s1 projections of the two finer levels. [[1, 4h, 4w, C/8], [1, 2h, 2w, C/4]] */
   highRes: [tf.Tensor4D, tf.Tensor4D];
@@ -40,10 +40,11 @@ export function disposeFeatures(f: FrameFeatures): void {
 // image [1, S, S, 3] (ImageNet-normalised) → FrameFeatures
 export function encodeFrame(encoder: ImageEncoder, decoder: MaskDecoder, image: tf.Tensor4D): FrameFeatures {
   return tf.tidy(() => {
-    const { backboneFpn, visionPosEnc } = encoder.call(image);
+    const { backboneFpn } = encoder.call(image, { positions: false });
     const last = backboneFpn.length - 1;
     const highRes = decoder.projectHighResFeatures(backboneFpn[0], backboneFpn[1]);
-    return { visionFeats: backboneFpn[last], visionPos: visionPosEnc[last], highRes };
+    const [, h, w] = backboneFpn[last].shape;
+    return { visionFeats: backboneFpn[last], visionPos: encoder.embeddingPosition(h, w), highRes };
   });
 }
 
@@ -128,7 +129,7 @@ export class Sam2Model {
     const frame = <T extends tf.Tensor4D>(t: T, i: number) => tf.slice(t, [i, 0, 0, 0], [1, -1, -1, -1]) as T;
     const frames = Array.from({ length: images.shape[0] }, (_, i): FrameFeatures => ({
       visionFeats: frame(all.visionFeats, i),
-      visionPos: frame(all.visionPos, i),
+      visionPos: tf.clone(all.visionPos),
       highRes: [frame(all.highRes[0], i), frame(all.highRes[1], i)],
     }));
     disposeFeatures(all);
