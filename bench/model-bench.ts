@@ -243,7 +243,7 @@ export async function benchModelUnits(opts: ModelBenchOptions): Promise<ModelBen
     };
   };
   try {
-    const measured = MEASURED.filter((u) => (u !== 'imageEncoderBatch' || encodeBatch > 1) && (!opts.units || opts.units.includes(u) || (u === 'imageEncoderBatch' && opts.units.includes('imageEncoder'))));
+    const measured = MEASURED.filter((u) => (u !== 'imageEncoderBatch' || encodeBatch > 1) && (!opts.units || opts.units.includes(u)));
     for (const unit of measured) {
       const run = units.run(unit);
       const isFrame = unit in STEP_OF;

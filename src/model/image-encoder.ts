@@ -45,9 +45,8 @@ export class ImageEncoder {
     this.trunk.prepare(side);
     const sides = this.trunk.outputSides(side);
     const h = sides[sides.length - 1 - this.cfg.scalp];
-    const pe = this.cfg.neck.position_encoding;
-    const key = `sine position ${pe.num_pos_feats} ${pe.temperature} ${pe.normalize} ${pe.scale} ${h}×${h}`;
-    this.preparedEmbeddingPosition = this.store.constant(key, () => sinePositionEncoding(pe, h, h));
+    this.preparedEmbeddingPosition = this.store.constant(`image embedding position ${h}×${h}`,
+      () => sinePositionEncoding(this.cfg.neck.position_encoding, h, h));
   }
 
   /** The position encoding of an h × w image embedding, the same for every image (a fresh handle). */

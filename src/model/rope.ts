@@ -78,11 +78,13 @@ export class AxialRope {
     if (store) {
       const length = this.featSizes[0] * this.featSizes[1];
       const key = `rope ${this.numHeads}×${this.headDim} θ=${this.theta} ${this.featSizes.join('×')}`;
-      const { cos, sin } = this.channelFactors(length);
       const channels = this.numHeads * this.headDim;
+      // Computed only by the first layer of this shape, and not kept on the host once uploaded.
+      let host: { cos: Float32Array; sin: Float32Array } | undefined;
+      const factors = () => (host ??= this.computeFactors(length));
       this.gridTensors = {
-        cos: store.constant(`${key} cos`, () => tf.tensor2d(cos, [length, channels])),
-        sin: store.constant(`${key} sin`, () => tf.tensor2d(sin, [length, channels])),
+        cos: store.constant(`${key} cos`, () => tf.tensor2d(factors().cos, [length, channels])),
+        sin: store.constant(`${key} sin`, () => tf.tensor2d(factors().sin, [length, channels])),
       };
     }
   }
@@ -99,20 +101,26 @@ export class AxialRope {
   }
 
   /** Per-channel factors (c, c) and (−s, s) for every pair of every head. [length, H·d] each */
+  private computeFactors(length: number): { cos: Float32Array; sin: Float32Array } {
+    const { cos, sin, halfDim } = this.table(length);
+    const channels = this.numHeads * this.headDim;
+    const f = { cos: new Float32Array(length * channels), sin: new Float32Array(length * channels) };
+    for (let t = 0; t < length; t++) {
+      for (let c = 0; c < channels; c += 2) {
+        const at = t * halfDim + (c % this.headDim) / 2;
+        f.cos[t * channels + c] = f.cos[t * channels + c + 1] = cos[at];
+        f.sin[t * channels + c] = -sin[at];
+        f.sin[t * channels + c + 1] = sin[at];
+      }
+    }
+    return f;
+  }
+
+  /** `computeFactors`, kept per length for the grids uploaded on every call. */
   private channelFactors(length: number): { cos: Float32Array; sin: Float32Array } {
     let f = this.factors.get(length);
     if (!f) {
-      const { cos, sin, halfDim } = this.table(length);
-      const channels = this.numHeads * this.headDim;
-      f = { cos: new Float32Array(length * channels), sin: new Float32Array(length * channels) };
-      for (let t = 0; t < length; t++) {
-        for (let c = 0; c < channels; c += 2) {
-          const at = t * halfDim + (c % this.headDim) / 2;
-          f.cos[t * channels + c] = f.cos[t * channels + c + 1] = cos[at];
-          f.sin[t * channels + c] = -sin[at];
-          f.sin[t * channels + c + 1] = sin[at];
-        }
-      }
+      f = this.computeFactors(length);
       this.factors.set(length, f);
     }
     return f;

@@ -92,7 +92,7 @@ function epilogue({ activation, scale, residual }: MatMulSplice): Edit {
         residual ? 'v = getEpilogueResidualByOutputCoords(coords) + v;' : '',
         'return v;',
       ].join('\n        ');
-      return `${WGSL_GELU}\n${code.replace(IDENTITY, `$1${body}`)}`;
+      return `${activation === 'gelu' ? WGSL_GELU : ''}\n${code.replace(IDENTITY, `$1${body}`)}`;
     },
   };
 }
